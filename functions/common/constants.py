@@ -1,0 +1,98 @@
+"""Names shared by the infrastructure (cdk_app), the functions, the local run and the tests.
+
+Change a name here and every place that uses it follows; never repeat these as literals.
+"""
+from __future__ import annotations
+
+# --- Modalities: one Map state per modality in the state machine -------------
+MODALITIES: tuple[str, ...] = ("image", "video", "audio", "text", "document")
+# Objects whose type is not supported still travel through the state machine
+# (in their own Map) so that they end as a failure row with a reason.
+UNSUPPORTED = "unsupported"
+
+# --- Model roles: each role is one SageMaker endpoint (or one local server) ---
+MODEL_IMAGE_EMBEDDING = "image_embedding"
+MODEL_GENERATION = "generation"
+MODEL_SPEECH = "speech"
+MODEL_TEXT_EMBEDDING = "text_embedding"
+MODEL_OCR = "ocr"
+MODEL_ROLES: tuple[str, ...] = (
+    MODEL_IMAGE_EMBEDDING,
+    MODEL_GENERATION,
+    MODEL_SPEECH,
+    MODEL_TEXT_EMBEDDING,
+    MODEL_OCR,
+)
+
+# --- Lambda steps: folder names under functions/ and keys in the ASL substitutions
+STEP_EXTRACT = "extract"
+STEP_GENERATE = "generate"
+STEP_EMBED = "embed"
+STEP_STORE = "store"
+STEP_RECORD_FAILURE = "record_failure"
+PIPELINE_STEPS: tuple[str, ...] = (STEP_EXTRACT, STEP_GENERATE, STEP_EMBED, STEP_STORE)
+FN_FORWARDER = "forwarder"
+FN_DISPATCHER = "dispatcher"
+FN_MIGRATE = "migrate"
+
+# --- Environment variables (set by cdk_app, read by functions/common/settings.py)
+ENV_PIPELINE_VERSION = "PIPELINE_VERSION"
+ENV_STAGING_BUCKET = "STAGING_BUCKET"
+ENV_FAILED_BUCKET = "FAILED_BUCKET"
+ENV_STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
+ENV_KAFKA_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
+ENV_KAFKA_TOPIC = "KAFKA_TOPIC"
+ENV_KAFKA_AUTH = "KAFKA_AUTH"  # "iam" on MSK, "none" for the local broker
+ENV_KAFKA_PARTITIONS = "KAFKA_PARTITIONS"
+ENV_DB_HOST = "DB_HOST"  # RDS Proxy endpoint on AWS, 127.0.0.1 locally
+ENV_DB_PORT = "DB_PORT"
+ENV_DB_NAME = "DB_NAME"
+ENV_DB_USER = "DB_USER"
+ENV_DB_AUTH = "DB_AUTH"  # "iam" (RDS Proxy IAM token), "secret" (Secrets Manager), "password"
+ENV_DB_SECRET_ARN = "DB_SECRET_ARN"
+ENV_DB_PASSWORD = "DB_PASSWORD"  # local runs only; never set by cdk_app
+ENV_MODEL_ENDPOINTS = "MODEL_ENDPOINTS"  # JSON {role: endpoint name or http(s) URL}
+ENV_MAX_OBJECT_BYTES = "MAX_OBJECT_BYTES"
+ENV_VIDEO_CHUNK_SECONDS = "VIDEO_CHUNK_SECONDS"
+ENV_TEXT_CHUNK_TOKENS = "TEXT_CHUNK_TOKENS"
+ENV_TEXT_CHUNK_OVERLAP = "TEXT_CHUNK_OVERLAP"
+ENV_MODEL_BATCH_SIZE = "MODEL_BATCH_SIZE"
+ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # boto3 honours it; set only by the local run
+
+# --- Powertools -----------------------------------------------------------------
+POWERTOOLS_SERVICE = "multimodal-pipeline"
+METRICS_NAMESPACE = "MultimodalPipeline"
+METRIC_FILES_IN = "FilesIn"
+METRIC_FILES_PROCESSED = "FilesProcessed"
+METRIC_FILES_FAILED = "FilesFailed"
+METRIC_DIMENSION_MODALITY = "modality"
+
+# --- Staging area layout (S3 keys); deterministic so that re-runs overwrite ----
+STAGING_PREFIX = "staging"
+FAILED_PREFIX = "failed"
+
+# --- Database ---------------------------------------------------------------------
+DB_NAME = "pipeline"
+DB_APP_USER = "pipeline_app"
+DB_SCHEMA = "pipeline"
+TABLE_OBJECTS = "objects"
+TABLE_CHUNKS = "chunks"
+TABLE_EMBEDDINGS = "embeddings"
+TABLE_FAILURES = "failures"
+TABLE_MIGRATIONS = "schema_migrations"
+
+# --- Stack outputs (read by the README, the DAGs and the local run) --------------
+OUTPUT_INGEST_BUCKET = "IngestBucketName"
+OUTPUT_STAGING_BUCKET = "StagingBucketName"
+OUTPUT_STATE_MACHINE_ARN = "StateMachineArn"
+OUTPUT_KAFKA_TOPIC = "KafkaTopic"
+OUTPUT_DB_PROXY_ENDPOINT = "DatabaseProxyEndpoint"
+OUTPUT_DB_SECRET_ARN = "DatabaseSecretArn"
+OUTPUT_DASHBOARD = "DashboardName"
+OUTPUT_MWAA_WEBSERVER = "AirflowWebServerUrl"
+
+# --- Step Functions limits we design for ---------------------------------------
+# https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html (256 KiB payload)
+MAX_STATE_PAYLOAD_BYTES = 256 * 1024
+# https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html (name <= 80)
+MAX_EXECUTION_NAME = 80

@@ -1,0 +1,115 @@
+"""Typed events between the pipeline's steps: what each Lambda receives and returns.
+
+Only pointers cross states (bulk data lives in the staging bucket), so every payload
+stays far below the 256 KiB Step Functions limit.
+
+Flow of one object through its modality's Map iteration:
+
+    WorkItem --extract--> StepResult --generate--> StepResult --embed--> StepResult
+             --store--> StoreResult
+    (any failure)  FailureInput --record_failure--> StoreResult(status="failed")
+
+The dispatcher starts one execution per Kafka batch with an ExecutionInput.
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.common.constants import MODALITIES, UNSUPPORTED
+
+Modality = Literal["image", "video", "audio", "text", "document", "unsupported"]
+assert set(Modality.__args__) == set(MODALITIES) | {UNSUPPORTED}  # keep in sync
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectRef(_Event):
+    """One version of one S3 object. `key` is decoded (S3 events URL-encode it)."""
+
+    bucket: str = Field(min_length=3, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+    version_id: Optional[str] = None  # None for unversioned buckets ("null" in S3)
+    etag: Optional[str] = None
+    size: int = Field(ge=0)
+    sequencer: Optional[str] = None  # orders events for the same key
+    content_type: Optional[str] = None  # what the uploader claimed; extract verifies it
+    modality: Modality
+
+
+class S3Pointer(_Event):
+    bucket: str
+    key: str
+
+
+class ExecutionInput(_Event):
+    """Input of one state machine execution: the work of one Kafka batch, per modality."""
+
+    batch_id: str
+    pipeline_version: str
+    image: list[ObjectRef] = []
+    video: list[ObjectRef] = []
+    audio: list[ObjectRef] = []
+    text: list[ObjectRef] = []
+    document: list[ObjectRef] = []
+    unsupported: list[ObjectRef] = []
+
+
+class WorkItem(_Event):
+    """Input of a Map iteration (built by the Map's ItemSelector) and of `extract`."""
+
+    object: ObjectRef
+    pipeline_version: str
+
+
+class StepResult(_Event):
+    """Output of extract, generate and embed; input of generate, embed and store.
+
+    `manifest` points at the JSON the step wrote to the staging area. Staging keys are
+    derived from (pipeline_version, bucket, key, version_id, step), so a re-run of a step
+    overwrites its own output instead of adding to it.
+    """
+
+    object: ObjectRef
+    pipeline_version: str
+    step: Literal["extract", "generate", "embed"]
+    manifest: S3Pointer
+    # True when the object version already has a complete result for this pipeline
+    # version: later steps pass it through and store does nothing (duplicate delivery).
+    up_to_date: bool = False
+
+
+class FailureInput(_Event):
+    """Input of record_failure: the Map iteration's Catch adds the error to the WorkItem."""
+
+    object: ObjectRef
+    pipeline_version: str
+    failed_step: Literal["extract", "generate", "embed", "store"]
+    error: "CaughtError"
+
+
+class CaughtError(_Event):
+    """The shape Step Functions puts at the Catch's ResultPath."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    Error: str
+    Cause: Optional[str] = None
+
+
+FailureInput.model_rebuild()
+
+
+class StoreResult(_Event):
+    """Output of a Map iteration: one line of the execution's summary."""
+
+    bucket: str
+    key: str
+    version_id: Optional[str] = None
+    modality: Modality
+    status: Literal["succeeded", "failed", "up_to_date"]
+    chunks: int = 0
+    embeddings: int = 0
+    reason: Optional[str] = None
