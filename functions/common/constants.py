@@ -50,6 +50,7 @@ ENV_DB_NAME = "DB_NAME"
 ENV_DB_USER = "DB_USER"
 ENV_DB_AUTH = "DB_AUTH"  # "iam" (RDS Proxy IAM token), "secret" (Secrets Manager), "password"
 ENV_DB_SECRET_ARN = "DB_SECRET_ARN"
+ENV_DB_APP_SECRET_ARN = "DB_APP_SECRET_ARN"  # migrate only: password of the app user it creates
 ENV_DB_PASSWORD = "DB_PASSWORD"  # local runs only; never set by cdk_app
 ENV_MODEL_ENDPOINTS = "MODEL_ENDPOINTS"  # JSON {role: endpoint name or http(s) URL}
 ENV_MAX_OBJECT_BYTES = "MAX_OBJECT_BYTES"
