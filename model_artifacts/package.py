@@ -55,16 +55,15 @@ def write_tar_gz(entries: list[tuple[str, Path]], out: str | os.PathLike) -> Pat
     tmp = out.with_suffix(out.suffix + ".tmp")
     with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
         with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for directory in sorted({str(Path(name).parent) for name, _ in entries} - {"."}):
-                info = tarfile.TarInfo(directory)
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                _normalise(info)
-                tar.addfile(info)
-            for name, path in entries:
+            directories = {str(parent) for name, _ in entries for parent in Path(name).parents} - {"."}
+            for name, path in sorted([(d, None) for d in directories] + list(entries), key=lambda e: e[0]):
                 info = tarfile.TarInfo(name)
-                info.size = path.stat().st_size
-                info.mode = 0o644
                 _normalise(info)
+                if path is None:
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                    continue
+                info.size, info.mode = path.stat().st_size, 0o644
                 with path.open("rb") as handle:
                     tar.addfile(info, handle)
     tmp.replace(out)

@@ -161,7 +161,8 @@ def build_whisper(out: str | Path, size: str = "tiny") -> Path:
 
 def build_sentence_transformer(out: str | Path, size: str = "tiny") -> Path:
     """BERT + mean pooling + normalise (the all-MiniLM-L6-v2 module stack) with random weights."""
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
     from transformers import BertConfig, BertModel, BertTokenizer
 
     out = Path(out)
@@ -178,7 +179,7 @@ def build_sentence_transformer(out: str | Path, size: str = "tiny") -> Path:
     BertModel(BertConfig(vocab_size=len(tokenizer), max_position_embeddings=256, **dims)).save_pretrained(raw)
     tokenizer.save_pretrained(raw)
     transformer = models.Transformer(str(raw), max_seq_length=128)
-    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
+    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
     SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu").save(str(out))
     vocab_file.unlink()
     import shutil
