@@ -1,0 +1,43 @@
+"""extract Lambda: WorkItem -> StepResult (see functions/processing/extract_step.py).
+
+Env: STAGING_BUCKET, MODEL_ENDPOINTS, MAX_OBJECT_BYTES, VIDEO_CHUNK_SECONDS, TEXT_CHUNK_TOKENS,
+TEXT_CHUNK_OVERLAP, MODEL_BATCH_SIZE, DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_AUTH (+ DB_SECRET_ARN).
+Layers: core + media.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.constants import METRICS_NAMESPACE, POWERTOOLS_SERVICE
+from functions.common.errors import InvalidObjectError
+from functions.common.events import WorkItem
+from functions.processing import extract_step
+from functions.processing.context import Context
+
+logger = Logger(service=POWERTOOLS_SERVICE)
+tracer = Tracer(service=POWERTOOLS_SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=POWERTOOLS_SERVICE)
+_context: Context | None = None
+
+
+def _clients() -> Context:
+    global _context
+    if _context is None:
+        _context = Context.from_env()
+    return _context
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    item = WorkItem.model_validate(event)
+    logger.append_keys(bucket=item.object.bucket, key=item.object.key, modality=item.object.modality)
+    try:
+        result = extract_step.run(item, _clients())
+    except InvalidObjectError as exc:
+        logger.warning("object refused", extra={"reason": str(exc), "error": type(exc).__name__})
+        raise
+    return result.model_dump(mode="json")

@@ -1,0 +1,51 @@
+"""migrate Lambda: applies pending migrations (functions/migrate/runner.py).
+
+Usable as the onEvent handler of a CloudFormation custom resource behind the CDK Provider
+framework (which sends the response to CloudFormation): Create and Update apply pending
+migrations, Delete does nothing (dropping data on stack deletion is a decision for the
+database's removal policy, not for a migration). Invoked directly (no RequestType) it applies
+pending migrations too.
+
+Env: DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_AUTH (+ DB_SECRET_ARN), MIGRATIONS_DIR (optional;
+default: migrations/ beside functions/ in the asset). Layers: core only.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.constants import METRICS_NAMESPACE, POWERTOOLS_SERVICE
+from functions.common.db import Database
+from functions.migrate.runner import apply_pending, current_version
+
+logger = Logger(service=POWERTOOLS_SERVICE)
+tracer = Tracer(service=POWERTOOLS_SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=POWERTOOLS_SERVICE)
+PHYSICAL_RESOURCE_ID = "pipeline-schema"
+_db: Database | None = None
+
+
+def _database() -> Database:
+    global _db
+    if _db is None:
+        _db = Database()
+    return _db
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request_type = (event or {}).get("RequestType")
+    if request_type == "Delete":
+        logger.info("Delete: nothing to do")
+        return {"PhysicalResourceId": event.get("PhysicalResourceId") or PHYSICAL_RESOURCE_ID}
+    conn = _database().connection()
+    applied = apply_pending(conn)
+    version = current_version(conn)
+    logger.info("schema migrated", extra={"applied": applied, "version": version})
+    return {
+        "PhysicalResourceId": PHYSICAL_RESOURCE_ID,
+        "Data": {"SchemaVersion": str(version), "Applied": ",".join(str(v) for v in applied)},
+    }

@@ -1,0 +1,54 @@
+"""Audio transcripts: placing speech-model segments on the object's timeline and grouping them."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+WINDOW_SECONDS = 30.0  # audio sent to the speech model per item
+GROUP_MAX_SECONDS = 30.0
+
+
+def offset_segments(output: dict[str, Any], offset: float, window_end: float) -> list[dict[str, Any]]:
+    """The segments of one speech output, moved from item time to object time.
+
+    A reply without segments but with text becomes one segment covering the window.
+    """
+    segments = output.get("segments") or []
+    if not segments and (output.get("text") or "").strip():
+        segments = [{"start": 0.0, "end": window_end - offset, "text": output["text"]}]
+    placed = []
+    for segment in segments:
+        text = " ".join(str(segment.get("text", "")).split())
+        if not text:
+            continue
+        start = offset + max(0.0, float(segment.get("start", 0.0)))
+        end = min(window_end, offset + max(float(segment.get("end", 0.0)), float(segment.get("start", 0.0))))
+        placed.append({"start": round(start, 3), "end": round(max(end, start), 3), "text": text})
+    return placed
+
+
+def group_segments(segments: Iterable[dict[str, Any]], max_words: int, max_seconds: float = GROUP_MAX_SECONDS) -> list[dict[str, Any]]:
+    """Consecutive segments merged until a group reaches max_words words or max_seconds.
+
+    Speech models often return word- or phrase-level segments; embedding each alone would
+    give vectors of single words. Returns [{"start", "end", "text", "segments"}].
+    """
+    groups: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for segment in segments:
+        words = len(segment["text"].split())
+        if current is not None and (
+            current["words"] + words > max_words or segment["end"] - current["start"] > max_seconds
+        ):
+            groups.append(current)
+            current = None
+        if current is None:
+            current = {"start": segment["start"], "end": segment["end"], "texts": [], "words": 0, "segments": 0}
+        current["texts"].append(segment["text"])
+        current["end"] = max(current["end"], segment["end"])
+        current["words"] += words
+        current["segments"] += 1
+    if current is not None:
+        groups.append(current)
+    return [
+        {"start": g["start"], "end": g["end"], "text": " ".join(g["texts"]), "segments": g["segments"]} for g in groups
+    ]

@@ -1,0 +1,325 @@
+"""extract: verify the object by content and turn it into chunks (text, OCR, transcripts).
+
+Reads the object from S3 into a temporary file (never whole into memory), checks what it
+really is, and writes `extract.json` plus artefacts (thumbnail, keyframes, 16 kHz WAV
+slices, page images) to the staging area. OCR (scanned pages, images) and speech
+(transcripts) run here, because they produce the text that the chunks are made of.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.common.constants import MODEL_OCR, MODEL_SPEECH, UNSUPPORTED
+from functions.common.errors import InvalidObjectError, StagingUnavailableError, UnsupportedTypeError
+from functions.common.events import ObjectRef, StepResult, WorkItem
+from functions.common.model_client import Blob, ModelClient
+from functions.common.staging import Staging
+from functions.processing import audio as audio_mod
+from functions.processing import document as document_mod
+from functions.processing import media
+from functions.processing import text as text_mod
+from functions.processing.context import Context
+from functions.processing.image import extract_image
+from functions.processing.manifest import Chunk, ExtractManifest, ModelRef, StagedFile
+from functions.processing.sniff import HEAD_BYTES, check_modality, sniff
+from functions.processing.store_step import is_up_to_date
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT_BYTES = 64 * 1024 * 1024
+MAX_MEDIA_SECONDS = 4 * 3600  # a Lambda has 15 minutes; longer media is refused, not half-done
+MAX_CHUNKS = 5000
+_DOWNLOAD_CHUNK = 1024 * 1024
+
+
+def run(item: WorkItem, ctx: Context) -> StepResult:
+    """Extract one object version. Raises InvalidObjectError (and subclasses) for bad input."""
+    started = time.monotonic()
+    obj = item.object
+    staging = Staging(ctx.s3, ctx.settings.staging_bucket, item.pipeline_version, obj)
+    pointer = staging.manifest_pointer("extract")
+    if ctx.db is not None and obj.modality != UNSUPPORTED and is_up_to_date(ctx.db, obj, item.pipeline_version):
+        logger.info("object version already processed by this pipeline version; nothing to do")
+        return StepResult(object=obj, pipeline_version=item.pipeline_version, step="extract", manifest=pointer, up_to_date=True)
+
+    if obj.modality == UNSUPPORTED:
+        head = _head(ctx.s3, obj)
+        check_modality(UNSUPPORTED, sniff(head), obj.content_type)  # always raises
+    if obj.size == 0:
+        raise InvalidObjectError("the object is empty (0 bytes)")
+    limit = ctx.settings.max_object_bytes
+    if obj.size > limit:
+        raise InvalidObjectError(f"the object is {obj.size} bytes, above MAX_OBJECT_BYTES ({limit})")
+
+    with tempfile.TemporaryDirectory(prefix="extract-") as tmp:
+        workdir = Path(tmp)
+        source = workdir / "source"
+        size = _download(ctx.s3, obj, source, limit)
+        if size == 0:
+            raise InvalidObjectError("the object is empty (0 bytes)")
+        with source.open("rb") as f:
+            head = f.read(HEAD_BYTES)
+        detected = sniff(head, source)
+        check_modality(obj.modality, detected, obj.content_type)
+        manifest = ExtractManifest(
+            object=obj,
+            pipeline_version=item.pipeline_version,
+            modality=obj.modality,
+            detected_format=detected.format,
+        )
+        EXTRACTORS[obj.modality](source, workdir, ctx, staging, manifest)
+    if len(manifest.chunks) > MAX_CHUNKS:
+        raise InvalidObjectError(f"the object yields {len(manifest.chunks)} chunks, above the limit of {MAX_CHUNKS}")
+    manifest.metadata.setdefault("bytes", size)
+    manifest.timings["extract_s"] = round(time.monotonic() - started, 3)
+    staging.put_json("extract.json", manifest.model_dump(mode="json"))
+    return StepResult(object=obj, pipeline_version=item.pipeline_version, step="extract", manifest=pointer)
+
+
+# -- reading the object ------------------------------------------------------------
+def _get(s3: Any, obj: ObjectRef, **extra: Any) -> Any:
+    kwargs: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key, **extra}
+    if obj.version_id and obj.version_id != "null":
+        kwargs["VersionId"] = obj.version_id
+    try:
+        return s3.get_object(**kwargs)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("NoSuchKey", "NoSuchVersion", "404"):
+            raise InvalidObjectError(f"the object version no longer exists ({code})") from exc
+        if code == "InvalidRange":
+            return None  # zero-byte object asked for a range
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500 or code == "SlowDown":
+            raise StagingUnavailableError(f"cannot read s3://{obj.bucket}/{obj.key}: {code}") from exc
+        raise
+    except BotoCoreError as exc:
+        raise StagingUnavailableError(f"cannot read s3://{obj.bucket}/{obj.key}: {exc}") from exc
+
+
+def _head(s3: Any, obj: ObjectRef) -> bytes:
+    response = _get(s3, obj, Range=f"bytes=0-{HEAD_BYTES - 1}")
+    return b"" if response is None else response["Body"].read()
+
+
+def _download(s3: Any, obj: ObjectRef, target: Path, limit: int) -> int:
+    """Stream the object to `target`; stop as soon as it exceeds `limit` bytes."""
+    response = _get(s3, obj)
+    if response is None:
+        return 0
+    length = int(response.get("ContentLength") or 0)
+    if length > limit:
+        raise InvalidObjectError(f"the object is {length} bytes, above MAX_OBJECT_BYTES ({limit})")
+    written = 0
+    try:
+        with target.open("wb") as out:
+            for block in response["Body"].iter_chunks(_DOWNLOAD_CHUNK):
+                written += len(block)
+                if written > limit:
+                    raise InvalidObjectError(f"the object is larger than MAX_OBJECT_BYTES ({limit})")
+                out.write(block)
+    except BotoCoreError as exc:
+        raise StagingUnavailableError(f"download of s3://{obj.bucket}/{obj.key} broke off: {exc}") from exc
+    return written
+
+
+# -- model helpers -----------------------------------------------------------------
+def _stage(staging: Staging, name: str, data: bytes, content_type: str) -> StagedFile:
+    pointer = staging.put_bytes(name, data, content_type)
+    return StagedFile(key=pointer.key, size=len(data), content_type=content_type)
+
+
+def _blob(staging: Staging, staged: StagedFile, kind: str) -> Blob:
+    from functions.common.events import S3Pointer
+
+    return Blob(kind=kind, pointer=S3Pointer(bucket=staging.bucket, key=staged.key), size=staged.size)  # type: ignore[arg-type]
+
+
+def _call(models: ModelClient, manifest: ExtractManifest, role: str, items: list[Any]) -> list[Any] | None:
+    """Outputs of `role` for `items`, or None (recorded in the manifest) when not deployed."""
+    if not models.available(role):
+        if role not in manifest.unavailable:
+            manifest.unavailable.append(role)
+        return None
+    if not items:
+        return []
+    result = models.invoke(role, items)
+    manifest.models[role] = ModelRef(**result.model)
+    return result.outputs
+
+
+def _ocr_text(output: dict[str, Any]) -> str:
+    return " ".join(str(output.get("text", "")).split())
+
+
+# -- per modality ------------------------------------------------------------------
+def _extract_image(source: Path, workdir: Path, ctx: Context, staging: Staging, m: ExtractManifest) -> None:
+    image = extract_image(source)
+    m.metadata.update(image.metadata())
+    thumb = _stage(staging, "thumbnail.jpg", image.thumbnail_jpeg, "image/jpeg")
+    model_image = _stage(staging, "image.jpg", image.model_jpeg, "image/jpeg")
+    m.artefacts.update(thumbnail=thumb, image=model_image)
+    chunk = Chunk(ordinal=0, kind="image", image=model_image, metadata={"width": image.width, "height": image.height})
+    outputs = _call(ctx.models, m, MODEL_OCR, [_blob(staging, model_image, "image")])
+    if outputs:
+        chunk.text = _ocr_text(outputs[0]) or None
+        chunk.metadata["ocr_words"] = len(outputs[0].get("words") or [])
+    m.chunks = [chunk]
+
+
+def _extract_video(source: Path, workdir: Path, ctx: Context, staging: Staging, m: ExtractManifest) -> None:
+    info = media.probe(source)
+    if not info.has_video:
+        raise InvalidObjectError("the file has no video stream (an audio file sent as video?)")
+    if info.duration > MAX_MEDIA_SECONDS:
+        raise InvalidObjectError(f"the video lasts {info.duration:.0f} s, above the limit of {MAX_MEDIA_SECONDS} s")
+    chunk_seconds = ctx.settings.video_chunk_seconds
+    m.metadata.update(info.metadata(), chunk_seconds=chunk_seconds)
+    ranges = media.plan_chunks(info.duration, chunk_seconds)
+    frames = media.keyframes(source, [(r.start + r.end) / 2 for r in ranges])
+    chunks: list[Chunk] = []
+    for i, (r, jpeg) in enumerate(zip(ranges, frames)):
+        chunk = Chunk(ordinal=i, kind="video_segment", time_start=r.start, time_end=r.end, duration=r.duration)
+        chunk.metadata["keyframe_time"] = round((r.start + r.end) / 2, 3)
+        if jpeg is not None:
+            chunk.image = _stage(staging, f"keyframes/{i:05d}.jpg", jpeg, "image/jpeg")
+        chunks.append(chunk)
+    if info.has_audio:
+        wav = workdir / "audio.wav"
+        try:
+            media.decode_audio_16k(source, wav, max_seconds=info.duration + 1)
+        except InvalidObjectError as exc:
+            m.metadata["audio_error"] = str(exc)
+            wav = None
+        if wav is not None:
+            for chunk in chunks:
+                data = media.wav_slice(wav, chunk.time_start or 0.0, chunk.time_end or 0.0)
+                chunk.audio = _stage(staging, f"audio/{chunk.ordinal:05d}.wav", data, "audio/wav")
+            with_audio = [c for c in chunks if c.audio is not None]
+            outputs = _call(ctx.models, m, MODEL_SPEECH, [_blob(staging, c.audio, "audio") for c in with_audio])
+            if outputs is not None:
+                for chunk, output in zip(with_audio, outputs):
+                    segments = audio_mod.offset_segments(output, chunk.time_start or 0.0, chunk.time_end or 0.0)
+                    chunk.text = " ".join(s["text"] for s in segments) or None
+                    chunk.metadata["segments"] = segments
+                    chunk.metadata["language"] = output.get("language")
+    m.chunks = chunks
+
+
+def _extract_audio(source: Path, workdir: Path, ctx: Context, staging: Staging, m: ExtractManifest) -> None:
+    info = media.probe(source)
+    if not info.has_audio:
+        raise InvalidObjectError("the file has no audio stream")
+    if info.duration > MAX_MEDIA_SECONDS:
+        raise InvalidObjectError(f"the audio lasts {info.duration:.0f} s, above the limit of {MAX_MEDIA_SECONDS} s")
+    wav = workdir / "audio.wav"
+    seconds = media.decode_audio_16k(source, wav, max_seconds=info.duration + 1)
+    m.metadata.update(info.metadata(), decoded_seconds=round(seconds, 3), resampled_to_hz=media.SAMPLE_RATE)
+    windows = media.plan_chunks(seconds, audio_mod.WINDOW_SECONDS)
+    staged = [
+        _stage(staging, f"audio/{i:05d}.wav", media.wav_slice(wav, w.start, w.end), "audio/wav")
+        for i, w in enumerate(windows)
+    ]
+    outputs = _call(ctx.models, m, MODEL_SPEECH, [_blob(staging, s, "audio") for s in staged])
+    if outputs is None:
+        # No speech model: keep the time structure, no invented transcript.
+        m.chunks = [
+            Chunk(ordinal=i, kind="audio_window", time_start=w.start, time_end=w.end, duration=w.duration, audio=s)
+            for i, (w, s) in enumerate(zip(windows, staged))
+        ]
+        return
+    segments: list[dict[str, Any]] = []
+    for w, output in zip(windows, outputs):
+        segments.extend(audio_mod.offset_segments(output, w.start, w.end))
+        m.metadata.setdefault("language", output.get("language"))
+    groups = audio_mod.group_segments(segments, max_words=ctx.settings.text_chunk_tokens)
+    m.chunks = [
+        Chunk(
+            ordinal=i,
+            kind="audio_segment",
+            text=g["text"],
+            time_start=g["start"],
+            time_end=g["end"],
+            duration=round(g["end"] - g["start"], 3),
+            metadata={"segments": g["segments"]},
+        )
+        for i, g in enumerate(groups)
+    ]
+    transcript = " ".join(g["text"] for g in groups)
+    m.metadata["transcript_words"] = len(transcript.split())
+    if transcript:
+        m.artefacts["text"] = _stage(staging, "transcript.txt", transcript.encode("utf-8"), "text/plain; charset=utf-8")
+
+
+def _extract_text(source: Path, workdir: Path, ctx: Context, staging: Staging, m: ExtractManifest) -> None:
+    if source.stat().st_size > MAX_TEXT_BYTES:
+        raise InvalidObjectError(f"the text file is above the {MAX_TEXT_BYTES} byte limit for text")
+    decoded = text_mod.decode(source.read_bytes())
+    text = text_mod.normalise(decoded.text)
+    if not text:
+        raise InvalidObjectError("the text file holds no text after normalisation")
+    chunks = text_mod.chunk_words(text, ctx.settings.text_chunk_tokens, ctx.settings.text_chunk_overlap)
+    m.metadata.update(encoding=decoded.encoding, characters=len(text), words=len(text.split()), lines=text.count("\n") + 1)
+    m.chunks = [
+        Chunk(ordinal=i, kind="text", text=c.text, metadata={"word_start": c.word_start, "word_end": c.word_end})
+        for i, c in enumerate(chunks)
+    ]
+    m.artefacts["text"] = _stage(staging, "text.txt", text.encode("utf-8"), "text/plain; charset=utf-8")
+
+
+def _extract_document(source: Path, workdir: Path, ctx: Context, staging: Staging, m: ExtractManifest) -> None:
+    doc = document_mod.extract_pdf(source) if m.detected_format == "pdf" else document_mod.extract_docx(source)
+    m.metadata.update(doc.metadata)
+    scanned = [p for p in doc.pages if p.scanned and p.images]
+    items: list[tuple[int, Blob]] = []
+    for page in scanned:
+        for j, data in enumerate(page.images):
+            staged = _stage(staging, f"pages/{page.number:05d}_{j}.png", data, "image/png")
+            items.append((page.number, _blob(staging, staged, "image")))
+    ocr_pages: set[int] = set()
+    if items:
+        outputs = _call(ctx.models, m, MODEL_OCR, [blob for _, blob in items])
+        if outputs is not None:
+            by_page: dict[int, list[str]] = {}
+            for (number, _), output in zip(items, outputs):
+                by_page.setdefault(number, []).append(_ocr_text(output))
+            for page in scanned:
+                page.text = "\n".join(t for t in by_page.get(page.number, []) if t)
+                ocr_pages.add(page.number)
+    m.metadata["ocr_pages"] = sorted(ocr_pages)
+    m.metadata["scanned_pages"] = [p.number for p in doc.pages if p.scanned]
+    chunks: list[Chunk] = []
+    full: list[str] = []
+    for page in doc.pages:
+        text = text_mod.normalise(page.text)
+        full.append(text)
+        for c in text_mod.chunk_words(text, ctx.settings.text_chunk_tokens, ctx.settings.text_chunk_overlap):
+            chunks.append(
+                Chunk(
+                    ordinal=len(chunks),
+                    kind="page_text",
+                    text=c.text,
+                    page=page.number,
+                    metadata={"word_start": c.word_start, "word_end": c.word_end, "ocr": page.number in ocr_pages},
+                )
+            )
+    m.chunks = chunks
+    joined = "\n\f\n".join(full).strip()
+    if joined:
+        m.artefacts["text"] = _stage(staging, "text.txt", joined.encode("utf-8"), "text/plain; charset=utf-8")
+
+
+EXTRACTORS: dict[str, Callable[[Path, Path, Context, Staging, ExtractManifest], None]] = {
+    "image": _extract_image,
+    "video": _extract_video,
+    "audio": _extract_audio,
+    "text": _extract_text,
+    "document": _extract_document,
+}
+
+

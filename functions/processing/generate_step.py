@@ -1,0 +1,82 @@
+"""generate: captions and tags of images and video keyframes, summaries and keywords of text.
+
+Reads `extract.json`, calls the generation model (when it is deployed), writes `generate.json`.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from functions.common.constants import MODEL_GENERATION
+from functions.common.events import S3Pointer, StepResult
+from functions.common.model_client import Blob
+from functions.common.staging import Staging, get_bytes
+from functions.processing.context import Context
+from functions.processing.manifest import ExtractManifest, GenerateManifest, Generated, ModelRef
+
+# Summaries read the beginning of long texts; generation models have bounded context windows.
+SUMMARY_MAX_WORDS = 3000
+_CAPTION_KEYS = ("caption", "tags")
+_SUMMARY_KEYS = ("summary", "keywords")
+
+
+def run(previous: StepResult, ctx: Context) -> StepResult:
+    staging = Staging(ctx.s3, ctx.settings.staging_bucket, previous.pipeline_version, previous.object)
+    pointer = staging.manifest_pointer("generate")
+    if previous.up_to_date:
+        return previous.model_copy(update={"step": "generate", "manifest": pointer})
+    started = time.monotonic()
+    extract = ExtractManifest.model_validate(staging.get_json("extract.json"))
+    manifest = GenerateManifest(object=previous.object, pipeline_version=previous.pipeline_version)
+    if not ctx.models.available(MODEL_GENERATION):
+        manifest.unavailable.append(MODEL_GENERATION)
+    else:
+        _generate(extract, manifest, ctx, staging)
+    manifest.timings["generate_s"] = round(time.monotonic() - started, 3)
+    staging.put_json("generate.json", manifest.model_dump(mode="json"))
+    return StepResult(object=previous.object, pipeline_version=previous.pipeline_version, step="generate", manifest=pointer)
+
+
+def _generate(extract: ExtractManifest, manifest: GenerateManifest, ctx: Context, staging: Staging) -> None:
+    captioned = [c for c in extract.chunks if c.image is not None and extract.modality in ("image", "video")]
+    if captioned:
+        blobs = [Blob(kind="image", pointer=S3Pointer(bucket=staging.bucket, key=c.image.key), size=c.image.size) for c in captioned]
+        result = ctx.models.invoke(MODEL_GENERATION, blobs)
+        model = ModelRef(**result.model)
+        manifest.models[MODEL_GENERATION] = model
+        for chunk, output in zip(captioned, result.outputs):
+            manifest.generated.append(
+                Generated(
+                    # An image is its own only chunk: its caption describes the object.
+                    chunk_ordinal=None if extract.modality == "image" else chunk.ordinal,
+                    task="caption",
+                    content=_pick(output, _CAPTION_KEYS),
+                    model=model,
+                )
+            )
+    text = _text_for_summary(extract, ctx, staging)
+    if text:
+        result = ctx.models.invoke(MODEL_GENERATION, [{"text": text, "task": "summarize"}])
+        model = ModelRef(**result.model)
+        manifest.models[MODEL_GENERATION] = model
+        manifest.generated.append(
+            Generated(chunk_ordinal=None, task="summarize", content=_pick(result.outputs[0], _SUMMARY_KEYS), model=model)
+        )
+
+
+def _text_for_summary(extract: ExtractManifest, ctx: Context, staging: Staging) -> str:
+    if extract.modality == "image":
+        return ""
+    staged = extract.artefacts.get("text")
+    if staged is not None:
+        text = get_bytes(ctx.s3, S3Pointer(bucket=staging.bucket, key=staged.key)).decode("utf-8")
+    else:
+        text = " ".join(c.text for c in extract.chunks if c.text)
+    words = text.split()
+    return " ".join(words[:SUMMARY_MAX_WORDS])
+
+
+def _pick(output: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(output, dict):
+        return {keys[0]: str(output)}
+    return {k: output[k] for k in keys if k in output}

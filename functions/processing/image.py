@@ -1,0 +1,122 @@
+"""Images: decode and validate with Pillow, EXIF, a thumbnail and a model-sized copy."""
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+from functions.common.errors import InvalidObjectError
+
+# Decompression-bomb guard: a small file can declare a gigantic canvas. Pillow warns above
+# MAX_IMAGE_PIXELS and raises above twice that; we refuse anything above the limit before
+# decoding. https://pillow.readthedocs.io/en/stable/reference/Image.html#PIL.Image.open
+MAX_PIXELS = 64_000_000
+THUMBNAIL_SIDE = 256
+MODEL_SIDE = 1600  # enough for OCR of ordinary text; keeps model requests small
+_EXIF_VALUE_CHARS = 200
+
+
+@dataclass
+class ImageExtract:
+    format: str
+    width: int
+    height: int
+    mode: str
+    frames: int
+    exif: dict[str, Any] = field(default_factory=dict)
+    thumbnail_jpeg: bytes = b""
+    model_jpeg: bytes = b""
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "mode": self.mode,
+            "frames": self.frames,
+            "exif": self.exif,
+        }
+
+
+def open_image(source: Path | bytes) -> Image.Image:
+    """Open, verify and fully decode an image. Raises InvalidObjectError with the reason."""
+    opener = (lambda: Image.open(io.BytesIO(source))) if isinstance(source, bytes) else (lambda: Image.open(source))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with opener() as probe:
+                width, height = probe.size
+                if width * height > MAX_PIXELS:
+                    raise InvalidObjectError(
+                        f"image is {width}x{height} pixels, above the {MAX_PIXELS} pixel limit (decompression bomb?)"
+                    )
+                probe.verify()  # structure and checksums, without decoding
+            image = opener()
+            image.load()  # a truncated file fails here ("image file is truncated")
+            return image
+    except InvalidObjectError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidObjectError(f"image refused as a decompression bomb: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise InvalidObjectError("not a decodable image (unknown or corrupt format)") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidObjectError(f"corrupt or truncated image: {exc}") from exc
+
+
+def exif_dict(image: Image.Image) -> dict[str, Any]:
+    """Base-IFD EXIF tags by name, values as short strings or numbers."""
+    result: dict[str, Any] = {}
+    try:
+        exif = image.getexif()
+    except Exception:  # noqa: BLE001 - malformed EXIF must not fail the image
+        return result
+    for tag, value in exif.items():
+        name = ExifTags.TAGS.get(tag, f"tag_{tag}")
+        if isinstance(value, bytes):
+            continue  # MakerNote and friends: opaque blobs
+        if isinstance(value, (int, float)):
+            result[name] = value
+        else:
+            result[name] = str(value)[:_EXIF_VALUE_CHARS]
+    return result
+
+
+def to_jpeg(image: Image.Image, max_side: int, quality: int = 88) -> bytes:
+    copy = image.copy()
+    copy.thumbnail((max_side, max_side))
+    if copy.mode not in ("RGB", "L"):
+        copy = copy.convert("RGBA") if "A" in copy.mode or copy.mode == "P" else copy.convert("RGB")
+        if copy.mode == "RGBA":
+            background = Image.new("RGB", copy.size, (255, 255, 255))
+            background.paste(copy, mask=copy.split()[-1])
+            copy = background
+    out = io.BytesIO()
+    copy.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def extract_image(source: Path | bytes) -> ImageExtract:
+    """Validate the image and prepare its derivatives. Raises InvalidObjectError."""
+    image = open_image(source)
+    try:
+        fmt = (image.format or "unknown").lower()
+        frames = int(getattr(image, "n_frames", 1) or 1)
+        exif = exif_dict(image)
+        upright = ImageOps.exif_transpose(image) or image
+        return ImageExtract(
+            format=fmt,
+            width=image.width,
+            height=image.height,
+            mode=image.mode,
+            frames=frames,
+            exif=exif,
+            thumbnail_jpeg=to_jpeg(upright, THUMBNAIL_SIDE, quality=80),
+            model_jpeg=to_jpeg(upright, MODEL_SIDE, quality=90),
+        )
+    finally:
+        image.close()
