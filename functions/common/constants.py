@@ -44,6 +44,9 @@ ENV_KAFKA_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
 ENV_KAFKA_TOPIC = "KAFKA_TOPIC"
 ENV_KAFKA_AUTH = "KAFKA_AUTH"  # "iam" on MSK, "none" for the local broker
 ENV_KAFKA_PARTITIONS = "KAFKA_PARTITIONS"
+# Optional "major.minor" pin of the Kafka protocol version; set by the local run only (the
+# librdkafka mock broker answers ApiVersions v3+ in a shape kafka-python cannot decode).
+ENV_KAFKA_API_VERSION = "KAFKA_API_VERSION"
 ENV_DB_HOST = "DB_HOST"  # RDS Proxy endpoint on AWS, 127.0.0.1 locally
 ENV_DB_PORT = "DB_PORT"
 ENV_DB_NAME = "DB_NAME"
