@@ -275,6 +275,7 @@ def _extract_text(source: Path, workdir: Path, ctx: Context, staging: Staging, m
 def _extract_document(source: Path, workdir: Path, ctx: Context, staging: Staging, m: ExtractManifest) -> None:
     doc = document_mod.extract_pdf(source) if m.detected_format == "pdf" else document_mod.extract_docx(source)
     m.metadata.update(doc.metadata)
+    m.metadata["scanned_pages"] = [p.number for p in doc.pages if p.scanned]
     scanned = [p for p in doc.pages if p.scanned and p.images]
     items: list[tuple[int, Blob]] = []
     for page in scanned:
@@ -292,7 +293,6 @@ def _extract_document(source: Path, workdir: Path, ctx: Context, staging: Stagin
                 page.text = "\n".join(t for t in by_page.get(page.number, []) if t)
                 ocr_pages.add(page.number)
     m.metadata["ocr_pages"] = sorted(ocr_pages)
-    m.metadata["scanned_pages"] = [p.number for p in doc.pages if p.scanned]
     chunks: list[Chunk] = []
     full: list[str] = []
     for page in doc.pages:
