@@ -1,0 +1,156 @@
+"""Backfill: Amazon MWAA (Airflow) whose DAG bucket receives dags/ and its requirements."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_mwaa as mwaa
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from cdk_app.config import PipelineConfig
+from cdk_app.database import Database
+from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
+from cdk_app.network import Network
+from cdk_app.storage import Storage
+
+DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
+
+
+class Backfill(Construct):
+    """The MWAA environment (private web server, all logs on) and its source bucket.
+
+    Exposes `environment`, `source_bucket`, `execution_role`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        network: Network,
+        storage: Storage,
+        database: Database,
+        state_machine: sfn.IStateMachine,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        env_name = f"{config.prefix}-airflow"
+        self.source_bucket = s3.Bucket(
+            self,
+            "Source",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=storage.key,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,  # MWAA requires a versioned source bucket
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=storage.access_logs_bucket,
+            server_access_logs_prefix="airflow/",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        deployment = s3deploy.BucketDeployment(
+            self,
+            "Dags",
+            sources=[s3deploy.Source.asset(str(DAGS_DIR), exclude=["__pycache__", "*.pyc", "tests", "tests/*"])],
+            destination_bucket=self.source_bucket,
+            destination_key_prefix="dags",
+            prune=True,
+            memory_limit=512,
+        )
+        requirements = s3deploy.BucketDeployment(
+            self,
+            "Requirements",
+            sources=[s3deploy.Source.asset(str(DAGS_DIR), exclude=["*", "!requirements.txt"])],
+            destination_bucket=self.source_bucket,
+            prune=False,
+            extract=True,
+        )
+
+        self.security_group = ec2.SecurityGroup(
+            self, "AirflowSg", vpc=network.vpc, description="MWAA workers and web server", allow_all_outbound=True
+        )
+        # MWAA components talk to each other on all ports within their security group.
+        self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_traffic(), "MWAA internal")
+        network.endpoint_security_group.add_ingress_rule(self.security_group, ec2.Port.tcp(443), "MWAA to AWS APIs")
+        database.security_group.add_ingress_rule(self.security_group, ec2.Port.tcp(5432), "Reconciliation queries")
+
+        stack_arn = f"arn:{Aws.PARTITION}"
+        self.execution_role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.CompositePrincipal(
+                iam.ServicePrincipal("airflow.amazonaws.com"), iam.ServicePrincipal("airflow-env.amazonaws.com")
+            ),
+            description="MWAA execution role of the multimodal pipeline",
+        )
+        role = self.execution_role
+        self.source_bucket.grant_read(role)
+        storage.ingest_bucket.grant_read(role)
+        state_machine.grant_start_execution(role)
+        state_machine.grant_read(role)
+        database.grant_connect(role)
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["airflow:PublishMetrics"],
+            resources=[f"{stack_arn}:airflow:{Aws.REGION}:{Aws.ACCOUNT_ID}:environment/{env_name}"],
+        ))
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:CreateLogGroup", "logs:PutLogEvents", "logs:GetLogEvents",
+                     "logs:GetLogRecord", "logs:GetLogGroupFields", "logs:GetQueryResults", "logs:DescribeLogGroups"],
+            resources=[f"{stack_arn}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:airflow-{env_name}-*"],
+        ))
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+                     "sqs:ReceiveMessage", "sqs:SendMessage"],
+            resources=[f"{stack_arn}:sqs:{Aws.REGION}:*:airflow-celery-*"],
+        ))
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"], resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": "AmazonMWAA"}},
+        ))
+        storage.key.grant_encrypt_decrypt(role)
+        suppress(role, "AwsSolutions-IAM5",
+                 "MWAA's documented execution policy: its Celery queues (airflow-celery-*) live in an AWS-owned "
+                 "account, its log groups are named airflow-<env>-*, PutMetricData has no resource-level permission "
+                 "(namespace-conditioned); bucket object wildcards are CDK grants inside our own buckets "
+                 "(https://docs.aws.amazon.com/mwaa/latest/userguide/mwaa-create-role.html).",
+                 [GRANT_ACTIONS, BUCKET_OBJECTS, "Resource::*",
+                  {"regex": "/^Resource::arn:<AWS::Partition>:(sqs|logs):<AWS::Region>:.*(airflow-celery-|airflow-).*\\*$/"},
+                  # grant_read on the state machine: its own executions, to link them in Airflow
+                  {"regex": "/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\\*$/"}])
+
+        private = network.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        log = mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(enabled=True, log_level="INFO")
+        self.environment = mwaa.CfnEnvironment(
+            self,
+            "Environment",
+            name=env_name,
+            airflow_version=config.backfill.airflow_version,
+            environment_class=config.backfill.environment_class,
+            max_workers=config.backfill.max_workers,
+            source_bucket_arn=self.source_bucket.bucket_arn,
+            dag_s3_path="dags",
+            requirements_s3_path="requirements.txt",
+            execution_role_arn=role.role_arn,
+            kms_key=storage.key.key_arn,
+            webserver_access_mode="PRIVATE_ONLY",
+            network_configuration=mwaa.CfnEnvironment.NetworkConfigurationProperty(
+                subnet_ids=private.subnet_ids[:2], security_group_ids=[self.security_group.security_group_id]
+            ),
+            logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(
+                dag_processing_logs=log, scheduler_logs=log, task_logs=log, webserver_logs=log, worker_logs=log
+            ),
+            airflow_configuration_options={
+                "core.load_examples": "False",
+                "pipeline.state_machine_arn": state_machine.state_machine_arn,
+                "pipeline.ingest_bucket": storage.ingest_bucket.bucket_name,
+                "pipeline.pipeline_version": config.pipeline_version,
+                "pipeline.reconcile_schedule": config.backfill.reconcile_schedule,
+                "pipeline.db_host": database.proxy.endpoint,
+            },
+        )
+        self.environment.node.add_dependency(deployment, requirements, role)

@@ -1,0 +1,160 @@
+"""Typed, validated configuration read from cdk.json context (key "pipeline").
+
+Override any value on the command line, e.g.
+`npx cdk deploy -c pipeline='{"environment": "prod", ...}'`, or edit cdk.json.
+A bad value stops synth with a message that names the field.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, Mapping, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cdk_app.house.log_retention import RETENTION_BY_DAYS
+from functions.common.constants import MODALITIES, MODEL_ROLES
+
+CONTEXT_KEY = "pipeline"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(_Strict):
+    """Overrides for one SageMaker endpoint; unset fields take model_artifacts.catalog's
+    defaults (instance type, autoscaling bounds, target derived from measured throughput)."""
+
+    enabled: bool = True
+    instance_type: Optional[str] = Field(default=None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    min_instances: Optional[int] = Field(default=None, ge=1, le=20)
+    max_instances: Optional[int] = Field(default=None, ge=1, le=40)
+    # Target tracking on SageMakerVariantInvocationsPerInstance (invocations per instance
+    # per minute); see model_artifacts/<model>/README.md for how each default was chosen.
+    target_invocations_per_instance: Optional[int] = Field(default=None, ge=1)
+    scale_in_cooldown_seconds: int = Field(default=600, ge=0, le=3600)
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "ModelConfig":
+        if self.min_instances and self.max_instances and self.max_instances < self.min_instances:
+            raise ValueError(f"max_instances ({self.max_instances}) < min_instances ({self.min_instances})")
+        return self
+
+
+class KafkaConfig(_Strict):
+    topic: str = Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    # Partitions bound how many dispatcher invocations run at once (one poller per partition).
+    partitions: int = Field(ge=1, le=1000)
+    batch_size: int = Field(ge=1, le=10000)
+    batching_window_seconds: int = Field(ge=0, le=300)
+    min_pollers: int = Field(ge=1, le=200)
+    max_pollers: int = Field(ge=1, le=2000)
+    retry_attempts: int = Field(ge=0, le=10)
+
+
+class DatabaseConfig(_Strict):
+    min_acu: float = Field(ge=0, le=256)
+    max_acu: float = Field(ge=1, le=256)
+    readers: int = Field(ge=0, le=15)
+    backup_retention_days: int = Field(ge=1, le=35)
+    deletion_protection: bool
+
+
+class BackfillConfig(_Strict):
+    enabled: bool
+    airflow_version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    environment_class: Literal["mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge"]
+    max_workers: int = Field(ge=1, le=25)
+    reconcile_schedule: str
+
+
+class PipelineConfig(_Strict):
+    environment: str = Field(pattern=r"^[a-z][a-z0-9-]{1,15}$")
+    pipeline_version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    modalities: tuple[str, ...]
+    lambda_architecture: Literal["x86_64", "arm64"]
+    log_retention_days: int
+    max_object_mb: int = Field(ge=1, le=10240)
+    video_chunk_seconds: int = Field(ge=1, le=600)
+    text_chunk_tokens: int = Field(ge=16, le=8192)
+    text_chunk_overlap: int = Field(ge=0)
+    model_batch_size: int = Field(ge=1, le=256)
+    map_max_concurrency: Mapping[str, int]
+    staging_expiry_days: int = Field(ge=1, le=365)
+    failed_items_expiry_days: int = Field(ge=1, le=3650)
+    retain_data: bool
+    alarm_email: str | None = None
+    kafka: KafkaConfig
+    database: DatabaseConfig
+    models: Mapping[str, ModelConfig]
+    backfill: BackfillConfig
+
+    @field_validator("modalities")
+    @classmethod
+    def _known_modalities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(MODALITIES)
+        if unknown or not value:
+            raise ValueError(f"modalities must be a non-empty subset of {list(MODALITIES)}; unknown: {sorted(unknown)}")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in RETENTION_BY_DAYS:
+            raise ValueError(f"log_retention_days must be one of {sorted(RETENTION_BY_DAYS)}")
+        return value
+
+    @field_validator("map_max_concurrency")
+    @classmethod
+    def _concurrency(cls, value: Mapping[str, int]) -> Mapping[str, int]:
+        for modality, limit in value.items():
+            if modality not in MODALITIES:
+                raise ValueError(f"map_max_concurrency: unknown modality {modality!r}")
+            if not 1 <= int(limit) <= 1000:
+                raise ValueError(f"map_max_concurrency[{modality}] must be 1..1000 (inline Map limit is 40 effective)")
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _roles(cls, value: Mapping[str, ModelConfig]) -> Mapping[str, ModelConfig]:
+        unknown = set(value) - set(MODEL_ROLES)
+        if unknown:
+            raise ValueError(f"models: unknown roles {sorted(unknown)}; known: {list(MODEL_ROLES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _overlap(self) -> "PipelineConfig":
+        if self.text_chunk_overlap >= self.text_chunk_tokens:
+            raise ValueError("text_chunk_overlap must be smaller than text_chunk_tokens")
+        return self
+
+    @property
+    def prefix(self) -> str:
+        """Prefix for physical names that must be unique per account and region."""
+        return f"mmpipe-{self.environment}"
+
+
+class ConfigError(ValueError):
+    """The cdk.json context does not describe a valid pipeline."""
+
+
+def load_config(context: Any) -> PipelineConfig:
+    """Validate the raw `pipeline` context (a dict, or a JSON string from `-c`).
+
+    Raises ConfigError naming each bad field.
+    """
+    if context is None:
+        raise ConfigError(f"cdk.json has no context key {CONTEXT_KEY!r}")
+    if isinstance(context, str):
+        try:
+            context = json.loads(context)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"context {CONTEXT_KEY!r} is not valid JSON: {exc}") from exc
+    try:
+        return PipelineConfig.model_validate(context)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid {CONTEXT_KEY!r} configuration in cdk.json: {problems}") from exc

@@ -1,0 +1,171 @@
+"""Database: Aurora PostgreSQL Serverless v2 with pgvector, RDS Proxy (IAM auth), and a
+migration custom resource that applies the versioned files in migrations/."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_rds as rds
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from cdk_app.config import PipelineConfig
+from cdk_app.house.nag import suppress
+from cdk_app.house.python_function import PipelineFunction, PipelineLayers
+from cdk_app.network import Network
+from cdk_app.storage import Storage
+from functions.common import constants as c
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+DB_PORT = 5432
+ADMIN_USER = "pipeline_admin"
+
+
+def migrations_digest() -> str:
+    """Hash of every migration file: a changed digest re-runs the migration resource."""
+    digest = hashlib.sha256()
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+class Database(Construct):
+    """Exposes `cluster`, `proxy`, `admin_secret`, `app_secret`, `security_group`, and
+    `connection_env` (the environment a function needs to reach the database as the app
+    user through the proxy with an IAM token; grant with `grant_connect`)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        network: Network,
+        storage: Storage,
+        layers: PipelineLayers,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.security_group = ec2.SecurityGroup(
+            self, "DbSg", vpc=network.vpc, description="Aurora and RDS Proxy", allow_all_outbound=False
+        )
+        self.security_group.add_ingress_rule(
+            network.lambda_security_group, ec2.Port.tcp(DB_PORT), "PostgreSQL from functions"
+        )
+        self.security_group.add_ingress_rule(self.security_group, ec2.Port.tcp(DB_PORT), "Proxy to cluster")
+        self.security_group.add_egress_rule(self.security_group, ec2.Port.tcp(DB_PORT), "Proxy to cluster")
+        network.lambda_security_group.add_egress_rule(
+            self.security_group, ec2.Port.tcp(DB_PORT), "PostgreSQL to the proxy and cluster"
+        )
+
+        self.admin_secret = rds.DatabaseSecret(self, "AdminSecret", username=ADMIN_USER, encryption_key=storage.key)
+        # The app user (DML only) is created by the migration with this secret's password;
+        # RDS Proxy holds both secrets and lets functions in with IAM tokens instead.
+        self.app_secret = rds.DatabaseSecret(self, "AppSecret", username=c.DB_APP_USER, encryption_key=storage.key)
+        for secret in (self.admin_secret, self.app_secret):
+            suppress(secret, "AwsSolutions-SMG4",
+                     "Rotation needs a rotation Lambda with network access to the cluster; planned, see README "
+                     "(RDS Proxy picks up rotated secrets without client changes).")
+
+        removal = RemovalPolicy.SNAPSHOT if config.retain_data else RemovalPolicy.DESTROY
+        readers = [
+            rds.ClusterInstance.serverless_v2(f"Reader{i + 1}", scale_with_writer=True)
+            for i in range(config.database.readers)
+        ]
+        self.cluster = rds.DatabaseCluster(
+            self,
+            "Cluster",
+            engine=rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_5),
+            credentials=rds.Credentials.from_secret(self.admin_secret),
+            default_database_name=c.DB_NAME,
+            writer=rds.ClusterInstance.serverless_v2("Writer"),
+            readers=readers,
+            serverless_v2_min_capacity=config.database.min_acu,
+            serverless_v2_max_capacity=config.database.max_acu,
+            vpc=network.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[self.security_group],
+            port=DB_PORT,
+            storage_encrypted=True,
+            storage_encryption_key=storage.key,
+            iam_authentication=True,
+            deletion_protection=config.database.deletion_protection,
+            backup=rds.BackupProps(retention=Duration.days(config.database.backup_retention_days)),
+            cloudwatch_logs_exports=["postgresql"],
+            monitoring_interval=Duration.seconds(60),
+            enable_performance_insights=True,
+            performance_insight_encryption_key=storage.key,
+            parameters={"rds.force_ssl": "1"},  # TLS in transit, always
+            removal_policy=removal,
+        )
+        suppress(self.cluster, "AwsSolutions-RDS11",
+                 "Default port 5432 kept: the cluster is reachable only from the functions' security group "
+                 "in isolated subnets; a non-default port adds no protection there.")
+        suppress(self.cluster, "AwsSolutions-IAM4",
+                 "Enhanced Monitoring requires the AWS-managed AmazonRDSEnhancedMonitoringRole policy.",
+                 ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"])
+
+        self.proxy = self.cluster.add_proxy(
+            "Proxy",
+            secrets=[self.admin_secret, self.app_secret],
+            vpc=network.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[self.security_group],
+            iam_auth=True,
+            require_tls=True,
+            debug_logging=False,
+            # Lambdas open and close connections in bursts; the proxy pools them.
+            max_connections_percent=90,
+            idle_client_timeout=Duration.minutes(30),
+        )
+        self.connection_env = {
+            c.ENV_DB_HOST: self.proxy.endpoint,
+            c.ENV_DB_PORT: str(DB_PORT),
+            c.ENV_DB_NAME: c.DB_NAME,
+            c.ENV_DB_USER: c.DB_APP_USER,
+            c.ENV_DB_AUTH: "iam",
+        }
+
+        # --- migrations: applied on every deploy that changes a file in migrations/
+        self.migrate = PipelineFunction(
+            self,
+            "MigrateFunction",
+            config=config,
+            name=c.FN_MIGRATE,
+            description="Custom resource: applies versioned SQL migrations (pgvector, schema, app user)",
+            layers=[layers.core],
+            timeout=Duration.minutes(10),
+            environment={
+                c.ENV_DB_HOST: self.cluster.cluster_endpoint.hostname,
+                c.ENV_DB_PORT: str(DB_PORT),
+                c.ENV_DB_NAME: c.DB_NAME,
+                c.ENV_DB_USER: ADMIN_USER,
+                c.ENV_DB_AUTH: "secret",
+                c.ENV_DB_SECRET_ARN: self.admin_secret.secret_arn,
+                c.ENV_DB_APP_SECRET_ARN: self.app_secret.secret_arn,
+            },
+            vpc=network.vpc,
+            security_groups=[network.lambda_security_group],
+        )
+        self.admin_secret.grant_read(self.migrate.role)
+        self.app_secret.grant_read(self.migrate.role)
+        provider = cr.Provider(self, "MigrateProvider", on_event_handler=self.migrate.function)
+        self.migration = CustomResource(
+            self,
+            "Migration",
+            service_token=provider.service_token,
+            properties={"MigrationsDigest": migrations_digest()},
+        )
+        self.migration.node.add_dependency(self.cluster)
+        stack = Stack.of(self)
+        suppress(provider, "AwsSolutions-IAM4", "CDK Provider framework function uses the basic execution role.",
+                 ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"])
+        suppress(provider, "AwsSolutions-IAM5", "CDK Provider framework may invoke any version of the migrate function.",
+                 [f"Resource::<{stack.get_logical_id(self.migrate.function.node.default_child)}.Arn>:*"])
+        suppress(provider, "AwsSolutions-L1", "Runtime of the CDK Provider framework function is chosen by CDK.")
+
+    def grant_connect(self, grantee: iam.IGrantable) -> None:
+        """Let `grantee` connect through the proxy as the app user with an IAM token."""
+        self.proxy.grant_connect(grantee, c.DB_APP_USER)

@@ -1,0 +1,1 @@
+"""House defaults for what repeats: bundling, Python functions, state machines, nag."""

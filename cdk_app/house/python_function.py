@@ -1,0 +1,134 @@
+"""The one place that makes a pipeline Lambda function with our house defaults.
+
+Runtime, architecture, tracing, log retention, Powertools environment, VPC placement and
+an explicit least-privilege role (no AWS-managed policies) are decided here, so each
+construct only states what differs: handler, memory, timeout, environment, grants.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk_app.config import PipelineConfig
+from cdk_app.house import bundling
+from cdk_app.house.log_retention import retention
+from cdk_app.house.nag import ENI_REASON, XRAY_REASON, suppress
+from functions.common.constants import METRICS_NAMESPACE, POWERTOOLS_SERVICE
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+
+
+class PipelineFunction(Construct):
+    """A Python Lambda running `functions.<name>.handler.lambda_handler`.
+
+    Exposes `.function` and `.role`. Grants are added by the caller; this construct only
+    lets the function write its own log group and trace segments (and manage its ENIs
+    when placed in a VPC).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        name: str,
+        description: str,
+        layers: Sequence[lambda_.ILayerVersion],
+        memory_mb: int = 512,
+        timeout: Duration = Duration.seconds(60),
+        environment: Mapping[str, str] | None = None,
+        vpc: ec2.IVpc | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] = (),
+        ephemeral_storage_mb: int = 512,
+        reserved_concurrency: int | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{name} function of the multimodal pipeline",
+        )
+        self.log_group.grant_write(self.role)
+        env = {
+            "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+            **(environment or {}),
+        }
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=bundling.runtime_architecture(config.lambda_architecture),
+            handler=f"functions.{name}.handler.lambda_handler",
+            code=bundling.function_code(),
+            layers=list(layers),
+            memory_size=memory_mb,
+            timeout=timeout,
+            ephemeral_storage_size=Size.mebibytes(ephemeral_storage_mb),
+            environment=env,
+            role=self.role,
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED) if vpc else None,
+            security_groups=list(security_groups) if vpc else None,
+            reserved_concurrent_executions=reserved_concurrency,
+        )
+        suppress(self.role, "AwsSolutions-IAM5", XRAY_REASON, ["Resource::*"])
+        if vpc is not None:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "ec2:CreateNetworkInterface",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeSubnets",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:AssignPrivateIpAddresses",
+                        "ec2:UnassignPrivateIpAddresses",
+                    ],
+                    resources=["*"],
+                )
+            )
+            suppress(self.role, "AwsSolutions-IAM5", ENI_REASON + " " + XRAY_REASON, ["Resource::*"])
+
+
+class PipelineLayers(Construct):
+    """The two dependency layers, built once per synth: `core` (every function) and
+    `media` (decoders for the extract step)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig) -> None:
+        super().__init__(scope, construct_id)
+        arch = bundling.runtime_architecture(config.lambda_architecture)
+        self.core = lambda_.LayerVersion(
+            self,
+            "Core",
+            code=bundling.layer_code("core", config.lambda_architecture),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[arch],
+            description="Powertools, pydantic, psycopg, pgvector, kafka-python, MSK IAM signer",
+        )
+        self.media = lambda_.LayerVersion(
+            self,
+            "Media",
+            code=bundling.layer_code("media", config.lambda_architecture),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[arch],
+            description="Pillow, PyAV (FFmpeg), pypdf, python-docx, charset-normalizer, numpy",
+        )

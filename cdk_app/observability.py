@@ -1,0 +1,166 @@
+"""Observability: one dashboard for the whole pipeline and alarms to an SNS topic."""
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from cdk_app.config import PipelineConfig
+from cdk_app.database import Database
+from cdk_app.models import VARIANT, Models
+from cdk_app.orchestration import Orchestration
+from cdk_app.storage import Storage
+from cdk_app.streaming import Streaming
+from functions.common import constants as c
+
+_PERIOD = Duration.minutes(5)
+
+
+class Observability(Construct):
+    """Exposes `dashboard`, `alarm_topic` and `alarms` (name -> Alarm)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        storage: Storage,
+        streaming: Streaming,
+        orchestration: Orchestration,
+        models: Models,
+        database: Database,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.alarm_topic = sns.Topic(self, "Alarms", master_key=storage.key, enforce_ssl=True)
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+            )
+        )
+        storage.key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
+        if config.alarm_email:
+            self.alarm_topic.add_subscription(subs.EmailSubscription(config.alarm_email))
+
+        sm: sfn.StateMachine = orchestration.state_machine
+        per_modality = lambda name: [  # noqa: E731 - small metric factory
+            cw.Metric(
+                namespace=c.METRICS_NAMESPACE,
+                metric_name=name,
+                dimensions_map={"service": c.POWERTOOLS_SERVICE, c.METRIC_DIMENSION_MODALITY: m},
+                statistic="Sum",
+                period=_PERIOD,
+                label=m,
+            )
+            for m in config.modalities
+        ]
+        dispatcher = streaming.dispatcher.function
+        offset_lag = cw.Metric(
+            namespace="AWS/Lambda",
+            metric_name="OffsetLag",
+            dimensions_map={"FunctionName": dispatcher.function_name},
+            statistic="Maximum",
+            period=Duration.minutes(1),
+            label="Kafka consumer lag (records)",
+        )
+
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{config.prefix}-pipeline")
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Files in per modality", left=per_modality(c.METRIC_FILES_IN), width=8),
+            cw.GraphWidget(title="Files processed per modality", left=per_modality(c.METRIC_FILES_PROCESSED), width=8),
+            cw.GraphWidget(title="Files failed per modality", left=per_modality(c.METRIC_FILES_FAILED), width=8),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Executions",
+                left=[sm.metric_started(period=_PERIOD), sm.metric_succeeded(period=_PERIOD),
+                      sm.metric_failed(period=_PERIOD), sm.metric_timed_out(period=_PERIOD)],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Execution duration (ms)",
+                left=[sm.metric_time(statistic="p50", period=_PERIOD), sm.metric_time(statistic="p95", period=_PERIOD)],
+                width=8,
+            ),
+            cw.GraphWidget(title="MSK consumer lag", left=[offset_lag], width=8),
+        )
+        endpoint_widgets = []
+        for role, name in models.endpoint_names.items():
+            dims = {"EndpointName": name, "VariantName": VARIANT}
+            endpoint_widgets.append(
+                cw.GraphWidget(
+                    title=f"{role} endpoint",
+                    left=[cw.Metric(namespace="AWS/SageMaker", metric_name="Invocations", dimensions_map=dims,
+                                    statistic="Sum", period=_PERIOD)],
+                    right=[cw.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency", dimensions_map=dims,
+                                     statistic="p95", period=_PERIOD, label="p95 model latency (us)")],
+                    width=6,
+                )
+            )
+        if endpoint_widgets:
+            self.dashboard.add_widgets(*endpoint_widgets)
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Function errors",
+                left=[fn.function.metric_errors(period=_PERIOD, label=step) for step, fn in orchestration.functions.items()]
+                + [streaming.forwarder.function.metric_errors(period=_PERIOD, label="forwarder"),
+                   dispatcher.metric_errors(period=_PERIOD, label="dispatcher")],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Database",
+                left=[database.cluster.metric_cpu_utilization(period=_PERIOD),
+                      database.cluster.metric_database_connections(period=_PERIOD)],
+                right=[database.cluster.metric("ServerlessDatabaseCapacity", statistic="Average", period=_PERIOD)],
+                width=12,
+            ),
+        )
+
+        alarms = {
+            "ExecutionsFailed": sm.metric_failed(period=_PERIOD).create_alarm(
+                self, "ExecutionsFailedAlarm", threshold=1, evaluation_periods=1,
+                alarm_description="A pipeline execution failed (a batch could not even record its failures)",
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
+            "FilesFailed": cw.MathExpression(
+                expression="+".join(f"m{i}" for i in range(len(config.modalities))),
+                using_metrics={f"m{i}": m for i, m in enumerate(per_modality(c.METRIC_FILES_FAILED))},
+                period=_PERIOD, label="files failed",
+            ).create_alarm(
+                self, "FilesFailedAlarm", threshold=10, evaluation_periods=1,
+                alarm_description="More than 10 files failed in 5 minutes: look at pipeline.failures",
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
+            "ForwarderDlq": storage.forwarder_dlq.metric_approximate_number_of_messages_visible(period=_PERIOD).create_alarm(
+                self, "ForwarderDlqAlarm", threshold=1, evaluation_periods=1,
+                alarm_description="S3 events could not be published to Kafka; they wait in the DLQ",
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
+            "ConsumerLag": offset_lag.create_alarm(
+                self, "ConsumerLagAlarm", threshold=10000, evaluation_periods=5,
+                alarm_description="The dispatcher falls behind the topic for 5 minutes",
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
+            "DispatcherErrors": dispatcher.metric_errors(period=_PERIOD).create_alarm(
+                self, "DispatcherErrorsAlarm", threshold=1, evaluation_periods=2,
+                alarm_description="Dispatcher invocations are failing (Kafka batches are being retried)",
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
+            "DatabaseCpu": database.cluster.metric_cpu_utilization(period=_PERIOD).create_alarm(
+                self, "DatabaseCpuAlarm", threshold=85, evaluation_periods=3,
+                alarm_description="Aurora CPU above 85% for 15 minutes: raise max ACU",
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
+        }
+        for role, name in models.endpoint_names.items():
+            alarms[f"{role}Endpoint5xx"] = cw.Metric(
+                namespace="AWS/SageMaker", metric_name="Invocation5XXErrors",
+                dimensions_map={"EndpointName": name, "VariantName": VARIANT}, statistic="Sum", period=_PERIOD,
+            ).create_alarm(
+                self, f"{''.join(p.title() for p in role.split('_'))}Endpoint5xxAlarm", threshold=5, evaluation_periods=1,
+                alarm_description=f"{role} endpoint returns 5xx errors", treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
+        action = cw_actions.SnsAction(self.alarm_topic)
+        for alarm in alarms.values():
+            alarm.add_alarm_action(action)
+        self.alarms = alarms

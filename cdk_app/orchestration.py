@@ -1,0 +1,121 @@
+"""Orchestration: the processing functions and the state machine from step_functions/."""
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from cdk_app.config import PipelineConfig
+from cdk_app.database import Database
+from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
+from cdk_app.house.python_function import PipelineFunction, PipelineLayers
+from cdk_app.house.state_machine import pipeline_state_machine
+from cdk_app.models import Models
+from cdk_app.network import Network
+from cdk_app.storage import Storage
+from functions.common import constants as c
+from step_functions import definition as asl
+
+# (memory MB, timeout, ephemeral storage MB, needs the media layer) per step.
+# extract decodes video and documents: most memory, disk for chunks and keyframes.
+_SIZING = {
+    c.STEP_EXTRACT: (3008, Duration.minutes(15), 10240, True),
+    c.STEP_GENERATE: (1024, Duration.minutes(10), 1024, False),
+    c.STEP_EMBED: (1024, Duration.minutes(10), 1024, False),
+    c.STEP_STORE: (1024, Duration.minutes(5), 512, False),
+    c.STEP_RECORD_FAILURE: (256, Duration.minutes(2), 512, False),
+}
+_DESCRIPTIONS = {
+    c.STEP_EXTRACT: "Validates one object and extracts its content into the staging area",
+    c.STEP_GENERATE: "Generates captions, transcripts, summaries and tags through the model endpoints",
+    c.STEP_EMBED: "Embeds chunks, keyframes and images through the model endpoints",
+    c.STEP_STORE: "Writes all rows of one object version to PostgreSQL in one transaction",
+    c.STEP_RECORD_FAILURE: "Records why an object failed, with its reason",
+}
+
+
+class Orchestration(Construct):
+    """Exposes `functions` ({step: PipelineFunction}) and `state_machine`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        network: Network,
+        storage: Storage,
+        layers: PipelineLayers,
+        database: Database,
+        models: Models,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        common_env = {
+            c.ENV_PIPELINE_VERSION: config.pipeline_version,
+            c.ENV_STAGING_BUCKET: storage.staging_bucket.bucket_name,
+            c.ENV_MODEL_ENDPOINTS: stack.to_json_string(models.endpoint_names),
+            c.ENV_MAX_OBJECT_BYTES: str(config.max_object_mb * 1024 * 1024),
+            c.ENV_VIDEO_CHUNK_SECONDS: str(config.video_chunk_seconds),
+            c.ENV_TEXT_CHUNK_TOKENS: str(config.text_chunk_tokens),
+            c.ENV_TEXT_CHUNK_OVERLAP: str(config.text_chunk_overlap),
+            c.ENV_MODEL_BATCH_SIZE: str(config.model_batch_size),
+            **database.connection_env,
+        }
+        self.functions: dict[str, PipelineFunction] = {}
+        for step, (memory, timeout, disk, media) in _SIZING.items():
+            fn = PipelineFunction(
+                self,
+                "".join(p.title() for p in step.split("_")),
+                config=config,
+                name=step,
+                description=_DESCRIPTIONS[step],
+                layers=[layers.core, layers.media] if media else [layers.core],
+                memory_mb=memory,
+                timeout=timeout,
+                ephemeral_storage_mb=disk,
+                environment=common_env,
+                vpc=network.vpc,
+                security_groups=[network.lambda_security_group],
+            )
+            self.functions[step] = fn
+
+        f = self.functions
+        storage.ingest_bucket.grant_read(f[c.STEP_EXTRACT].role)
+        for step in (c.STEP_EXTRACT, c.STEP_GENERATE, c.STEP_EMBED):
+            storage.staging_bucket.grant_read_write(f[step].role, f"{c.STAGING_PREFIX}/*")
+        storage.staging_bucket.grant_read(f[c.STEP_STORE].role, f"{c.STAGING_PREFIX}/*")
+        for step in (c.STEP_EXTRACT, c.STEP_STORE, c.STEP_RECORD_FAILURE):
+            database.grant_connect(f[step].role)
+        if models.endpoint_arns:
+            invoke = iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=list(models.endpoint_arns.values()))
+            for step in (c.STEP_EXTRACT, c.STEP_GENERATE, c.STEP_EMBED):
+                f[step].role.add_to_policy(invoke)
+        for step, fn in f.items():
+            suppress(
+                fn.role,
+                "AwsSolutions-IAM5",
+                "Object-level wildcards inside the pipeline's own buckets (ingest objects, staging/ prefix) "
+                "and KMS GenerateDataKey*/ReEncrypt* from the CDK bucket grants; ENI and X-Ray actions "
+                "have no resource-level permissions.",
+                [GRANT_ACTIONS, BUCKET_OBJECTS],
+            )
+
+        definition = asl.render(config.map_max_concurrency)
+        substitutions = {asl.FUNCTION_ARN_KEYS[step]: fn.function.function_arn for step, fn in f.items()}
+        self.state_machine = pipeline_state_machine(
+            self,
+            "StateMachine",
+            config=config,
+            definition=definition,
+            substitutions=substitutions,
+            key=storage.key,
+        )
+        for fn in f.values():
+            fn.function.grant_invoke(self.state_machine)
+        suppress(self.state_machine, "AwsSolutions-IAM5",
+                 "lambda:InvokeFunction on the pipeline functions' ARNs and their versions (ARN:*), "
+                 "and X-Ray/log delivery actions that have no resource-level permissions.",
+                 [{"regex": "/^Resource::<Orchestration[A-Za-z0-9]+\\.Arn>:\\*$/"}, "Resource::*"])

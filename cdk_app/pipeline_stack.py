@@ -1,0 +1,61 @@
+"""The pipeline stack: wires one construct per concern. No business logic here."""
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from cdk_app.backfill import Backfill
+from cdk_app.config import PipelineConfig
+from cdk_app.database import Database
+from cdk_app.house.nag import suppress_cdk_singletons
+from cdk_app.house.python_function import PipelineLayers
+from cdk_app.models import Models
+from cdk_app.network import Network
+from cdk_app.observability import Observability
+from cdk_app.orchestration import Orchestration
+from cdk_app.storage import Storage
+from cdk_app.streaming import Streaming
+from functions.common import constants as c
+
+
+class PipelineStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, description="Multimodal data processing pipeline", **kwargs)
+        self.config = config
+        network = Network(self, "Network", config=config)
+        storage = Storage(self, "Storage", config=config)
+        layers = PipelineLayers(self, "Layers", config=config)
+        database = Database(self, "Database", config=config, network=network, storage=storage, layers=layers)
+        models = Models(self, "Models", config=config, storage=storage)
+        orchestration = Orchestration(
+            self, "Orchestration", config=config, network=network, storage=storage, layers=layers,
+            database=database, models=models,
+        )
+        streaming = Streaming(
+            self, "Streaming", config=config, network=network, storage=storage, layers=layers,
+            state_machine=orchestration.state_machine,
+        )
+        observability = Observability(
+            self, "Observability", config=config, storage=storage, streaming=streaming,
+            orchestration=orchestration, models=models, database=database,
+        )
+        outputs = {
+            c.OUTPUT_INGEST_BUCKET: storage.ingest_bucket.bucket_name,
+            c.OUTPUT_STAGING_BUCKET: storage.staging_bucket.bucket_name,
+            c.OUTPUT_STATE_MACHINE_ARN: orchestration.state_machine.state_machine_arn,
+            c.OUTPUT_KAFKA_TOPIC: config.kafka.topic,
+            c.OUTPUT_DB_PROXY_ENDPOINT: database.proxy.endpoint,
+            c.OUTPUT_DB_SECRET_ARN: database.admin_secret.secret_arn,
+            c.OUTPUT_DASHBOARD: observability.dashboard.dashboard_name,
+        }
+        if config.backfill.enabled:
+            backfill = Backfill(
+                self, "Backfill", config=config, network=network, storage=storage, database=database,
+                state_machine=orchestration.state_machine,
+            )
+            outputs[c.OUTPUT_MWAA_WEBSERVER] = backfill.environment.attr_webserver_url
+        for key, value in outputs.items():
+            CfnOutput(self, key, value=value)
+        suppress_cdk_singletons(self)
+        self.network, self.storage, self.database, self.models = network, storage, database, models
+        self.orchestration, self.streaming, self.observability = orchestration, streaming, observability
