@@ -1,0 +1,53 @@
+"""dispatcher Lambda: MSK event source mapping batch -> Step Functions executions.
+
+Env: STATE_MACHINE_ARN, PIPELINE_VERSION, FAILED_BUCKET. Layers: core only.
+Poison records are parked under s3://FAILED_BUCKET/failed/kafka/ and do not fail the batch;
+a raised exception (throttling, 5xx, misconfiguration) makes the ESM retry the whole batch,
+which is safe because execution names are derived from the batch's Kafka coordinates.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.constants import (
+    ENV_FAILED_BUCKET,
+    ENV_PIPELINE_VERSION,
+    ENV_STATE_MACHINE_ARN,
+    POWERTOOLS_SERVICE,
+)
+from functions.streaming.dispatch import dispatch
+
+logger = Logger(service=POWERTOOLS_SERVICE)
+tracer = Tracer(service=POWERTOOLS_SERVICE)
+_clients: dict[str, Any] = {}
+
+
+def _client(service: str) -> Any:
+    if service not in _clients:
+        import boto3
+        from botocore.config import Config
+
+        # Standard-mode retries absorb short throttling before we hand the batch back to the ESM.
+        _clients[service] = boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
+    return _clients[service]
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = dispatch(
+        event,
+        sfn=_client("stepfunctions"),
+        s3=_client("s3"),
+        state_machine_arn=os.environ[ENV_STATE_MACHINE_ARN],
+        failed_bucket=os.environ[ENV_FAILED_BUCKET],
+        pipeline_version=os.environ[ENV_PIPELINE_VERSION],
+    )
+    for uri in result.poison:
+        logger.error("poison record parked", extra={"failed_item": uri})
+    logger.info("batch dispatched", extra=result.as_dict())
+    return result.as_dict()

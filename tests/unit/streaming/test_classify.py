@@ -1,0 +1,34 @@
+"""Modality from extension, then content type; everything else is unsupported."""
+from __future__ import annotations
+
+import pytest
+
+from functions.streaming.classify import classify, extension
+
+
+@pytest.mark.parametrize(
+    "key, content_type, modality",
+    [
+        ("a/b/photo.JPG", None, "image"),
+        ("clip.mov", None, "video"),
+        ("song.flac", None, "audio"),
+        ("notes.md", None, "text"),
+        ("paper.pdf", None, "document"),
+        ("letter.docx", None, "document"),
+        ("no_extension", "image/png", "image"),
+        ("no_extension", "text/plain; charset=utf-8", "text"),
+        ("blob.bin", "application/pdf", "document"),
+        ("blob.bin", "application/octet-stream", "unsupported"),
+        ("archive.zip", None, "unsupported"),
+        ("photo.jpg", "application/pdf", "image"),  # the extension decides; extract verifies the bytes
+        (".hidden", None, "unsupported"),
+        ("dir.with.dots/file", None, "unsupported"),
+    ],
+)
+def test_classification(key, content_type, modality):
+    assert classify(key, content_type) == modality
+
+
+def test_extension_uses_the_last_segment_only():
+    assert extension("a.jpg/b") == ""
+    assert extension("x/y/Z.TaR.GZ") == ".gz"
