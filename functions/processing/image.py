@@ -15,6 +15,7 @@ from functions.common.errors import InvalidObjectError
 # MAX_IMAGE_PIXELS and raises above twice that; we refuse anything above the limit before
 # decoding. https://pillow.readthedocs.io/en/stable/reference/Image.html#PIL.Image.open
 MAX_PIXELS = 64_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 THUMBNAIL_SIDE = 256
 MODEL_SIDE = 1600  # enough for OCR of ordinary text; keeps model requests small
 _EXIF_VALUE_CHARS = 200

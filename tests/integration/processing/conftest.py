@@ -97,6 +97,9 @@ class Pipeline:
 
         return importlib.import_module(f"functions.{step}.handler").lambda_handler
 
+    def invoke(self, step: str, event: dict) -> dict:
+        return self.handler(step)(event, FakeLambdaContext())
+
     def run(self, obj: ObjectRef, steps: list[str] | None = None, start: dict | None = None) -> dict:
         steps = steps or (["extract"] if obj.modality == UNSUPPORTED else ["extract", "generate", "embed", "store"])
         item = {"object": obj.model_dump(mode="json"), "pipeline_version": PIPELINE_VERSION}
