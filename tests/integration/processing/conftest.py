@@ -4,7 +4,6 @@ record_failure in the shape the Catch builds)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -25,17 +24,9 @@ from functions.common.constants import (
     UNSUPPORTED,
 )
 from functions.common.events import ObjectRef
-from fake_models import FakeModelServer
+from fake_models import FakeLambdaContext, FakeModelServer
 
 PIPELINE_VERSION = "v-test"
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "test-fn"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-fn"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture(scope="session")

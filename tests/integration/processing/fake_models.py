@@ -9,10 +9,21 @@ import hashlib
 import json
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 IMAGE_DIM = 512
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes Powertools' inject_lambda_context reads."""
+
+    function_name: str = "test-fn"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-fn"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
 
 
 def fake_vector(seed: bytes, dim: int = IMAGE_DIM) -> list[float]:
