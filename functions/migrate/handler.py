@@ -6,7 +6,8 @@ migrations, Delete does nothing (dropping data on stack deletion is a decision f
 database's removal policy, not for a migration). Invoked directly (no RequestType) it applies
 pending migrations too.
 
-Env: DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_AUTH (+ DB_SECRET_ARN), MIGRATIONS_DIR (optional;
+Env: DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_AUTH (+ DB_SECRET_ARN), DB_APP_SECRET_ARN (optional:
+creates/re-passwords the app user the functions log in as, with DML rights on the schema), MIGRATIONS_DIR (optional;
 default: migrations/ beside functions/ in the asset). Layers: core only.
 """
 from __future__ import annotations
@@ -16,9 +17,12 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.constants import METRICS_NAMESPACE, POWERTOOLS_SERVICE
+import json
+import os
+
+from functions.common.constants import DB_APP_USER, ENV_DB_APP_SECRET_ARN, METRICS_NAMESPACE, POWERTOOLS_SERVICE
 from functions.common.db import Database
-from functions.migrate.runner import apply_pending, current_version
+from functions.migrate.runner import apply_pending, current_version, ensure_app_user
 
 logger = Logger(service=POWERTOOLS_SERVICE)
 tracer = Tracer(service=POWERTOOLS_SERVICE)
@@ -44,6 +48,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     conn = _database().connection()
     applied = apply_pending(conn)
     version = current_version(conn)
+    app_secret = os.environ.get(ENV_DB_APP_SECRET_ARN)
+    if app_secret:
+        import boto3
+
+        secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=app_secret)["SecretString"])
+        ensure_app_user(conn, secret.get("username", DB_APP_USER), secret["password"])
     logger.info("schema migrated", extra={"applied": applied, "version": version})
     return {
         "PhysicalResourceId": PHYSICAL_RESOURCE_ID,

@@ -100,3 +100,24 @@ def apply_pending(conn: psycopg.Connection, directory: Path | None = None) -> li
 def current_version(conn: psycopg.Connection) -> int:
     row = conn.execute(f"SELECT coalesce(max(version), 0) FROM {DB_SCHEMA}.{TABLE_MIGRATIONS}").fetchone()
     return int(row[0]) if row else 0
+
+
+def ensure_app_user(conn: psycopg.Connection, user: str, password: str) -> None:
+    """Create (or re-password) the login role the functions use, with only the rights they need.
+
+    The functions connect through RDS Proxy, which logs in with the password from the app
+    secret; the role gets DML on the pipeline schema and nothing else (no DDL).
+    """
+    from psycopg import sql
+
+    with conn.transaction():
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        # Utility statements take no bind parameters; sql.Literal quotes the password safely.
+        conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(user), sql.Literal(password)))
+        schema, role = sql.Identifier(DB_SCHEMA), sql.Identifier(user)
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} TO {}").format(schema, role))
+        conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {} TO {}").format(schema, role))
+        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}").format(schema, role))
+        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT USAGE, SELECT ON SEQUENCES TO {}").format(schema, role))

@@ -26,13 +26,13 @@ def test_event_samples_match_the_step_models(name, model):
     model.model_validate(_load(name))
 
 
-def test_store_passes_an_up_to_date_result_through(pipeline):
-    result = pipeline.invoke("store", _load("store_step_result.json"))
+def test_store_passes_an_up_to_date_result_through(bare_pipeline):
+    result = bare_pipeline.invoke("store", _load("store_step_result.json"))
     assert result["status"] == "up_to_date" and result["chunks"] == 0
 
 
-def test_record_failure_sample_writes_the_error_message_as_reason(pipeline):
-    result = pipeline.invoke("record_failure", _load("record_failure_input.json"))
+def test_record_failure_sample_writes_the_error_message_as_reason(bare_pipeline):
+    result = bare_pipeline.invoke("record_failure", _load("record_failure_input.json"))
     assert result == {**result, "status": "failed", "reason": "corrupt or truncated PDF: EOF marker not found"}
 
 

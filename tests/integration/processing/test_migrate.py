@@ -24,3 +24,20 @@ def test_schema_has_vector_extension_and_hnsw_indexes(migrated_db):
         assert rows[0] == (1, "init")
     finally:
         conn.close()
+
+
+def test_app_user_gets_dml_rights_on_the_schema(migrated_db):
+    import psycopg
+
+    from functions.migrate.runner import ensure_app_user
+
+    conn = open_connection(migrated_db)
+    try:
+        ensure_app_user(conn, "pipeline_app_test", "s3cret'quote")
+        ensure_app_user(conn, "pipeline_app_test", "s3cret'quote")  # idempotent
+        row = conn.execute(
+            "SELECT has_table_privilege('pipeline_app_test', 'pipeline.chunks', 'INSERT'),"
+            " has_table_privilege('pipeline_app_test', 'pipeline.chunks', 'TRUNCATE')").fetchone()
+        assert row == (True, False)
+    finally:
+        conn.close()
