@@ -141,6 +141,8 @@ class KafkaEventSourceMapping:
         while time.monotonic() < deadline:
             if self.poll_once():
                 idle_since = time.monotonic()
+            elif not self.consumer.assignment():
+                idle_since = time.monotonic()  # still joining the group: not idle yet
             elif time.monotonic() - idle_since >= idle_s:
                 break
         return self.stats
