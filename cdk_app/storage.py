@@ -42,7 +42,7 @@ class Storage(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
             removal_policy=data_policy,
         )
-        suppress(self.access_logs_bucket, "AwsSolutions-S1", "This is the access-log bucket itself.")
+        suppress(self.access_logs_bucket, "AwsSolutions-S1", "This is the access-log bucket itself; logging it to itself would loop.")
 
         self.ingest_bucket = self._bucket("Ingest", "ingest/", data_policy, versioned=True)
         self.staging_bucket = self._bucket(
@@ -73,7 +73,7 @@ class Storage(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        suppress(self.forwarder_dlq, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue.")
+        suppress(self.forwarder_dlq, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue of the forwarder's async invocations.")
 
     def _bucket(self, construct_id: str, log_prefix: str, removal: RemovalPolicy, *, versioned: bool = False,
                 lifecycle: list[s3.LifecycleRule] | None = None) -> s3.Bucket:

@@ -1,0 +1,31 @@
+# The two commands of the README, and a few more. Each does its own set-up first.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+PY := .venv/bin/python
+
+.PHONY: setup run test test-unit test-integration test-infra synth bench clean
+
+setup:
+	@scripts/setup.sh
+
+run: setup            ## the whole pipeline locally on the bundled samples (FILES=path/to/folder for yours)
+	$(PY) -m local run $(FILES)
+
+test: setup           ## every test: unit, integration (local stand-ins), infra (synthesized template)
+	$(PY) -m pytest tests
+
+test-unit: setup
+	$(PY) -m pytest tests/unit
+test-integration: setup
+	$(PY) -m pytest tests/integration
+test-infra: setup
+	$(PY) -m pytest tests/infra
+
+synth: setup          ## the CloudFormation template, offline, no Docker
+	npx --no-install cdk synth --quiet
+
+bench: setup
+	$(PY) bench/models.py
+
+clean:
+	rm -rf cdk.out .build .local-run
