@@ -16,7 +16,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from cdk_app.config import PipelineConfig
-from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, KMS_GRANT, suppress
+from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.house.python_function import PipelineFunction, PipelineLayers
 from cdk_app.network import Network
 from cdk_app.storage import Storage
@@ -164,6 +164,8 @@ class Streaming(Construct):
         self.forwarder.role.add_to_policy(
             iam.PolicyStatement(actions=["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"], resources=[self.topic_arn])
         )
+        # HeadObject when the extension alone does not tell the modality.
+        storage.ingest_bucket.grant_read(self.forwarder.role)
         # S3 invokes the forwarder asynchronously: retry twice, then keep the event in a DLQ.
         self.forwarder.function.configure_async_invoke(
             retry_attempts=2,
@@ -225,6 +227,9 @@ class Streaming(Construct):
                 minimum_pollers=config.kafka.min_pollers, maximum_pollers=config.kafka.max_pollers
             ),
             retry_attempts=config.kafka.retry_attempts,
+            # A batch that still fails after its retries, or is older than this, goes to the
+            # failed-items bucket and the partition moves on.
+            max_record_age=Duration.days(1),
             report_batch_item_failures=True,
             on_failure=sources.S3OnFailureDestination(storage.failed_bucket),
         )
@@ -239,7 +244,7 @@ class Streaming(Construct):
                  "poison records are written under failed/.",
                  [GRANT_ACTIONS, BUCKET_OBJECTS])
         suppress(self.forwarder.role, "AwsSolutions-IAM5",
-                 "KMS data-key actions (GenerateDataKey*, ReEncrypt*) on the data key, from the CDK grant that lets "
-                 "the async on-failure destination write to the encrypted DLQ.",
-                 KMS_GRANT)
+                 "CDK grants: KMS data-key actions so the async on-failure destination can write to the encrypted "
+                 "DLQ, and read-only object actions on the ingest bucket's objects (HeadObject for the type).",
+                 [GRANT_ACTIONS, BUCKET_OBJECTS])
         self.dispatcher.node.add_dependency(self.topic)

@@ -6,7 +6,9 @@ given, and prints one line per file read back from PostgreSQL, then files per mi
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import mimetypes
 import os
 import sys
@@ -35,7 +37,7 @@ def _start_postgres(work: Path) -> dict[str, str]:
     from urllib.parse import parse_qs, urlparse
 
     server = pgserver.get_server(str(work / "pg"), cleanup_mode="stop")
-    server.psql(f"DROP DATABASE IF EXISTS {c.DB_NAME};")
+    server.psql(f"DROP DATABASE IF EXISTS {c.DB_NAME} WITH (FORCE);")  # a fresh result set per run
     server.psql(f"CREATE DATABASE {c.DB_NAME};")
     uri = urlparse(server.get_uri())
     return {
@@ -82,12 +84,28 @@ def _summary(db_env: dict[str, str]) -> list[dict]:
 
 
 def run(folder: Path | None) -> int:
+    """Process `folder` (default: the generated samples); handler logs go to .local-run/lambda.log."""
+    WORK.mkdir(exist_ok=True)
+    log_path = WORK / "lambda.log"
+    with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        rows, files, executions, elapsed = _run(folder)
+    print(f"{'modality':<10} {'status':<10} {'chunks':>6} {'vectors':>7}  file / reason")
+    for row in rows:
+        reason = f"  <- {row['reason']}" if row["status"] == "failed" and row["reason"] else ""
+        print(f"{row['modality']:<10} {row['status']:<10} {row['chunks']:>6} {row['embeddings']:>7}  {row['key']}{reason}")
+    executions_ok = sum(e["status"] == "SUCCEEDED" for e in executions)
+    print(f"\n{len(rows)}/{len(files)} files have a result row; {executions_ok}/{len(executions)} executions "
+          f"succeeded; {len(files) / elapsed * 60:.1f} files per minute ({elapsed:.1f} s); handler logs: {log_path}")
+    return 0 if len(rows) == len(files) and executions_ok == len(executions) else 1
+
+
+def _run(folder: Path | None) -> tuple[list[dict], list[Path], list[dict], float]:
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
                        "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
-                       "POWERTOOLS_SERVICE_NAME": c.POWERTOOLS_SERVICE, "POWERTOOLS_LOG_LEVEL": "WARNING",
+                       "POWERTOOLS_SERVICE_NAME": c.POWERTOOLS_SERVICE, "POWERTOOLS_LOG_LEVEL": "INFO",
                        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
-    WORK.mkdir(exist_ok=True)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's per-request lines
     if folder is None:
         from samples.generate import generate
 
@@ -153,10 +171,13 @@ def run(folder: Path | None) -> int:
             esm.stop()
         sfn = moto.client("stepfunctions")
         with _progress(len(files), "processed (Step Functions)") as bar:
-            done = 0
+            done, deadline = 0, time.monotonic() + 30 * 60
             while True:
                 executions = sfn.list_executions(stateMachineArn=arn)["executions"]
                 if executions and all(e["status"] != "RUNNING" for e in executions):
+                    break
+                if time.monotonic() > deadline:
+                    print("gave up waiting: executions still running after 30 minutes", file=sys.stderr)
                     break
                 rows = _summary(db_env)
                 bar.update(len(rows) - done)
@@ -169,16 +190,7 @@ def run(folder: Path | None) -> int:
         profile.stop()
         kafka.stop()
         moto.stop()
-
-    print()
-    print(f"{'modality':<10} {'status':<10} {'chunks':>6} {'vectors':>7}  file / reason")
-    for row in rows:
-        reason = f"  <- {row['reason']}" if row["status"] == "failed" and row["reason"] else ""
-        print(f"{row['modality']:<10} {row['status']:<10} {row['chunks']:>6} {row['embeddings']:>7}  {row['key']}{reason}")
-    executions_ok = sum(e["status"] == "SUCCEEDED" for e in executions)
-    print(f"\n{len(rows)}/{len(files)} files have a result row; {executions_ok}/{len(executions)} executions "
-          f"succeeded; {len(files) / elapsed * 60:.1f} files per minute ({elapsed:.1f} s)")
-    return 0 if len(rows) == len(files) and executions_ok == len(executions) else 1
+    return rows, files, executions, elapsed
 
 
 def main(argv: list[str]) -> int:

@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
+MIGRATIONS_DIR = ROOT / "migrations"  # read by functions/migrate at deploy time
 REQUIREMENTS_DIR = FUNCTIONS_DIR / "requirements"
 BUILD_DIR = ROOT / ".build"
 LAMBDA_PYTHON = "3.14"  # must match house.python_function.RUNTIME
@@ -63,16 +64,25 @@ def build_layer(requirements: Path, architecture: str) -> Path:
     return target
 
 
+def _tree_digest(*folders: Path) -> str:
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 @jsii.implements(ILocalBundling)
-class _CopyTree:
-    def __init__(self, source: Path, dest_name: str | None = None, ignore=None) -> None:
-        self._source = source
-        self._dest_name = dest_name
-        self._ignore = ignore
+class _CopyFolders:
+    """Copies repository folders, by name, into the asset."""
+
+    def __init__(self, *folders: Path) -> None:
+        self._folders = folders
 
     def try_bundle(self, output_dir: str, _options) -> bool:  # jsii passes BundlingOptions positionally
-        dest = Path(output_dir) / self._dest_name if self._dest_name else Path(output_dir)
-        shutil.copytree(self._source, dest, dirs_exist_ok=True, ignore=self._ignore)
+        for folder in self._folders:
+            shutil.copytree(folder, Path(output_dir) / folder.name, dirs_exist_ok=True, ignore=_CODE_IGNORE)
         return True
 
 
@@ -83,8 +93,11 @@ def layer_code(requirements_name: str, architecture: str) -> lambda_.Code:
 
 
 def function_code() -> lambda_.Code:
-    """The `functions` package (handlers and their plain modules), shared by every function."""
+    """The `functions` package (handlers and plain modules) and `migrations/`, shared by every
+    function; hashed by content so a changed handler or migration file is a new asset."""
     return lambda_.Code.from_asset(
         str(FUNCTIONS_DIR),
-        bundling=BundlingOptions(image=_NO_DOCKER, local=_CopyTree(FUNCTIONS_DIR, "functions", _CODE_IGNORE)),
+        asset_hash=_tree_digest(FUNCTIONS_DIR, MIGRATIONS_DIR),
+        asset_hash_type=AssetHashType.CUSTOM,
+        bundling=BundlingOptions(image=_NO_DOCKER, local=_CopyFolders(FUNCTIONS_DIR, MIGRATIONS_DIR)),
     )

@@ -16,7 +16,6 @@ ENI_REASON = (
     " (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions)."
 )
 XRAY_REASON = "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions."
-KMS_GRANT = ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]
 # CDK's bucket/key grants: wildcard actions such as s3:GetObject* and kms:GenerateDataKey*.
 GRANT_ACTIONS: AppliesTo = {"regex": "/^Action::(s3|kms):[A-Za-z]+\\*$/"}
 # Objects inside one named bucket (optionally under one prefix): "<Bucket.Arn>/*".

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
@@ -115,15 +116,27 @@ def open_connection(config: DbConfig | None = None) -> psycopg.Connection:
 
 
 class Database:
-    """Holds one connection per container and hands it out for one transaction at a time.
+    """Holds one connection per container (per thread) and hands it out for one transaction
+    at a time.
 
-    A broken connection is dropped and reopened on the next call; errors that mean the
-    server went away are raised as DatabaseUnavailableError (the transaction rolled back).
+    On Lambda a container runs one invocation at a time, so this is one connection; the
+    local run executes Map iterations on threads of one process, and a psycopg connection
+    must not interleave transactions from two threads. A broken connection is dropped and
+    reopened on the next call; errors that mean the server went away are raised as
+    DatabaseUnavailableError (the transaction rolled back).
     """
 
     def __init__(self, config: DbConfig | None = None) -> None:
         self._config = config
-        self._conn: psycopg.Connection | None = None
+        self._local = threading.local()
+
+    @property
+    def _conn(self) -> psycopg.Connection | None:
+        return getattr(self._local, "conn", None)
+
+    @_conn.setter
+    def _conn(self, conn: psycopg.Connection | None) -> None:
+        self._local.conn = conn
 
     def connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:

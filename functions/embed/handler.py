@@ -31,5 +31,5 @@ def _clients() -> Context:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     previous = StepResult.model_validate(event)
-    logger.append_keys(bucket=previous.object.bucket, key=previous.object.key, modality=previous.object.modality)
+    logger.thread_safe_append_keys(bucket=previous.object.bucket, key=previous.object.key, modality=previous.object.modality)
     return embed_step.run(previous, _clients()).model_dump(mode="json")

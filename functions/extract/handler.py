@@ -34,7 +34,7 @@ def _clients() -> Context:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     item = WorkItem.model_validate(event)
-    logger.append_keys(bucket=item.object.bucket, key=item.object.key, modality=item.object.modality)
+    logger.thread_safe_append_keys(bucket=item.object.bucket, key=item.object.key, modality=item.object.modality)
     try:
         result = extract_step.run(item, _clients())
     except InvalidObjectError as exc:

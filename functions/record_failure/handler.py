@@ -38,7 +38,7 @@ def _database() -> Database:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     failure = FailureInput.model_validate(event)
-    logger.append_keys(bucket=failure.object.bucket, key=failure.object.key, modality=failure.object.modality)
+    logger.thread_safe_append_keys(bucket=failure.object.bucket, key=failure.object.key, modality=failure.object.modality)
     result = record_failure(_database(), failure)
     logger.warning("object failed", extra={"failed_step": failure.failed_step, "error": failure.error.Error, "reason": result.reason})
     if result.status == "failed":

@@ -38,7 +38,7 @@ def _clients() -> Context:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     previous = StepResult.model_validate(event)
-    logger.append_keys(bucket=previous.object.bucket, key=previous.object.key, modality=previous.object.modality)
+    logger.thread_safe_append_keys(bucket=previous.object.bucket, key=previous.object.key, modality=previous.object.modality)
     result = store_step.run(previous, _clients())
     if result.status == "succeeded":
         metrics.add_dimension(name=METRIC_DIMENSION_MODALITY, value=result.modality)

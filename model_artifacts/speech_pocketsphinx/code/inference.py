@@ -51,12 +51,17 @@ def _is_word(token: str) -> bool:
 def _transcribe(model, samples) -> dict:
     import numpy as np
 
+    if len(samples) == 0:  # PocketSphinx cannot process an empty buffer: nothing was said
+        return {"text": "", "language": "en", "segments": []}
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
     decoder, rate = model["decoder"], model["frame_rate"]
     with model["lock"]:
         decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
+        try:
+            decoder.process_raw(pcm, full_utt=True)
+        finally:
+            # An utterance left open makes every later start_utt fail on this shared decoder.
+            decoder.end_utt()
         words = [(s.word, s.start_frame / rate, (s.end_frame + 1) / rate) for s in decoder.seg()]
     segments: list[dict] = []
     current: list[tuple[str, float, float]] = []
