@@ -1,0 +1,289 @@
+"""Plain logic of a reprocessing run: select, filter stale, plan executions, estimate cost.
+
+Nothing here imports Airflow, so it runs the same in an Airflow worker, in a Lambda and in
+unit tests. Object names, modalities and the state machine's input type come from
+`functions/` (shipped beside the DAGs by cdk_app/backfill.py), never repeated here.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+
+from functions.common.constants import DB_SCHEMA, MAX_EXECUTION_NAME, MODALITIES, TABLE_OBJECTS, UNSUPPORTED
+from functions.common.events import ExecutionInput, ObjectRef
+from functions.streaming.classify import classify
+from functions.streaming.executions import MAX_EXECUTION_INPUT_BYTES, MAX_OBJECTS_PER_EXECUTION, identity
+
+# Airflow connection ids the DAGs use (MWAA reads them from Secrets Manager, see cdk_app/backfill.py).
+AWS_CONN_ID = "aws_default"
+DB_CONN_ID = "pipeline_db"
+# Airflow configuration section holding the deployment's settings (airflow_configuration_options
+# "pipeline.*" in cdk_app/backfill.py; AIRFLOW__PIPELINE__* environment variables locally).
+CONF_SECTION = "pipeline"
+
+# One page of the listing at a time: the worker never holds more than this many versions.
+# 1000 is the most one ListObjectVersions call returns.
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
+PAGE_SIZE = 1000
+# Execution names: "<prefix>-<digest>"; "rp" marks reprocessing (the dispatcher's names start
+# with the pipeline version), so a re-sent batch never collides with a Kafka batch's name.
+_NAME_PREFIX = "rp"
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_DIGEST_CHARS = 48
+
+# An object is up to date when it has a succeeded row for this pipeline version. Anything
+# else (no row, a failed row, rows for other pipeline versions only) is stale. The
+# objects_identity unique index on (bucket, key, version_id, pipeline_version) serves the probe.
+STALE_SQL = f"""
+SELECT t.ord
+FROM unnest(%(keys)s::text[], %(version_ids)s::text[]) WITH ORDINALITY AS t(key, version_id, ord)
+WHERE NOT EXISTS (
+    SELECT 1 FROM {DB_SCHEMA}.{TABLE_OBJECTS} o
+    WHERE o.bucket = %(bucket)s
+      AND o.key = t.key
+      AND (o.version_id = t.version_id OR (o.version_id IS NULL AND t.version_id IS NULL))
+      AND o.pipeline_version = %(pipeline_version)s
+      AND o.status = 'succeeded'
+)
+ORDER BY t.ord
+"""
+
+# Rough cost of sending one object through the pipeline, in USD, for the dry run's estimate
+# (us-east-1 on-demand prices; endpoints are billed per instance-hour whether busy or not, so
+# the figure is the share of endpoint time one object occupies at the measured throughput in
+# bench/README.md). Standard workflow transitions: $0.025 per 1,000
+# (https://aws.amazon.com/step-functions/pricing/); about 10 per object with the Map.
+_TRANSITIONS_PER_OBJECT = 10
+_USD_PER_TRANSITION = 0.025 / 1000
+_USD_PER_OBJECT: dict[str, float] = {
+    # Lambda (4 steps) + endpoint share per object, plus per-GB for media that scales with size.
+    "image": 0.00030,
+    "video": 0.00400,
+    "audio": 0.00150,
+    "text": 0.00010,
+    "document": 0.00050,
+    UNSUPPORTED: 0.00002,
+}
+_USD_PER_GB: dict[str, float] = {"video": 0.20, "audio": 0.10}
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """What to reprocess. Validated by the DAG's Params; `from_mapping` re-checks the types."""
+
+    bucket: str
+    pipeline_version: str
+    prefix: str = ""
+    modified_since: Optional[datetime] = None
+    modified_until: Optional[datetime] = None
+    modalities: tuple[str, ...] = MODALITIES
+    dry_run: bool = False
+    max_objects: Optional[int] = None
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> "RunParams":
+        """Build from DAG params. Raises ValueError naming the bad field."""
+        bucket = (values.get("bucket") or "").strip()
+        version = (values.get("pipeline_version") or "").strip()
+        if not bucket:
+            raise ValueError("bucket: required")
+        if not version:
+            raise ValueError("pipeline_version: required")
+        modalities = tuple(values.get("modalities") or MODALITIES)
+        unknown = set(modalities) - set(MODALITIES) - {UNSUPPORTED}
+        if unknown:
+            raise ValueError(f"modalities: unknown {sorted(unknown)}")
+        max_objects = values.get("max_objects")
+        if max_objects is not None and int(max_objects) < 1:
+            raise ValueError("max_objects: must be at least 1 (or empty for no limit)")
+        since, until = _when(values.get("modified_since"), "modified_since"), _when(values.get("modified_until"), "modified_until")
+        if since and until and since >= until:
+            raise ValueError("modified_since: must be before modified_until")
+        return cls(
+            bucket=bucket, pipeline_version=version, prefix=values.get("prefix") or "",
+            modified_since=since, modified_until=until, modalities=modalities,
+            dry_run=bool(values.get("dry_run")), max_objects=int(max_objects) if max_objects is not None else None,
+        )
+
+
+def _when(value: Any, name: str) -> Optional[datetime]:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(f"{name}: not an ISO 8601 date-time: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class Tally:
+    """Counts of one run, pushed to XCom and logged. `sent` counts objects, not executions."""
+
+    listed: int = 0
+    selected: int = 0
+    up_to_date: int = 0
+    stale: int = 0
+    sent: int = 0
+    already_sent: int = 0
+    failed: int = 0
+    executions_planned: int = 0
+    executions_started: int = 0
+    sample_keys: list[str] = field(default_factory=list)  # the first few stale keys, for the dry run's report
+    stale_by_modality: dict[str, int] = field(default_factory=dict)
+    stale_bytes_by_modality: dict[str, int] = field(default_factory=dict)
+    execution_arns: list[str] = field(default_factory=list)  # the first few, for links
+    errors: list[str] = field(default_factory=list)  # the first few
+    truncated: bool = False  # max_objects reached before the listing ended
+
+    def count_stale(self, refs: Iterable[ObjectRef]) -> None:
+        for ref in refs:
+            self.stale += 1
+            self.stale_by_modality[ref.modality] = self.stale_by_modality.get(ref.modality, 0) + 1
+            self.stale_bytes_by_modality[ref.modality] = self.stale_bytes_by_modality.get(ref.modality, 0) + ref.size
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v) for k, v in self.__dict__.items()}
+
+
+def object_ref(bucket: str, entry: dict[str, Any]) -> Optional[ObjectRef]:
+    """An ObjectRef from one ListObjectVersions `Versions` (or ListObjectsV2 `Contents`) entry.
+
+    Returns None for entries that are not the current version. S3 writes "null" as the
+    version id of objects in unversioned buckets; the pipeline records those as None.
+    """
+    if entry.get("IsLatest") is False:
+        return None
+    version = entry.get("VersionId")
+    return ObjectRef(
+        bucket=bucket,
+        key=entry["Key"],
+        version_id=None if version in (None, "null") else version,
+        etag=(entry.get("ETag") or "").strip('"') or None,
+        size=int(entry.get("Size", 0)),
+        modality=classify(entry["Key"]),
+    )
+
+
+def select(bucket: str, entries: Iterable[dict[str, Any]], params: RunParams, tally: Tally) -> list[ObjectRef]:
+    """The current versions among `entries` that match the run's time window and modalities."""
+    kept = []
+    for entry in entries:
+        ref = object_ref(bucket, entry)
+        if ref is None or ref.key.endswith("/"):
+            continue
+        tally.listed += 1
+        modified = entry.get("LastModified")
+        if isinstance(modified, str):
+            modified = _when(modified, "LastModified")
+        if modified is not None and modified.tzinfo is None:
+            modified = modified.replace(tzinfo=timezone.utc)
+        if params.modified_since and modified and modified < params.modified_since:
+            continue
+        if params.modified_until and modified and modified >= params.modified_until:
+            continue
+        if ref.modality not in params.modalities:
+            continue
+        kept.append(ref)
+    tally.selected += len(kept)
+    return kept
+
+
+def stale(refs: Sequence[ObjectRef], pipeline_version: str, query: Callable[[str, dict], list[tuple]]) -> list[ObjectRef]:
+    """The refs with no succeeded result for `pipeline_version`, in their input order.
+
+    `query(sql, parameters)` runs one SELECT and returns its rows (PostgresHook.get_records).
+    All refs must be in one bucket (a run covers one bucket).
+    """
+    if not refs:
+        return []
+    buckets = {ref.bucket for ref in refs}
+    if len(buckets) != 1:
+        raise ValueError(f"one bucket per call, got {sorted(buckets)}")
+    rows = query(STALE_SQL, {
+        "bucket": refs[0].bucket,
+        "keys": [ref.key for ref in refs],
+        "version_ids": [ref.version_id for ref in refs],
+        "pipeline_version": pipeline_version,
+    })
+    return [refs[int(row[0]) - 1] for row in rows]
+
+
+def execution_name(refs: Iterable[ObjectRef], pipeline_version: str) -> str:
+    """A StartExecution name (<= 80 chars of [A-Za-z0-9_-]) that depends only on what it carries.
+
+    The same objects for the same pipeline version always get the same name, so re-sending a
+    batch that is running or done starts nothing (ExecutionAlreadyExists).
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
+    """
+    lines = "\n".join("\x1f".join(ident) for ident in sorted(identity(ref) for ref in refs))
+    digest = hashlib.sha256(f"{pipeline_version}\n{lines}".encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
+    version = _NAME_UNSAFE.sub("_", pipeline_version)[: MAX_EXECUTION_NAME - _DIGEST_CHARS - len(_NAME_PREFIX) - 2]
+    return f"{_NAME_PREFIX}-{version}-{digest}"
+
+
+def plan(refs: Sequence[ObjectRef], pipeline_version: str,
+         max_objects: int = MAX_OBJECTS_PER_EXECUTION,
+         max_input_bytes: int = MAX_EXECUTION_INPUT_BYTES) -> list[tuple[str, ExecutionInput]]:
+    """Cut stale refs into (name, ExecutionInput) pairs under the dispatcher's size limits.
+
+    The refs are sorted first, so the same set of stale objects always yields the same names.
+    """
+    ordered = sorted(refs, key=identity)
+    empty = ExecutionInput(batch_id="x" * MAX_EXECUTION_NAME, pipeline_version=pipeline_version)
+    overhead = len(empty.model_dump_json().encode("utf-8"))
+    chunks: list[list[ObjectRef]] = []
+    current: list[ObjectRef] = []
+    size = overhead
+    for ref in ordered:
+        need = len(ref.model_dump_json().encode("utf-8")) + 1
+        if current and (size + need > max_input_bytes or len(current) >= max_objects):
+            chunks.append(current)
+            current, size = [], overhead
+        current.append(ref)
+        size += need
+    if current:
+        chunks.append(current)
+    planned = []
+    for chunk in chunks:
+        name = execution_name(chunk, pipeline_version)
+        by_modality: dict[str, list[ObjectRef]] = {}
+        for ref in chunk:
+            by_modality.setdefault(ref.modality, []).append(ref)
+        planned.append((name, ExecutionInput(batch_id=name, pipeline_version=pipeline_version, **by_modality)))
+    return planned
+
+
+def estimate_cost_usd(stale_by_modality: dict[str, int], stale_bytes_by_modality: dict[str, int]) -> dict[str, float]:
+    """Rough USD cost of processing the stale objects, per modality and in total."""
+    out: dict[str, float] = {}
+    for modality, count in stale_by_modality.items():
+        gigabytes = stale_bytes_by_modality.get(modality, 0) / 1024 ** 3
+        out[modality] = round(
+            count * (_USD_PER_OBJECT.get(modality, 0.0) + _TRANSITIONS_PER_OBJECT * _USD_PER_TRANSITION)
+            + gigabytes * _USD_PER_GB.get(modality, 0.0), 4)
+    out["total"] = round(sum(out.values()), 4)
+    return out
+
+
+def pages(refs: Iterator[ObjectRef], size: int) -> Iterator[list[ObjectRef]]:
+    page: list[ObjectRef] = []
+    for ref in refs:
+        page.append(ref)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def console_link(execution_arn: str) -> str:
+    """The Step Functions console page of one execution."""
+    region = execution_arn.split(":")[3]
+    return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"

@@ -1,0 +1,110 @@
+"""The reconciliation and backfill DAGs, run by real Airflow against moto and PostgreSQL.
+
+Given objects in a versioned bucket and result rows in pipeline.objects, when a DAG runs,
+then only objects without a succeeded result for the pipeline version are sent.
+"""
+from __future__ import annotations
+
+import pytest
+
+RECONCILE = "pipeline_reconcile"
+BACKFILL = "pipeline_backfill"
+STALE_KEYS = ["audio/replaced.wav", "docs/new.pdf", "notes/old.txt", "photos/failed.png"]
+
+
+@pytest.fixture
+def mixed(world):
+    """One up-to-date object and four stale ones (one per reason), plus a file we cannot process."""
+    world.record("photos/fresh.jpg", world.put("photos/fresh.jpg"), "succeeded")
+    world.record("photos/failed.png", world.put("photos/failed.png"), "failed")
+    world.record("notes/old.txt", world.put("notes/old.txt"), "succeeded", pipeline_version="2026.10.0", modality="text")
+    world.put("docs/new.pdf")  # never processed
+    world.record("audio/replaced.wav", world.put("audio/replaced.wav", b"v1"), "succeeded", modality="audio")
+    world.put("audio/replaced.wav", b"v2")  # a new version of a processed object
+    world.put("misc/README")  # no extension: "unsupported", not sent unless asked for
+    return world
+
+
+def test_dagbag_imports_both_dags_without_errors_or_warnings(dagbag):
+    result = dagbag
+
+    assert result["import_errors"] == {}
+    assert result["warnings"] == []
+    assert result["dags"] == [BACKFILL, RECONCILE]
+
+
+def test_reconcile_sends_only_stale_objects(mixed):
+    result = mixed.run(RECONCILE)
+
+    assert result["state"] == "success", result
+    assert mixed.sent_keys() == STALE_KEYS
+    counts = result["xcom"]
+    assert (counts["listed"], counts["selected"], counts["up_to_date"], counts["sent"]) == (6, 5, 1, 4)
+    assert counts["execution_arns"] and all(":execution:" in arn for arn in counts["execution_arns"])
+
+
+def test_reconcile_sends_the_current_version_of_a_replaced_object(mixed):
+    mixed.run(RECONCILE)
+
+    current = mixed.s3.head_object(Bucket=mixed.bucket, Key="audio/replaced.wav")["VersionId"]
+    sent = {ref["key"]: ref for ref, _ in mixed.sent_objects()}
+    assert sent["audio/replaced.wav"]["version_id"] == current
+
+
+def test_dry_run_reports_and_sends_nothing(mixed):
+    result = mixed.run(BACKFILL, dry_run=True)
+
+    assert result["state"] == "success", result
+    assert mixed.executions() == []
+    counts = result["xcom"]
+    assert (counts["stale"], counts["sent"], counts["executions_planned"]) == (4, 0, 1)
+    assert sorted(counts["sample_keys"]) == STALE_KEYS
+    assert counts["estimated_cost_usd"]["total"] > 0
+
+
+def test_second_run_right_after_the_first_sends_nothing(mixed):
+    mixed.run(RECONCILE)
+    executions = len(mixed.executions())
+
+    result = mixed.run(RECONCILE)  # the pipeline has not finished yet: same names, nothing new
+
+    assert result["state"] == "success", result
+    assert len(mixed.executions()) == executions
+    assert (result["xcom"]["sent"], result["xcom"]["already_sent"]) == (0, 4)
+
+
+def test_run_after_processing_finds_nothing_stale(mixed):
+    mixed.run(RECONCILE)
+    mixed.record_sent_as_processed()
+
+    result = mixed.run(RECONCILE)
+
+    assert (result["xcom"]["stale"], result["xcom"]["sent"], result["xcom"]["up_to_date"]) == (0, 0, 5)
+
+
+def test_pipeline_version_bump_makes_everything_stale_again(mixed):
+    mixed.run(RECONCILE)
+    mixed.record_sent_as_processed()
+
+    result = mixed.run(BACKFILL, dry_run=False, pipeline_version="2026.12.0")
+
+    assert result["xcom"]["sent"] == 5
+    bumped = sorted(ref["key"] for ref, version in mixed.sent_objects() if version == "2026.12.0")
+    assert bumped == sorted([*STALE_KEYS, "photos/fresh.jpg"])
+
+
+def test_backfill_params_narrow_what_is_sent(mixed):
+    result = mixed.run(BACKFILL, dry_run=False, prefix="photos/", modalities=["image"], max_objects=1)
+
+    assert result["state"] == "success", result
+    assert mixed.sent_keys() == ["photos/failed.png"]
+    assert result["xcom"]["sent"] == 1
+
+
+def test_bad_params_fail_the_run_without_sending(mixed):
+    result = mixed.run(BACKFILL, dry_run=False, modified_since="2026-02-01T00:00:00Z",
+                       modified_until="2026-01-01T00:00:00Z")
+
+    assert result["state"] == "failed"
+    assert result["task_states"]["find_and_send"] == "failed"
+    assert mixed.executions() == []
