@@ -2,7 +2,12 @@
 (the real ASL in moto, the real handlers in-process) -> PostgreSQL + pgvector.
 
 `python -m local run [FOLDER]` processes FOLDER, or the generated sample set when none is
-given, and prints one line per file read back from PostgreSQL, then files per minute.
+given: per-stage progress bars while it runs, then one line per file (read back from
+PostgreSQL, step durations from the execution histories), time per step, files per minute,
+and an HTML report in .local-run/report.html.
+`python -m local search "text" [--limit N]` queries what the last run stored (local.search).
+
+`LocalPipeline` is the same run as a library (the integration tests drive it step by step).
 """
 from __future__ import annotations
 
@@ -12,33 +17,37 @@ import logging
 import mimetypes
 import os
 import sys
-import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote_plus
 
 from functions.common import constants as c
+from local import report
+from local.history import Iteration, dispatched_objects, history, iterations
+from local.progress import StageProgress
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".local-run"
 BUCKETS = {"ingest": "local-ingest", "staging": "local-staging", "failed": "local-failed"}
 PIPELINE_VERSION = "local-1"
+TOPIC = "object-events"
 LOCAL_KAFKA_API_VERSION = "2.3"  # the librdkafka mock cluster answers ApiVersions up to this
 
 
-def _progress(total: int, desc: str):
-    from tqdm import tqdm
+def start_postgres(work: Path, fresh: bool) -> dict[str, str]:
+    """pgserver on `work`/pg (kept between runs, so `search` reads what `run` stored).
 
-    return tqdm(total=total, desc=desc, unit="file", file=sys.stderr, leave=True)
-
-
-def _start_postgres(work: Path) -> dict[str, str]:
+    fresh=True drops and recreates the pipeline database (a run starts from empty).
+    Returns the DB_* environment variables that point at it.
+    """
     import pgserver
     from urllib.parse import parse_qs, urlparse
 
     server = pgserver.get_server(str(work / "pg"), cleanup_mode="stop")
-    server.psql(f"DROP DATABASE IF EXISTS {c.DB_NAME} WITH (FORCE);")  # a fresh result set per run
-    server.psql(f"CREATE DATABASE {c.DB_NAME};")
+    if fresh:
+        server.psql(f"DROP DATABASE IF EXISTS {c.DB_NAME} WITH (FORCE);")
+        server.psql(f"CREATE DATABASE {c.DB_NAME};")
     uri = urlparse(server.get_uri())
     return {
         c.ENV_DB_HOST: parse_qs(uri.query).get("host", [uri.hostname or "127.0.0.1"])[0],
@@ -66,135 +75,270 @@ def _s3_event(bucket: str, key: str, size: int, etag: str, version_id: str | Non
     }]}
 
 
-def _summary(db_env: dict[str, str]) -> list[dict]:
-    import psycopg
+@dataclass
+class Upload:
+    """One PutObject of the run and the S3 notification that announced it."""
 
-    dsn = dict(host=db_env[c.ENV_DB_HOST], port=db_env[c.ENV_DB_PORT], dbname=db_env[c.ENV_DB_NAME],
-               user=db_env[c.ENV_DB_USER], password=db_env[c.ENV_DB_PASSWORD] or None)
-    with psycopg.connect(**dsn) as conn:
-        objects = conn.execute(
-            f"SELECT o.key, o.modality, o.status, "
-            f" (SELECT count(*) FROM {c.DB_SCHEMA}.{c.TABLE_CHUNKS} ch WHERE ch.object_id = o.id), "
-            f" (SELECT count(*) FROM {c.DB_SCHEMA}.{c.TABLE_EMBEDDINGS} e WHERE e.object_id = o.id), "
-            f" (SELECT f.reason FROM {c.DB_SCHEMA}.{c.TABLE_FAILURES} f WHERE f.bucket = o.bucket AND f.key = o.key "
-            f"   ORDER BY f.id DESC LIMIT 1) "
-            f"FROM {c.DB_SCHEMA}.{c.TABLE_OBJECTS} o ORDER BY o.modality, o.key"
-        ).fetchall()
-    return [dict(zip(("key", "modality", "status", "chunks", "embeddings", "reason"), row)) for row in objects]
+    key: str
+    version_id: str | None
+    event: dict
 
 
-def run(folder: Path | None) -> int:
-    """Process `folder` (default: the generated samples); handler logs go to .local-run/lambda.log."""
-    WORK.mkdir(exist_ok=True)
-    log_path = WORK / "lambda.log"
-    with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        rows, files, executions, elapsed = _run(folder)
-    print(f"{'modality':<10} {'status':<10} {'chunks':>6} {'vectors':>7}  file / reason")
-    for row in rows:
-        reason = f"  <- {row['reason']}" if row["status"] == "failed" and row["reason"] else ""
-        print(f"{row['modality']:<10} {row['status']:<10} {row['chunks']:>6} {row['embeddings']:>7}  {row['key']}{reason}")
-    executions_ok = sum(e["status"] == "SUCCEEDED" for e in executions)
-    print(f"\n{len(rows)}/{len(files)} files have a result row; {executions_ok}/{len(executions)} executions "
-          f"succeeded; {len(files) / elapsed * 60:.1f} files per minute ({elapsed:.1f} s); handler logs: {log_path}")
-    return 0 if len(rows) == len(files) and executions_ok == len(executions) else 1
+@dataclass
+class RunResult:
+    """What one pass left behind, read while the stand-ins were still up."""
+
+    work: Path
+    files: list[Path]
+    objects: list[dict]  # local.report.load_objects: one per object row in PostgreSQL
+    iterations: list[Iteration]  # one per file and execution, from the execution histories
+    executions: list[dict]  # list_executions entries (name, status, ...)
+    artefacts: dict  # local.report.collect_artefacts: thumbnails / keyframes as data: URIs
+    elapsed: float  # seconds from the first upload until every execution ended
+    db_env: dict[str, str]
+    unavailable: dict[str, str] = field(default_factory=dict)  # model role -> why
+    report_path: Path | None = None
 
 
-def _run(folder: Path | None) -> tuple[list[dict], list[Path], list[dict], float]:
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                       "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
-                       "POWERTOOLS_SERVICE_NAME": c.POWERTOOLS_SERVICE, "POWERTOOLS_LOG_LEVEL": "INFO",
-                       "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's per-request lines
-    if folder is None:
-        from samples.generate import generate
+class LocalPipeline:
+    """The stand-ins and the pipeline wired together; use as a context manager.
 
-        folder = WORK / "samples"
-        print(f"generating the sample set into {folder}", file=sys.stderr)
-        generate(folder)
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    start() brings up PostgreSQL (a fresh database), moto, Kafka and the model servers;
+    upload() -> forward() -> process() move files through; result() reads everything back;
+    stop() tears down (PostgreSQL's data directory stays for `search`). Environment variables
+    it sets are restored on stop().
+    """
 
-    from local import MotoServer, setup_pipeline
-    from local.kafka_broker import start_kafka
-    from model_artifacts.local_server import start_local_profile
+    def __init__(self, work: Path = WORK, progress: bool = True):
+        self.work = work
+        self.progress = progress
+        self.published = 0  # messages the forwarder put on the topic, over all passes
+        self.started_at: float | None = None
+        self._saved_env: dict[str, str] | None = None
+        self._known_executions: set[str] = set()
+        self._stack = contextlib.ExitStack()
 
-    print("starting stand-ins: PostgreSQL+pgvector, moto (S3, Step Functions), Kafka, model servers", file=sys.stderr)
-    db_env = _start_postgres(WORK)
-    os.environ.update(db_env)
-    from functions.common.db import open_connection
-    from functions.migrate.runner import apply_pending
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> "LocalPipeline":
+        self._saved_env = dict(os.environ)
+        os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                           "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,
+                           "POWERTOOLS_SERVICE_NAME": c.POWERTOOLS_SERVICE, "POWERTOOLS_LOG_LEVEL": "INFO",
+                           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's per-request lines
+        from local import MotoServer, setup_pipeline
+        from local.kafka_broker import start_kafka
+        from model_artifacts.local_server import start_local_profile
 
-    with open_connection() as conn:
-        apply_pending(conn)
-        conn.commit()
-    moto = MotoServer()
-    endpoint = moto.start()
-    os.environ[c.ENV_AWS_ENDPOINT_URL] = endpoint
-    kafka = start_kafka("object-events", partitions=4)
-    profile = start_local_profile()
-    try:
-        s3 = moto.client("s3")
+        self.work.mkdir(parents=True, exist_ok=True)
+        print("starting stand-ins: PostgreSQL+pgvector, moto (S3, Step Functions), Kafka, model servers", file=sys.stderr)
+        self.db_env = start_postgres(self.work, fresh=True)
+        os.environ.update(self.db_env)
+        from functions.common.db import open_connection
+        from functions.migrate.runner import apply_pending
+
+        with open_connection() as conn:
+            apply_pending(conn)
+            conn.commit()
+        self.moto = MotoServer()
+        endpoint = self.moto.start()
+        self._stack.callback(self.moto.stop)
+        os.environ[c.ENV_AWS_ENDPOINT_URL] = endpoint
+        self.kafka = start_kafka(TOPIC, partitions=4)
+        self._stack.callback(self.kafka.stop)
+        self.profile = start_local_profile()
+        self._stack.callback(self.profile.stop)
+        self.s3 = self.moto.client("s3")
+        self.sfn = self.moto.client("stepfunctions")
         for bucket in BUCKETS.values():
-            s3.create_bucket(Bucket=bucket)
-        s3.put_bucket_versioning(Bucket=BUCKETS["ingest"], VersioningConfiguration={"Status": "Enabled"})
+            self.s3.create_bucket(Bucket=bucket)
+        self.s3.put_bucket_versioning(Bucket=BUCKETS["ingest"], VersioningConfiguration={"Status": "Enabled"})
         os.environ.update({
             c.ENV_PIPELINE_VERSION: PIPELINE_VERSION, c.ENV_STAGING_BUCKET: BUCKETS["staging"],
-            c.ENV_FAILED_BUCKET: BUCKETS["failed"], c.ENV_MODEL_ENDPOINTS: json.dumps(profile.endpoints),
-            c.ENV_KAFKA_BOOTSTRAP: kafka.bootstrap_servers, c.ENV_KAFKA_TOPIC: "object-events",
+            c.ENV_FAILED_BUCKET: BUCKETS["failed"], c.ENV_MODEL_ENDPOINTS: json.dumps(self.profile.endpoints),
+            c.ENV_KAFKA_BOOTSTRAP: self.kafka.bootstrap_servers, c.ENV_KAFKA_TOPIC: TOPIC,
             c.ENV_KAFKA_AUTH: "none", c.ENV_KAFKA_API_VERSION: LOCAL_KAFKA_API_VERSION,
             c.ENV_VIDEO_CHUNK_SECONDS: "4", c.ENV_MAX_OBJECT_BYTES: str(512 * 1024 * 1024),
         })
-        for role, why in profile.unavailable.items():
+        for role, why in self.profile.unavailable.items():
             print(f"  model {role}: not available locally ({why})", file=sys.stderr)
-        arn = setup_pipeline(moto)
-        os.environ[c.ENV_STATE_MACHINE_ARN] = arn
+        self.arn = setup_pipeline(self.moto)
+        os.environ[c.ENV_STATE_MACHINE_ARN] = self.arn
+        return self
 
-        from functions.dispatcher.handler import lambda_handler as dispatch
-        from functions.forwarder.handler import lambda_handler as forward
-        from local import FakeLambdaContext, KafkaEventSourceMapping
-
-        started = time.monotonic()
-        with _progress(len(files), "uploaded + forwarded to Kafka") as bar:
-            for i, path in enumerate(files):
-                key = path.relative_to(folder).as_posix()
-                content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                put = s3.put_object(Bucket=BUCKETS["ingest"], Key=key, Body=path.read_bytes(), ContentType=content_type)
-                event = _s3_event(BUCKETS["ingest"], key, path.stat().st_size, put["ETag"].strip('"'),
-                                  put.get("VersionId"), f"{i:016X}")
-                forward(event, FakeLambdaContext("local-forwarder"))
-                bar.update()
-        esm = KafkaEventSourceMapping(kafka.bootstrap_servers, "object-events", dispatch, group_id="local-dispatcher",
-                                      batch_size=100, max_wait_ms=500, api_version=LOCAL_KAFKA_API_VERSION)
+    def stop(self) -> None:
         try:
-            esm.drain(idle_s=2.0, timeout_s=120)
+            self._stack.close()
         finally:
-            esm.stop()
-        sfn = moto.client("stepfunctions")
-        with _progress(len(files), "processed (Step Functions)") as bar:
-            done, deadline = 0, time.monotonic() + 30 * 60
+            if self._saved_env is not None:
+                os.environ.clear()
+                os.environ.update(self._saved_env)
+                self._saved_env = None
+
+    def __enter__(self) -> "LocalPipeline":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- moving files through -------------------------------------------------------------
+    def upload(self, folder: Path, files: list[Path], bar: StageProgress | None = None) -> list[Upload]:
+        """PutObject each file into the versioned ingest bucket; return the S3 events to forward."""
+        if self.started_at is None:
+            self.started_at = time.monotonic()
+        uploads = []
+        for i, path in enumerate(files):
+            key = path.relative_to(folder).as_posix()
+            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            put = self.s3.put_object(Bucket=BUCKETS["ingest"], Key=key, Body=path.read_bytes(), ContentType=content_type)
+            event = _s3_event(BUCKETS["ingest"], key, path.stat().st_size, put["ETag"].strip('"'),
+                              put.get("VersionId"), f"{i:016X}")
+            uploads.append(Upload(key, put.get("VersionId"), event))
+            if bar:
+                bar.set("uploaded", len(uploads))
+        return uploads
+
+    def forward(self, uploads: list[Upload], bar: StageProgress | None = None) -> int:
+        """Call the forwarder with each upload's S3 event (as S3 would); returns messages published."""
+        from functions.forwarder.handler import lambda_handler as forward
+        from local import FakeLambdaContext
+
+        sent = 0
+        for upload in uploads:
+            sent += forward(upload.event, FakeLambdaContext("local-forwarder"))["forwarded"]
+            if bar:
+                bar.set("in Kafka", sent)
+        self.published += sent
+        return sent
+
+    def process(self, files: int, bar: StageProgress | None = None, group_id: str = "local-dispatcher",
+                timeout_s: float = 30 * 60) -> list[dict]:
+        """Consume the topic with the ESM stand-in (group `group_id`) until it has read every
+        message published so far, then wait for the executions it started. A new `group_id`
+        reads the topic again from the start: a redelivery of every batch.
+
+        Bars count the files of the executions this call started. Returns those executions.
+        """
+        from functions.dispatcher.handler import lambda_handler as dispatch
+        from local import KafkaEventSourceMapping
+
+        esm = KafkaEventSourceMapping(self.kafka.bootstrap_servers, TOPIC, dispatch, group_id=group_id,
+                                      batch_size=100, max_wait_ms=500, api_version=LOCAL_KAFKA_API_VERSION)
+        before = set(self._known_executions)
+        histories: dict[str, list[dict]] = {}
+        deadline = time.monotonic() + timeout_s
+        esm.start()
+        try:
             while True:
-                executions = sfn.list_executions(stateMachineArn=arn)["executions"]
-                if executions and all(e["status"] != "RUNNING" for e in executions):
+                executions = [e for e in self.sfn.list_executions(stateMachineArn=self.arn)["executions"]
+                              if e["executionArn"] not in before]
+                for e in executions:
+                    if e["executionArn"] not in histories or e["status"] == "RUNNING" or not histories[e["executionArn"]]:
+                        histories[e["executionArn"]] = history(self.sfn, e["executionArn"])
+                if bar:
+                    _show(bar, histories)
+                consumed = esm.stats.records >= self.published
+                if consumed and all(e["status"] != "RUNNING" for e in executions):
+                    # one last read: the executions may have ended after their histories were fetched
+                    for e in executions:
+                        histories[e["executionArn"]] = history(self.sfn, e["executionArn"])
+                    if bar:
+                        _show(bar, histories)
                     break
                 if time.monotonic() > deadline:
-                    print("gave up waiting: executions still running after 30 minutes", file=sys.stderr)
+                    print(f"gave up waiting after {timeout_s:.0f} s: executions still running", file=sys.stderr)
                     break
-                rows = _summary(db_env)
-                bar.update(len(rows) - done)
-                done = len(rows)
                 time.sleep(1.0)
-            rows = _summary(db_env)
-            bar.update(len(rows) - done)
-        elapsed = time.monotonic() - started
-    finally:
-        profile.stop()
-        kafka.stop()
-        moto.stop()
-    return rows, files, executions, elapsed
+        finally:
+            esm.stop()
+        self._known_executions.update(e["executionArn"] for e in executions)
+        return executions
+
+    # -- reading back ---------------------------------------------------------------------
+    def result(self, files: list[Path]) -> RunResult:
+        """Rows from PostgreSQL, iterations from every execution's history, staged images."""
+        from functions.common.db import DbConfig, open_connection
+
+        elapsed = time.monotonic() - (self.started_at or time.monotonic())
+        executions = self.sfn.list_executions(stateMachineArn=self.arn)["executions"]
+        found: list[Iteration] = []
+        for e in executions:
+            found.extend(iterations(e["name"], history(self.sfn, e["executionArn"])))
+        with open_connection(DbConfig.from_env(self.db_env)) as conn:
+            objects = report.load_objects(conn)
+        artefacts = report.collect_artefacts(self.s3, BUCKETS["staging"], PIPELINE_VERSION, objects)
+        return RunResult(work=self.work, files=files, objects=objects, iterations=found, executions=executions,
+                         artefacts=artefacts, elapsed=elapsed, db_env=self.db_env,
+                         unavailable=dict(self.profile.unavailable))
+
+
+def _show(bar: StageProgress, histories: dict[str, list[dict]]) -> None:
+    dispatched: set = set()
+    done: dict[str, set] = {step: set() for step in (*c.PIPELINE_STEPS, "failed")}
+    for arn, events in histories.items():
+        dispatched.update(dispatched_objects(events))
+        for it in iterations(arn, events):
+            ident = (it.bucket, it.key, it.version_id)
+            for run in it.steps:
+                if run.exited is not None and run.step in done:
+                    done[run.step].add(ident)
+            if it.outcome == "failed":
+                done["failed"].add(ident)
+    bar.set("dispatched", len(dispatched))
+    for step, idents in done.items():
+        bar.set(step, len(idents))
+
+
+def run_pipeline(folder: Path | None = None, work: Path = WORK, progress: bool = True,
+                 report_path: Path | None = None) -> RunResult:
+    """Process `folder` (default: the generated sample set) once, end to end; write the HTML
+    report to `report_path` (default `work`/report.html). Handler output goes to the caller's
+    stdout; `run()` sends it to a log file."""
+    work.mkdir(parents=True, exist_ok=True)
+    folder = _prepare_folder(folder, work)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    with LocalPipeline(work, progress=progress) as pipeline:
+        with StageProgress(len(files), enabled=progress) as bar:
+            pipeline.forward(pipeline.upload(folder, files, bar), bar)
+            pipeline.process(len(files), bar)
+        result = pipeline.result(files)
+    result.report_path = report_path or work / "report.html"
+    report.write_html(result.report_path, report.file_reports(result), report.run_meta(result))
+    return result
+
+
+def _prepare_folder(folder: Path | None, work: Path) -> Path:
+    if folder is not None:
+        return folder
+    from samples.generate import generate
+
+    folder = work / "samples"
+    print(f"generating the sample set into {folder}", file=sys.stderr)
+    generate(folder)
+    return folder
+
+
+def run(folder: Path | None) -> int:
+    """`python -m local run`: handler logs go to .local-run/lambda.log, the summary to stdout."""
+    WORK.mkdir(exist_ok=True)
+    log_path = WORK / "lambda.log"
+    with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        result = run_pipeline(folder)
+    files = report.file_reports(result)
+    report.print_summary(files, result)
+    print(f"handler logs: {log_path}\nreport:       {result.report_path}\n"
+          f"search:       .venv/bin/python -m local search \"your words\"")
+    executions_ok = sum(e["status"] == "SUCCEEDED" for e in result.executions)
+    return 0 if len(result.objects) == len(result.files) and executions_ok == len(result.executions) else 1
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] != "run":
-        print("usage: python -m local run [FOLDER]", file=sys.stderr)
-        return 2
-    return run(Path(argv[1]) if len(argv) > 1 else None)
+    if argv and argv[0] == "run":
+        return run(Path(argv[1]) if len(argv) > 1 else None)
+    if argv and argv[0] == "search":
+        from local.search import main as search_main
+
+        return search_main(argv[1:])
+    print("usage: python -m local run [FOLDER]\n       python -m local search \"text query\" [--limit N]", file=sys.stderr)
+    return 2
