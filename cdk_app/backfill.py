@@ -92,7 +92,10 @@ class Backfill(Construct):
         self.source_bucket.grant_read(role)
         storage.ingest_bucket.grant_read(role)
         state_machine.grant_start_execution(role)
-        state_machine.grant_read(role)
+        # Read its own executions (to link and watch them from Airflow); grant_read would add
+        # account-wide activity actions on "*".
+        state_machine.grant(role, "states:DescribeStateMachine", "states:ListExecutions")
+        state_machine.grant_execution(role, "states:DescribeExecution", "states:GetExecutionHistory")
         database.grant_connect(role)
         role.add_to_policy(iam.PolicyStatement(
             actions=["airflow:PublishMetrics"],
