@@ -341,8 +341,8 @@ def _file_html(i: int, f: FileReport) -> str:
     return (f'<section class="file" id="f{i}" data-key="{e(f.key)}" data-status="{e(f.status)}">'
             f'<header><h2>{e(f.key)}</h2><span class="badge m-{e(f.modality)}">{e(f.modality)}</span>'
             f'<span class="badge s-{e(f.status)}">{e(f.status)}</span></header>'
-            f'<div class="top">{thumb_html}<div class="graphbox">{_graph(f.iteration)}</div>'
-            f'<dl class="facts">{facts_html}</dl></div>{failure}'
+            f'<div class="top"><div class="graphbox">{_graph(f.iteration)}</div>'
+            f'<div class="side">{thumb_html}<dl class="facts">{facts_html}</dl></div></div>{failure}'
             f'<h3>Generated</h3>{_generated_html(f)}<h3>Chunks</h3>{_chunks_html(f)}</section>')
 
 
@@ -365,7 +365,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{font-size:12px;padding:2px 8px;border-radius:10px;background:#eaeded;color:var(--ink)}
 .s-succeeded{background:#e9f6ec;color:var(--ok)}.s-failed,.s-missing{background:#fdecea;color:var(--bad)}
 .top{display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap}
-.thumb{max-width:220px;max-height:120px;border:1px solid var(--line);border-radius:4px}
+.side{flex:1;min-width:220px}.thumb{display:block;max-width:100%;max-height:110px;margin-bottom:8px;border:1px solid var(--line);border-radius:4px}
 .graph text.n{font-size:13px;font-weight:600;text-anchor:middle;fill:var(--ink)}
 .graph text.t{font-size:11px;text-anchor:middle;fill:var(--muted)}.graph text.c{font-size:11px;fill:#ec7211}
 .graph .edge{stroke:#687078;stroke-width:1.5}.graph .edge.off{stroke:#aab7b8;stroke-dasharray:4 3}.graph .edge.catch{stroke:#ec7211}
