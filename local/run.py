@@ -170,6 +170,7 @@ class LocalPipeline:
     def stop(self) -> None:
         try:
             self._stack.close()
+            _reset_handler_caches()
         finally:
             if self._saved_env is not None:
                 os.environ.clear()
@@ -271,6 +272,24 @@ class LocalPipeline:
         return RunResult(work=self.work, files=files, objects=objects, iterations=found, executions=executions,
                          artefacts=artefacts, elapsed=elapsed, db_env=self.db_env,
                          unavailable=dict(self.profile.unavailable))
+
+
+def _reset_handler_caches() -> None:
+    """Handlers keep clients per container (module globals); they point at stand-ins that are
+    gone now, so a later pipeline in this process must build new ones."""
+    for step in (*c.PIPELINE_STEPS, c.STEP_RECORD_FAILURE, c.FN_FORWARDER, c.FN_DISPATCHER):
+        module = sys.modules.get(f"functions.{step}.handler")
+        if module is None:
+            continue
+        producer, db = getattr(module, "_producer", None), getattr(module, "_db", None)
+        with contextlib.suppress(Exception):
+            if producer is not None:
+                producer.close(timeout=5)
+            if db is not None:
+                db.close()
+        for name, empty in (("_producer", None), ("_s3", None), ("_context", None), ("_db", None), ("_clients", {})):
+            if hasattr(module, name):
+                setattr(module, name, empty)
 
 
 def _show(bar: StageProgress, histories: dict[str, list[dict]]) -> None:
