@@ -1,14 +1,17 @@
 """Backfill: Amazon MWAA (Airflow) whose DAG bucket receives dags/ and its requirements."""
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
-from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import Aws, RemovalPolicy, SecretValue
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_mwaa as mwaa
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -17,8 +20,38 @@ from cdk_app.database import Database
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.network import Network
 from cdk_app.storage import Storage
+from functions.common import constants as c
 
-DAGS_DIR = Path(__file__).resolve().parents[1] / "dags"
+ROOT = Path(__file__).resolve().parents[1]
+DAGS_DIR = ROOT / "dags"
+# The plain modules the DAGs import from functions/ (names, ObjectRef/ExecutionInput, modality
+# classification, execution size limits): shipped beside the DAGs so nothing is repeated.
+DAG_SHARED_MODULES = (
+    "functions/__init__.py",
+    "functions/common/__init__.py",
+    "functions/common/constants.py",
+    "functions/common/events.py",
+    "functions/streaming/__init__.py",
+    "functions/streaming/classify.py",
+    "functions/streaming/executions.py",
+    "functions/streaming/messages.py",
+    "functions/streaming/msk_batch.py",
+)
+SHARED_STAGE = ROOT / ".build" / "airflow-shared"
+# Connection ids and the Airflow secrets backend layout (dags/multimodal_reprocess/core.py).
+DB_CONN_ID = "pipeline_db"
+SECRETS_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+
+
+def stage_shared_modules() -> Path:
+    """Copy DAG_SHARED_MODULES to .build/airflow-shared/ (same relative paths); return it."""
+    if SHARED_STAGE.exists():
+        shutil.rmtree(SHARED_STAGE)
+    for relative in DAG_SHARED_MODULES:
+        target = SHARED_STAGE / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / relative, target)
+    return SHARED_STAGE
 
 
 class Backfill(Construct):
@@ -56,7 +89,10 @@ class Backfill(Construct):
         deployment = s3deploy.BucketDeployment(
             self,
             "Dags",
-            sources=[s3deploy.Source.asset(str(DAGS_DIR), exclude=["__pycache__", "*.pyc", "tests", "tests/*"])],
+            sources=[
+                s3deploy.Source.asset(str(DAGS_DIR), exclude=["__pycache__", "*.pyc", "tests", "tests/*"]),
+                s3deploy.Source.asset(str(stage_shared_modules())),
+            ],
             destination_bucket=self.source_bucket,
             destination_key_prefix="dags",
             prune=True,
@@ -79,6 +115,29 @@ class Backfill(Construct):
         network.endpoint_security_group.add_ingress_rule(self.security_group, ec2.Port.tcp(443), "MWAA to AWS APIs")
         database.security_group.add_ingress_rule(self.security_group, ec2.Port.tcp(5432), "Reconciliation queries")
 
+        # The DAGs' database connection, read by Airflow's Secrets Manager backend. It holds no
+        # password: the hook signs in to the RDS Proxy with an IAM token of the execution role.
+        # https://airflow.apache.org/docs/apache-airflow-providers-amazon/stable/secrets-backends/aws-secrets-manager.html
+        connections_prefix = f"{config.prefix}/airflow/connections"
+        self.db_connection = secretsmanager.Secret(
+            self,
+            "DbConnection",
+            secret_name=f"{connections_prefix}/{DB_CONN_ID}",
+            description="Airflow connection to the pipeline database (IAM auth through the RDS Proxy, no password)",
+            encryption_key=storage.key,
+            secret_string_value=SecretValue.unsafe_plain_text(json.dumps({
+                "conn_type": "postgres",
+                "host": database.proxy.endpoint,
+                "port": 5432,
+                "login": c.DB_APP_USER,
+                "schema": c.DB_NAME,
+                "extra": {"iam": True, "sslmode": "require", "aws_conn_id": "aws_default"},
+            })),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        suppress(self.db_connection, "AwsSolutions-SMG4",
+                 "Holds a connection descriptor (host, user, IAM auth), no credential: nothing to rotate.")
+
         stack_arn = f"arn:{Aws.PARTITION}"
         self.execution_role = iam.Role(
             self,
@@ -91,6 +150,11 @@ class Backfill(Construct):
         role = self.execution_role
         self.source_bucket.grant_read(role)
         storage.ingest_bucket.grant_read(role)
+        # The DAGs list current versions (ListObjectVersions), which grant_read does not cover.
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:ListBucketVersions"], resources=[storage.ingest_bucket.bucket_arn],
+        ))
+        self.db_connection.grant_read(role)
         state_machine.grant_start_execution(role)
         # Read its own executions (to link and watch them from Airflow); grant_read would add
         # account-wide activity actions on "*".
@@ -154,6 +218,11 @@ class Backfill(Construct):
                 "pipeline.pipeline_version": config.pipeline_version,
                 "pipeline.reconcile_schedule": config.backfill.reconcile_schedule,
                 "pipeline.db_host": database.proxy.endpoint,
+                "secrets.backend": SECRETS_BACKEND,
+                # Connections only: no Variable or config look-ups go to Secrets Manager.
+                "secrets.backend_kwargs": json.dumps({
+                    "connections_prefix": connections_prefix, "variables_prefix": None, "config_prefix": None,
+                }),
             },
         )
         self.environment.node.add_dependency(deployment, requirements, role)

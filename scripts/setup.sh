@@ -24,6 +24,28 @@ if [ ! -f .venv/.requirements.sha ] || ! sha256sum -c --status .venv/.requiremen
   sha256sum requirements.txt > .venv/.requirements.sha
 fi
 
+# --- Airflow virtualenv (.venv-airflow) for tests/dags (issue #6; owner: backfill) ---------------
+# Airflow's pinned dependencies clash with the app's, so the DAG tests run real Airflow from its
+# own virtualenv. The version is the one MWAA runs (cdk.json pipeline.backfill.airflow_version);
+# the constraints file is vendored per version because raw.githubusercontent.com (the official
+# constraints) is not reachable from CI.
+AIRFLOW_VERSION="$(python3 -c 'import json; print(json.load(open("cdk.json"))["context"]["pipeline"]["backfill"]["airflow_version"])')"
+AIRFLOW_CONSTRAINTS="tests/dags/airflow-constraints-${AIRFLOW_VERSION}-py3.11.txt"
+if [ ! -f "$AIRFLOW_CONSTRAINTS" ]; then
+  echo "no $AIRFLOW_CONSTRAINTS for Airflow $AIRFLOW_VERSION (cdk.json): vendor its constraints first" >&2
+  exit 1
+fi
+if [ ! -f .venv-airflow/.constraints.sha ] || ! sha256sum -c --status .venv-airflow/.constraints.sha 2>/dev/null; then
+  echo "==> Airflow $AIRFLOW_VERSION virtualenv (.venv-airflow)"
+  rm -rf .venv-airflow
+  python3 -m venv .venv-airflow
+  .venv-airflow/bin/pip install -q --upgrade pip wheel
+  .venv-airflow/bin/pip install -q -c "$AIRFLOW_CONSTRAINTS" "apache-airflow==${AIRFLOW_VERSION}" \
+    apache-airflow-providers-amazon apache-airflow-providers-postgres apache-airflow-providers-common-sql pydantic
+  sha256sum "$AIRFLOW_CONSTRAINTS" > .venv-airflow/.constraints.sha
+fi
+# --- end Airflow virtualenv -------------------------------------------------------------------------
+
 if [ ! -x node_modules/.bin/cdk ]; then
   echo "==> AWS CDK CLI (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
