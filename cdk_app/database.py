@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_rds as rds
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from cdk_app.config import PipelineConfig
+from cdk_app.house.custom_resource import function_custom_resource
 from cdk_app.house.nag import suppress
 from cdk_app.house.python_function import PipelineFunction, PipelineLayers
 from cdk_app.network import Network
@@ -151,20 +151,10 @@ class Database(Construct):
         )
         self.admin_secret.grant_read(self.migrate.role)
         self.app_secret.grant_read(self.migrate.role)
-        provider = cr.Provider(self, "MigrateProvider", on_event_handler=self.migrate.function)
-        self.migration = CustomResource(
-            self,
-            "Migration",
-            service_token=provider.service_token,
-            properties={"MigrationsDigest": migrations_digest()},
+        self.migration = function_custom_resource(
+            self, "Migration", handler=self.migrate, properties={"MigrationsDigest": migrations_digest()}
         )
         self.migration.node.add_dependency(self.cluster)
-        stack = Stack.of(self)
-        suppress(provider, "AwsSolutions-IAM4", "CDK Provider framework function uses the basic execution role.",
-                 ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"])
-        suppress(provider, "AwsSolutions-IAM5", "CDK Provider framework may invoke any version of the migrate function.",
-                 [f"Resource::<{stack.get_logical_id(self.migrate.function.node.default_child)}.Arn>:*"])
-        suppress(provider, "AwsSolutions-L1", "Runtime of the CDK Provider framework function is chosen by CDK.")
 
     def grant_connect(self, grantee: iam.IGrantable) -> None:
         """Let `grantee` connect through the proxy as the app user with an IAM token."""

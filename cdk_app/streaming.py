@@ -2,7 +2,7 @@
 (Kafka batches -> Step Functions executions)."""
 from __future__ import annotations
 
-from aws_cdk import Aws, CustomResource, Duration, Fn, Stack
+from aws_cdk import Aws, Duration, Fn
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -16,6 +16,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from cdk_app.config import PipelineConfig
+from cdk_app.house.custom_resource import function_custom_resource
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.house.python_function import PipelineFunction, PipelineLayers
 from cdk_app.network import Network
@@ -127,18 +128,10 @@ class Streaming(Construct):
                 resources=[self.topic_arn],
             )
         )
-        provider = cr.Provider(self, "TopicProvider", on_event_handler=topic_fn.function)
-        self.topic = CustomResource(
-            self,
-            "Topic",
-            service_token=provider.service_token,
+        self.topic = function_custom_resource(
+            self, "Topic", handler=topic_fn,
             properties={"Topic": config.kafka.topic, "Partitions": config.kafka.partitions},
         )
-        suppress(provider, "AwsSolutions-IAM4", "CDK Provider framework function uses the basic execution role.",
-                 ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"])
-        suppress(provider, "AwsSolutions-IAM5", "CDK Provider framework may invoke any version of the topic function.",
-                 [f"Resource::<{Stack.of(self).get_logical_id(topic_fn.function.node.default_child)}.Arn>:*"])
-        suppress(provider, "AwsSolutions-L1", "Runtime of the CDK Provider framework function is chosen by CDK.")
 
         # --- forwarder: S3 object events -> one Kafka message per object
         self.forwarder = PipelineFunction(
