@@ -30,7 +30,7 @@ fi
 # the constraints file is vendored per version because raw.githubusercontent.com (the official
 # constraints) is not reachable from CI.
 AIRFLOW_VERSION="$(python3 -c 'import json; print(json.load(open("cdk.json"))["context"]["pipeline"]["backfill"]["airflow_version"])')"
-AIRFLOW_CONSTRAINTS="tests/dags/airflow-constraints-${AIRFLOW_VERSION}-py3.11.txt"
+AIRFLOW_CONSTRAINTS="dags/constraints.txt"  # the same file MWAA installs with (see dags/requirements.txt)
 if [ ! -f "$AIRFLOW_CONSTRAINTS" ]; then
   echo "no $AIRFLOW_CONSTRAINTS for Airflow $AIRFLOW_VERSION (cdk.json): vendor its constraints first" >&2
   exit 1
