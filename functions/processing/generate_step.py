@@ -57,10 +57,12 @@ def _generate(extract: ExtractManifest, manifest: GenerateManifest, ctx: Context
     text = _text_for_summary(extract, ctx, staging)
     if text:
         result = ctx.models.invoke(MODEL_GENERATION, [{"text": text, "task": "summarize"}])
-        model = ModelRef(**result.model)
-        manifest.models[MODEL_GENERATION] = model
+        output = result.outputs[0]
+        # An output may name its own producer (the endpoint's summariser is not its vision model).
+        produced_by = output.get("model") if isinstance(output, dict) else None
+        model = ModelRef(**(produced_by or result.model))
         manifest.generated.append(
-            Generated(chunk_ordinal=None, task="summarize", content=_pick(result.outputs[0], _SUMMARY_KEYS), model=model)
+            Generated(chunk_ordinal=None, task="summarize", content=_pick(output, _SUMMARY_KEYS), model=model)
         )
 
 

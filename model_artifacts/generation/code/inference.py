@@ -32,6 +32,9 @@ except ImportError:  # running from the repository
 
 ENV_DEFAULT_TASK = "DEFAULT_TASK"  # "caption" (generation role) or "ocr" (ocr role)
 TASK_CAPTION, TASK_OCR, TASK_SUMMARIZE = "caption", "ocr", "summarize"
+# Summaries are not Florence-2's work: each summarize output names what produced it, so a stored
+# summary is never attributed to the vision model.
+EXTRACTIVE_SUMMARY_MODEL = {"id": "extractive-summary/frequency-sentence-scoring", "version": "1"}
 _PROMPTS = {TASK_CAPTION: "<DETAILED_CAPTION>", TASK_OCR: "<OCR_WITH_REGION>", "tags": "<OD>"}
 DEFAULT_MAX_NEW_TOKENS = 64
 
@@ -118,6 +121,7 @@ def predict_fn(data, model):
             outputs[index] = {
                 "summary": extractive_summary(text, int(parameters.get("summary_sentences", 3))),
                 "keywords": keywords(text, int(parameters.get("keywords", 10))),
+                "model": EXTRACTIVE_SUMMARY_MODEL,
             }
     return {"info": model["info"], "outputs": outputs}
 

@@ -77,6 +77,8 @@ def test_florence2_captions_images_summarises_text_and_reads_text(tiny_dirs):
         assert isinstance(outputs[index]["caption"], str) and isinstance(outputs[index]["tags"], list)
     assert outputs[1]["keywords"][0] == "cats"
     assert outputs[1]["summary"].count(".") == 3
+    # The summary is not the vision model's work, and says so.
+    assert outputs[1]["model"]["id"].startswith("extractive-summary") and outputs[1]["model"] != response["model"]
     assert set(outputs[3]) == {"text", "words"} and isinstance(outputs[3]["words"], list)
 
 
