@@ -39,6 +39,11 @@ DEFAULT_MAX_ATTEMPTS = 4
 DEFAULT_BASE_DELAY = 0.5
 DEFAULT_MAX_DELAY = 8.0
 
+# Test seam for local/faults.py (None in every deployed function): called with (url, body)
+# before each HTTP request; it may raise what urlopen raises (HTTPError 429/5xx, TimeoutError)
+# so that the mapping below is what the fault tests exercise.
+fault_hook: Callable[[str, bytes], None] | None = None
+
 
 class ModelNotAvailableError(Exception):
     """The role has no endpoint configured. Callers check `available()` first."""
@@ -221,6 +226,8 @@ class ModelClient:
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
         try:
+            if fault_hook is not None:
+                fault_hook(url, body)
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - URL from config
                 return response.read()
         except urllib.error.HTTPError as exc:
