@@ -15,7 +15,7 @@ import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import psycopg
 
@@ -33,6 +33,11 @@ from functions.common.errors import DatabaseUnavailableError
 
 CONNECT_TIMEOUT_SECONDS = 10
 AUTH_MODES = ("iam", "secret", "password")
+
+# Test seam for local/faults.py (None in every deployed function): called as
+# ("connect", config) before connecting and ("commit", conn) just before a transaction
+# commits; it may raise psycopg.OperationalError or drop the connection, as a real outage would.
+fault_hook: Callable[[str, Any], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,8 @@ def open_connection(config: DbConfig | None = None) -> psycopg.Connection:
     """A new connection with the pgvector types registered. Raises DatabaseUnavailableError."""
     config = config or DbConfig.from_env()
     try:
+        if fault_hook is not None:
+            fault_hook("connect", config)
         # autocommit: `conn.transaction()` blocks are the only transaction boundaries.
         conn = psycopg.connect(**connect_kwargs(config), autocommit=True)
     except psycopg.OperationalError as exc:
@@ -149,6 +156,8 @@ class Database:
         try:
             with conn.transaction():
                 yield conn
+                if fault_hook is not None:
+                    fault_hook("commit", conn)
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             self.close()
             raise DatabaseUnavailableError(f"database connection failed: {exc}") from exc
