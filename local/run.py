@@ -287,9 +287,12 @@ def _reset_handler_caches() -> None:
                 producer.close(timeout=5)
             if db is not None:
                 db.close()
-        for name, empty in (("_producer", None), ("_s3", None), ("_context", None), ("_db", None), ("_clients", {})):
+        for name in ("_producer", "_s3", "_context", "_db"):
             if hasattr(module, name):
-                setattr(module, name, empty)
+                setattr(module, name, None)
+        clients = getattr(module, "_clients", None)
+        if isinstance(clients, dict):  # the dispatcher's boto3 clients by service (elsewhere a function)
+            clients.clear()
 
 
 def _show(bar: StageProgress, histories: dict[str, list[dict]]) -> None:
