@@ -56,14 +56,15 @@ def design_config() -> dict[str, Any]:
     pipeline = json.loads((ROOT / "cdk.json").read_text())["context"]["pipeline"]
     return {"model_batch_size": int(pipeline["model_batch_size"]),
             "map_max_concurrency": dict(pipeline["map_max_concurrency"]),
-            "kafka_batch_size": int(pipeline["kafka"]["batch_size"])}
+            "kafka_batch_size": int(pipeline["kafka"]["batch_size"]),
+            "kafka_window_s": float(pipeline["kafka"]["batching_window_seconds"])}
 
 
 def mode_config(mode: str) -> dict[str, Any]:
     if mode == "design":
         return design_config()
     return {"model_batch_size": 1, "map_max_concurrency": {m: 1 for m in (*c.MODALITIES, c.UNSUPPORTED)},
-            "kafka_batch_size": 1}
+            "kafka_batch_size": 1, "kafka_window_s": 0.0}
 
 
 # -- instrumentation (child process) -------------------------------------------------------
@@ -110,6 +111,35 @@ class Recorder:
         ModelClient._send = send
 
 
+def windowed_mapping(window_s: float, **kwargs: Any) -> Any:
+    """local.esm's event source mapping with the deployed batching window: one invocation gets
+    up to `batch_size` records, gathered for at most `window_s` seconds (the stand-in alone
+    invokes with whatever one poll returned, often a few records).
+    https://docs.aws.amazon.com/lambda/latest/dg/with-msk-configure.html#msk-batching"""
+    from local import KafkaEventSourceMapping
+    from local.esm import FakeLambdaContext, msk_event
+
+    class Windowed(KafkaEventSourceMapping):
+        def poll_once(self, timeout_ms: int | None = None) -> int:
+            polled: dict[Any, list[Any]] = {}
+            count, deadline = 0, time.monotonic() + window_s
+            while True:
+                got = self.consumer.poll(timeout_ms=100, max_records=self.batch_size - count)
+                for tp, recs in got.items():
+                    polled.setdefault(tp, []).extend(recs)
+                    count += len(recs)
+                if not count:
+                    return 0
+                if count >= self.batch_size or time.monotonic() >= deadline:
+                    break
+            event = msk_event(polled, self.bootstrap_servers)
+            self.stats.results.append(self.handler(event, FakeLambdaContext(function_name=self.function_name)))
+            self._commit(polled)
+            return count
+
+    return Windowed(**kwargs)
+
+
 def _all_executions(sfn: Any, arn: str) -> list[dict]:
     executions, token = [], None
     while True:
@@ -132,14 +162,21 @@ def _wait_idle(pipeline: Any, esm: Any, timeout_s: float = 3600, poll_s: float =
         time.sleep(poll_s)
 
 
-def run_child(mode: str, folder: Path, stubs: bool) -> dict[str, Any]:
+def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1) -> dict[str, Any]:
     """One measured pass of `folder` in `mode`; returns the figures (see the module docstring)."""
     from bench.stub_models import StubModels
-    from local import KafkaEventSourceMapping, setup_pipeline
+    from local import setup_pipeline
     from local.history import history, iterations
     from local.run import LOCAL_KAFKA_API_VERSION, TOPIC, LocalPipeline
 
     config = mode_config(mode)
+    if threads:
+        # The local model servers answer each request on its own thread inside this process;
+        # with torch's default of one intra-op thread per core, 20 concurrent requests on 2
+        # cores spin OpenMP threads against each other (measured: 6 ms -> ~9 s per MiniLM call).
+        import torch
+
+        torch.set_num_threads(threads)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     os.environ[c.ENV_MODEL_BATCH_SIZE] = str(config["model_batch_size"])
     recorder = Recorder()
@@ -156,24 +193,27 @@ def run_child(mode: str, folder: Path, stubs: bool) -> dict[str, Any]:
             os.environ[c.ENV_MODEL_ENDPOINTS] = json.dumps(endpoints)
         recorder.role_by_target = {url: role for role, url in endpoints.items()}
         pipeline.arn = setup_pipeline(pipeline.moto, max_concurrency=config["map_max_concurrency"])
-        esm = KafkaEventSourceMapping(pipeline.kafka.bootstrap_servers, TOPIC, dispatch, group_id=f"bench-{mode}",
-                                      batch_size=config["kafka_batch_size"], max_wait_ms=100 if mode == "naive" else 500,
-                                      api_version=LOCAL_KAFKA_API_VERSION)
-        esm.start()
+        esm = windowed_mapping(config["kafka_window_s"], bootstrap_servers=pipeline.kafka.bootstrap_servers, topic=TOPIC,
+                               handler=dispatch, group_id=f"bench-{mode}", batch_size=config["kafka_batch_size"],
+                               max_wait_ms=100, api_version=LOCAL_KAFKA_API_VERSION)
         joined = time.monotonic() + 30
         while not esm.consumer.assignment() and time.monotonic() < joined:
-            time.sleep(0.1)
+            esm.poll_once(100)  # join the consumer group before the clock starts
         per_file_wall: dict[str, float] = {}
         started = time.monotonic()
         try:
             if mode == "naive":
+                esm.start()
                 for path in files:
                     t0 = time.monotonic()
                     pipeline.forward(pipeline.upload(folder, [path]))
                     _wait_idle(pipeline, esm)
                     per_file_wall[path.relative_to(folder).as_posix()] = time.monotonic() - t0
             else:
+                # Every message is on the topic before the mapping polls: full batches, as the
+                # deployed mapping's batching window (kafka.batching_window_seconds) makes them.
                 pipeline.forward(pipeline.upload(folder, files))
+                esm.start()
                 _wait_idle(pipeline, esm, poll_s=0.25)
         finally:
             elapsed = time.monotonic() - started
@@ -199,6 +239,7 @@ def run_child(mode: str, folder: Path, stubs: bool) -> dict[str, Any]:
     for modality, figures in shape.items():  # mean media seconds and chunks per succeeded file (bench/cost.py scales them)
         if modality in result["modalities"]:
             result["modalities"][modality].update({k: None if v is None else round(float(v), 2) for k, v in figures.items()})
+    result["torch_threads"] = threads
     return result
 
 
@@ -277,8 +318,9 @@ def _prepare(set_name: str, files: int, tmp: Path) -> Path:
     return folder
 
 
-def _child(mode: str, folder: Path, stubs: bool, out: Path, log: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "bench.pipeline", "--child", mode, "--folder", str(folder), "--out", str(out)]
+def _child(mode: str, folder: Path, stubs: bool, threads: int, out: Path, log: Path) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.pipeline", "--child", mode, "--folder", str(folder), "--out", str(out),
+           "--torch-threads", str(threads)]
     if not stubs:
         cmd.append("--no-stubs")
     with log.open("w") as f:
@@ -318,12 +360,13 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200, help="files in the mixed set")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--no-stubs", action="store_true", help="leave roles without weights unavailable")
+    parser.add_argument("--torch-threads", type=int, default=1, help="intra-op threads of the in-process models (0: torch default)")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = run_child(args.child, args.folder, stubs=not args.no_stubs)
+        result = run_child(args.child, args.folder, stubs=not args.no_stubs, threads=args.torch_threads)
         args.out.write_text(json.dumps(result, indent=2, default=str))
         return
     OUT.mkdir(parents=True, exist_ok=True)
@@ -334,7 +377,7 @@ def main() -> None:
             results = {}
             for mode in args.modes.split(","):
                 print(f"# {set_name} / {mode} ...", file=sys.stderr, flush=True)
-                results[mode] = _child(mode, folder, not args.no_stubs, Path(tmp) / f"{set_name}-{mode}.json",
+                results[mode] = _child(mode, folder, not args.no_stubs, args.torch_threads, Path(tmp) / f"{set_name}-{mode}.json",
                                        OUT / f"pipeline-{set_name}-{mode}.log")
             (OUT / f"pipeline-{set_name}.json").write_text(json.dumps(results, indent=2))
             print_comparison(set_name, results)
