@@ -1,11 +1,13 @@
-"""Backfill: Amazon MWAA (Airflow) whose DAG bucket receives dags/ and its requirements."""
+"""Backfill: Amazon MWAA (Airflow) whose DAG bucket receives dags/ and its requirements, and the
+backfill state machine (a Distributed Map over the ingest bucket) that the DAGs hand large
+runs to, with its batch Lambda."""
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
 
-from aws_cdk import Aws, RemovalPolicy, SecretValue
+from aws_cdk import Arn, ArnFormat, Aws, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_mwaa as mwaa
@@ -18,9 +20,13 @@ from constructs import Construct
 from cdk_app.config import PipelineConfig
 from cdk_app.database import Database
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
+from cdk_app.house.python_function import PipelineFunction, PipelineLayers
+from cdk_app.house.state_machine import pipeline_state_machine
 from cdk_app.network import Network
 from cdk_app.storage import Storage
 from functions.common import constants as c
+from functions.reprocess import names
+from step_functions import backfill as backfill_asl
 
 ROOT = Path(__file__).resolve().parents[1]
 DAGS_DIR = ROOT / "dags"
@@ -36,10 +42,15 @@ DAG_SHARED_MODULES = (
     "functions/streaming/executions.py",
     "functions/streaming/messages.py",
     "functions/streaming/msk_batch.py",
+    "functions/reprocess/__init__.py",
+    "functions/reprocess/core.py",
+    "functions/reprocess/names.py",
+    "functions/reprocess/results.py",
 )
 SHARED_STAGE = ROOT / ".build" / "airflow-shared"
-# Connection ids and the Airflow secrets backend layout (dags/multimodal_reprocess/core.py).
-DB_CONN_ID = "pipeline_db"
+DB_CONN_ID = names.DB_CONN_ID
+# Objects the backfill's ResultWriter writes, in the staging bucket (a nag finding).
+RESULTS_OBJECTS = {"regex": "/^Resource::<StorageStaging[A-Za-z0-9]+\\.Arn>\\/%s\\/\\*$/" % names.RESULTS_PREFIX}
 SECRETS_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
 
 
@@ -54,10 +65,109 @@ def stage_shared_modules() -> Path:
     return SHARED_STAGE
 
 
-class Backfill(Construct):
-    """The MWAA environment (private web server, all logs on) and its source bucket.
+class BackfillStateMachine(Construct):
+    """The backfill state machine (step_functions/backfill.asl.json) and its batch Lambda.
 
-    Exposes `environment`, `source_bucket`, `execution_role`.
+    A Distributed Map reads the ingest bucket's listing itself (ListObjectsV2), batches it and
+    runs each batch as an Express child execution of the reprocess_batch Lambda, which starts
+    pipeline executions. Results go to the staging bucket under backfill-results/.
+    Exposes `state_machine` and `function`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        network: Network,
+        storage: Storage,
+        layers: PipelineLayers,
+        database: Database,
+        pipeline: sfn.IStateMachine,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = PipelineFunction(
+            self,
+            "ReprocessBatch",
+            config=config,
+            name=names.FN_REPROCESS_BATCH,
+            description="Backfill batch: filter listed objects, resolve versions, check the DB, start pipeline executions",
+            layers=[layers.core],
+            memory_mb=512,
+            timeout=Duration.minutes(5),
+            environment={c.ENV_STATE_MACHINE_ARN: pipeline.state_machine_arn, **database.connection_env},
+            vpc=network.vpc,
+            security_groups=[network.lambda_security_group],
+        )
+        fn_role = self.function.role
+        # HeadObject (current version ids) on the ingest bucket's objects.
+        storage.ingest_bucket.grant_read(fn_role)
+        database.grant_connect(fn_role)
+        pipeline.grant_start_execution(fn_role)
+        suppress(fn_role, "AwsSolutions-IAM5",
+                 "Object-level wildcards inside the ingest bucket and KMS GenerateDataKey*/ReEncrypt* from the "
+                 "CDK bucket read grant (HeadObject on any listed object); ENI and X-Ray actions have no "
+                 "resource-level permissions.",
+                 [GRANT_ACTIONS, BUCKET_OBJECTS])
+
+        self.state_machine = pipeline_state_machine(
+            self,
+            "StateMachine",
+            config=config,
+            definition=backfill_asl.load(),
+            substitutions={
+                backfill_asl.FUNCTION_ARN_KEY: self.function.function.function_arn,
+                backfill_asl.RESULTS_BUCKET_KEY: storage.staging_bucket.bucket_name,
+            },
+            key=storage.key,
+            timeout=Duration.days(7),
+        )
+        sm_role = self.state_machine.role
+        self.function.function.grant_invoke(sm_role)
+        # The ItemReader lists the ingest bucket (ListObjectsV2 = s3:ListBucket), nothing more.
+        sm_role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[storage.ingest_bucket.bucket_arn]))
+        # The ResultWriter writes the batches' results (multipart for large files).
+        # https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html#resultwriter-iam-policies
+        sm_role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+            resources=[storage.staging_bucket.arn_for_objects(f"{names.RESULTS_PREFIX}/*")]))
+        storage.key.grant_encrypt_decrypt(sm_role)
+        # A Distributed Map starts, watches and stops child executions of its own state machine.
+        # In a separate policy: the state machine depends on its role's default policy, and
+        # this one names the state machine, so it cannot live there without a cycle.
+        # https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html
+        stack = Stack.of(self)
+        own = stack.format_arn(service="states", resource="stateMachine",
+                               resource_name=self.state_machine.state_machine_name,
+                               arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        children = stack.format_arn(service="states", resource="execution",
+                                    resource_name=f"{self.state_machine.state_machine_name}/*",
+                                    arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        child_policy = iam.Policy(self, "ChildExecutions", roles=[sm_role], statements=[
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[own]),
+            iam.PolicyStatement(actions=["states:DescribeExecution", "states:StopExecution"], resources=[children]),
+        ])
+        suppress(child_policy, "AwsSolutions-IAM5",
+                 "Distributed Map child executions of this state machine only (execution:<its name>/*); "
+                 "their ids are generated at run time "
+                 "(https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html).",
+                 [{"regex": "/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+                            "<BackfillBatchesStateMachine[A-Za-z0-9]+\\.Name>\\/\\*$/"}])
+        suppress(self.state_machine, "AwsSolutions-IAM5",
+                 "lambda:InvokeFunction on the batch function's ARN and its versions (ARN:*); ResultWriter "
+                 "objects under backfill-results/ in the staging bucket; KMS data-key actions on our key; "
+                 "X-Ray/log delivery actions have no resource-level permissions.",
+                 [GRANT_ACTIONS, BUCKET_OBJECTS, RESULTS_OBJECTS, "Resource::*",
+                  {"regex": "/^Resource::<BackfillBatchesReprocessBatch[A-Za-z0-9]+\\.Arn>:\\*$/"}])
+
+
+class Backfill(Construct):
+    """The MWAA environment (private web server, all logs on), its source bucket, and the
+    backfill state machine it hands large runs to.
+
+    Exposes `environment`, `source_bucket`, `execution_role`, `batches` (BackfillStateMachine).
     """
 
     def __init__(
@@ -69,10 +179,16 @@ class Backfill(Construct):
         network: Network,
         storage: Storage,
         database: Database,
+        layers: PipelineLayers,
         state_machine: sfn.IStateMachine,
     ) -> None:
         super().__init__(scope, construct_id)
         env_name = f"{config.prefix}-airflow"
+        self.batches = BackfillStateMachine(
+            self, "Batches", config=config, network=network, storage=storage, layers=layers, database=database,
+            pipeline=state_machine,
+        )
+        backfill_machine = self.batches.state_machine
         self.source_bucket = s3.Bucket(
             self,
             "Source",
@@ -161,6 +277,10 @@ class Backfill(Construct):
         state_machine.grant(role, "states:DescribeStateMachine", "states:ListExecutions")
         state_machine.grant_execution(role, "states:DescribeExecution", "states:GetExecutionHistory")
         database.grant_connect(role)
+        # Large runs: start the backfill state machine, watch it, read its batches' results.
+        backfill_machine.grant_start_execution(role)
+        backfill_machine.grant_execution(role, "states:DescribeExecution")
+        storage.staging_bucket.grant_read(role, f"{names.RESULTS_PREFIX}/*")
         role.add_to_policy(iam.PolicyStatement(
             actions=["airflow:PublishMetrics"],
             resources=[f"{stack_arn}:airflow:{Aws.REGION}:{Aws.ACCOUNT_ID}:environment/{env_name}"],
@@ -184,8 +304,9 @@ class Backfill(Construct):
                  "MWAA's documented execution policy: its Celery queues (airflow-celery-*) live in an AWS-owned "
                  "account, its log groups are named airflow-<env>-*, PutMetricData has no resource-level permission "
                  "(namespace-conditioned); bucket object wildcards are CDK grants inside our own buckets "
+                 "(including the backfill's results under backfill-results/ in the staging bucket) "
                  "(https://docs.aws.amazon.com/mwaa/latest/userguide/mwaa-create-role.html).",
-                 [GRANT_ACTIONS, BUCKET_OBJECTS, "Resource::*",
+                 [GRANT_ACTIONS, BUCKET_OBJECTS, RESULTS_OBJECTS, "Resource::*",
                   {"regex": "/^Resource::arn:<AWS::Partition>:(sqs|logs):<AWS::Region>:.*(airflow-celery-|airflow-).*\\*$/"},
                   # grant_read on the state machine: its own executions, to link them in Airflow
                   {"regex": "/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\\*$/"}])
@@ -213,10 +334,11 @@ class Backfill(Construct):
             ),
             airflow_configuration_options={
                 "core.load_examples": "False",
-                "pipeline.state_machine_arn": state_machine.state_machine_arn,
-                "pipeline.ingest_bucket": storage.ingest_bucket.bucket_name,
-                "pipeline.pipeline_version": config.pipeline_version,
-                "pipeline.reconcile_schedule": config.backfill.reconcile_schedule,
+                f"{names.CONF_SECTION}.{names.SETTING_STATE_MACHINE_ARN}": state_machine.state_machine_arn,
+                f"{names.CONF_SECTION}.{names.SETTING_BACKFILL_STATE_MACHINE_ARN}": backfill_machine.state_machine_arn,
+                f"{names.CONF_SECTION}.{names.SETTING_INGEST_BUCKET}": storage.ingest_bucket.bucket_name,
+                f"{names.CONF_SECTION}.{names.SETTING_PIPELINE_VERSION}": config.pipeline_version,
+                f"{names.CONF_SECTION}.{names.SETTING_RECONCILE_SCHEDULE}": config.backfill.reconcile_schedule,
                 "pipeline.db_host": database.proxy.endpoint,
                 "secrets.backend": SECRETS_BACKEND,
                 # Connections only: no Variable or config look-ups go to Secrets Manager.

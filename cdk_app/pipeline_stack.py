@@ -51,7 +51,7 @@ class PipelineStack(Stack):
         if config.backfill.enabled:
             backfill = Backfill(
                 self, "Backfill", config=config, network=network, storage=storage, database=database,
-                state_machine=orchestration.state_machine,
+                layers=layers, state_machine=orchestration.state_machine,
             )
             outputs[c.OUTPUT_MWAA_WEBSERVER] = backfill.environment.attr_webserver_url
         for key, value in outputs.items():

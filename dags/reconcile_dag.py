@@ -1,14 +1,17 @@
 """Nightly reconciliation: every object in the ingest bucket without a succeeded result for
 the deployed pipeline version (never processed, failed, or processed by an older version)
-goes through the pipeline again. Up-to-date objects are skipped; re-sending is idempotent."""
+goes through the pipeline again. Up-to-date objects are skipped; re-sending is idempotent.
+Unbounded, so it runs on the backfill state machine (a Distributed Map lists the bucket), not
+inside the Airflow worker."""
 from airflow import DAG
 
+from functions.reprocess.names import SETTING_RECONCILE_SCHEDULE
 from multimodal_reprocess.dags import build
 from multimodal_reprocess.tasks import setting
 
 dag: DAG = build(
     "pipeline_reconcile",
-    schedule=setting("reconcile_schedule", "0 3 * * *"),
+    schedule=setting(SETTING_RECONCILE_SCHEDULE, "0 3 * * *"),
     doc_md=__doc__,
     dry_run=False,
     max_objects=None,

@@ -1,9 +1,16 @@
-"""Airflow side of a reprocessing run: provider hooks around the plain logic in `core`.
+"""Airflow side of a reprocessing run: provider hooks around the plain logic in
+`functions.reprocess.core` (shipped beside the DAGs; the backfill batch Lambda runs the same code).
 
-One task walks the bucket's listing one page at a time (S3Hook's client, ListObjectVersions,
-1,000 versions per page), asks PostgreSQL which versions of the page are stale
-(PostgresHook), and starts pipeline executions for them (StepFunctionHook) with deterministic
-names. Memory stays bounded by one page; `max_objects` bounds the work of one run.
+Two paths, chosen per run by `choose_path` and named in the task log and XCom (`path`):
+
+* "distributed" (no max_objects, or more than the `distributed_threshold` setting): the
+  backfill state machine lists the bucket itself with a Distributed Map and sends batches to
+  the reprocess_batch Lambda; the DAG only starts it, waits, and sums the batches' results
+  (`collect`). Nothing is listed object by object in the Airflow worker.
+* "paged" (small bounded runs): one task walks the listing one page at a time (S3Hook's
+  client, ListObjectVersions, 1,000 versions per page), asks PostgreSQL which versions of the
+  page are stale (PostgresHook) and starts pipeline executions (StepFunctionHook) with
+  deterministic names. Memory stays bounded by one page; `max_objects` bounds the run.
 """
 from __future__ import annotations
 
@@ -15,32 +22,91 @@ from airflow.exceptions import AirflowException, AirflowFailException
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.hooks.step_function import StepFunctionHook
 from airflow.providers.postgres.hooks.postgres import PostgresHook
-from botocore.exceptions import ClientError
 
-from functions.common.constants import MODALITIES, UNSUPPORTED
-
-from multimodal_reprocess.core import (
-    AWS_CONN_ID,
-    CONF_SECTION,
-    DB_CONN_ID,
+from functions.reprocess import names
+from functions.reprocess.core import (
+    DEFAULT_DISTRIBUTED_THRESHOLD,
+    KEEP,
     PAGE_SIZE,
     RunParams,
     Tally,
+    backfill_input,
     console_link,
     estimate_cost_usd,
     plan,
+    run_execution_name,
     select,
+    send,
     stale,
+    use_distributed,
 )
+from functions.reprocess.names import AWS_CONN_ID, CONF_SECTION, DB_CONN_ID
+from functions.reprocess.results import summarize
 
 log = logging.getLogger(__name__)
-# How many execution ARNs / errors / sample keys a run keeps for its XCom and log.
-KEEP = 25
+PAGED, DISTRIBUTED = "paged", "distributed"
+# Task ids the branch chooses between (dags.py builds tasks with these ids).
+TASK_PAGED = "find_and_send"
+TASK_START_BACKFILL = "start_backfill"
+# XCom key under which choose_path hands the backfill execution's ARN, name and input on.
+XCOM_BACKFILL = "backfill"
 
 
 def setting(name: str, default: str = "") -> str:
     """A deployment setting: airflow_configuration_options "pipeline.<name>" on MWAA."""
     return conf.get(CONF_SECTION, name, fallback=default) or default
+
+
+def _params(values: dict[str, Any]) -> RunParams:
+    try:
+        return RunParams.from_mapping(values)
+    except ValueError as exc:
+        raise AirflowFailException(f"bad params: {exc}") from exc
+
+
+def choose_path(values: dict[str, Any], dag_id: str, run_id: str, ti: Any) -> str:
+    """Validate the params and pick the run's path; returns the task id to follow.
+
+    For the distributed path, pushes {"arn", "name", "input"} of the backfill execution to
+    XCom key "backfill". Raises AirflowFailException for bad params.
+    """
+    params = _params(values)
+    threshold = int(setting(names.SETTING_DISTRIBUTED_THRESHOLD, str(DEFAULT_DISTRIBUTED_THRESHOLD)))
+    arn = setting(names.SETTING_BACKFILL_STATE_MACHINE_ARN)
+    if not use_distributed(params, threshold):
+        log.info("path: %s (max_objects %s <= distributed_threshold %d)", PAGED, params.max_objects, threshold)
+        return TASK_PAGED
+    if not arn:
+        log.warning("path: %s (run is large, but [%s] %s is not set)", PAGED, CONF_SECTION,
+                    names.SETTING_BACKFILL_STATE_MACHINE_ARN)
+        return TASK_PAGED
+    if not params.dry_run and not setting(names.SETTING_STATE_MACHINE_ARN):
+        raise AirflowFailException(f"no state machine: set [{CONF_SECTION}] {names.SETTING_STATE_MACHINE_ARN}")
+    name = run_execution_name(dag_id, run_id)
+    log.info("path: %s (max_objects %s, distributed_threshold %d): backfill execution %s",
+             DISTRIBUTED, params.max_objects, threshold, name)
+    ti.xcom_push(key=XCOM_BACKFILL, value={"arn": arn, "name": name, "input": backfill_input(params)})
+    return TASK_START_BACKFILL
+
+
+def collect(values: dict[str, Any], execution_output: Optional[dict[str, Any]], execution_arn: str) -> dict[str, Any]:
+    """Sum the backfill execution's batch results (from its ResultWriter manifest) for the report."""
+    params = _params(values)
+    s3 = S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
+    try:
+        result = summarize(s3, execution_output or {})
+    except ValueError as exc:
+        raise AirflowException(str(exc)) from exc
+    result.update({
+        "path": DISTRIBUTED,
+        "dry_run": params.dry_run,
+        "pipeline_version": params.pipeline_version,
+        "backfill_execution_arn": execution_arn,
+        "estimated_cost_usd": estimate_cost_usd(result["stale_by_modality"], result["stale_bytes_by_modality"]),
+    })
+    log.info("backfill %s: %d batches succeeded, %d failed; results in %s", console_link(execution_arn),
+             result["batches_succeeded"], result["batches_failed"], result["results"])
+    return result
 
 
 def reprocess(values: dict[str, Any], state_machine_arn: Optional[str] = None) -> dict[str, Any]:
@@ -49,14 +115,11 @@ def reprocess(values: dict[str, Any], state_machine_arn: Optional[str] = None) -
     Takes the DAG's params; returns the Tally as a dict (the task's XCom). Raises
     AirflowFailException for bad params (no retry can fix them).
     """
-    try:
-        params = RunParams.from_mapping(values)
-    except ValueError as exc:
-        raise AirflowFailException(f"bad params: {exc}") from exc
-    arn = state_machine_arn or setting("state_machine_arn")
+    params = _params(values)
+    arn = state_machine_arn or setting(names.SETTING_STATE_MACHINE_ARN)
     if not params.dry_run and not arn:
-        raise AirflowFailException("no state machine: set [pipeline] state_machine_arn")
-    log.info("reprocess %s", params)
+        raise AirflowFailException(f"no state machine: set [{CONF_SECTION}] {names.SETTING_STATE_MACHINE_ARN}")
+    log.info("reprocess (path: %s) %s", PAGED, params)
 
     s3 = S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
     db = PostgresHook(postgres_conn_id=DB_CONN_ID)
@@ -78,8 +141,8 @@ def reprocess(values: dict[str, Any], state_machine_arn: Optional[str] = None) -
         batches = plan(found, params.pipeline_version)
         tally.executions_planned += len(batches)
         if not params.dry_run:
-            for name, execution_input in batches:
-                _start(sfn, arn, name, execution_input, tally)
+            send(lambda name, body: sfn.start_execution(state_machine_arn=arn, name=name, state_machine_input=body),
+                 batches, tally)
         log.info("page %d: listed %d, selected %d, stale %d so far, sent %d, already sent %d, failed %d",
                  number, tally.listed, tally.selected, tally.stale, tally.sent, tally.already_sent, tally.failed)
         if remaining is not None:
@@ -87,40 +150,20 @@ def reprocess(values: dict[str, Any], state_machine_arn: Optional[str] = None) -
             if remaining <= 0:
                 break
     result = tally.as_dict()
+    result["path"] = PAGED
     result["dry_run"] = params.dry_run
     result["pipeline_version"] = params.pipeline_version
     result["estimated_cost_usd"] = estimate_cost_usd(tally.stale_by_modality, tally.stale_bytes_by_modality)
     return result
 
 
-def _start(sfn: StepFunctionHook, arn: str, name: str, execution_input: Any, tally: Tally) -> None:
-    count = sum(len(getattr(execution_input, m)) for m in (*MODALITIES, UNSUPPORTED))
-    try:
-        execution_arn = sfn.start_execution(state_machine_arn=arn, name=name, state_machine_input=execution_input.model_dump_json())
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code == "ExecutionAlreadyExists":
-            # Same name = same objects and pipeline version: sent before (running or done).
-            tally.already_sent += count
-            return
-        tally.failed += count
-        if len(tally.errors) < KEEP:
-            tally.errors.append(f"{name}: {code}: {exc}")
-        log.warning("could not start %s (%d objects): %s", name, count, exc)
-        return
-    tally.sent += count
-    tally.executions_started += 1
-    if len(tally.execution_arns) < KEEP:
-        tally.execution_arns.append(execution_arn)
-
-
 def report(result: dict[str, Any]) -> dict[str, Any]:
     """Log the outcome of a run (links to its executions) and fail the task if sends failed."""
     verb = "would send" if result["dry_run"] else "sent"
     log.info(
-        "pipeline version %s: listed %d, selected %d, up to date %d, stale %d; %s %d in %d executions; "
+        "path %s; pipeline version %s: listed %d, selected %d, up to date %d, stale %d; %s %d in %d executions; "
         "already sent %d; failed %d%s",
-        result["pipeline_version"], result["listed"], result["selected"], result["up_to_date"], result["stale"],
+        result.get("path", PAGED), result["pipeline_version"], result["listed"], result["selected"], result["up_to_date"], result["stale"],
         verb, result["stale"] if result["dry_run"] else result["sent"], result["executions_planned"],
         result["already_sent"], result["failed"], " (max_objects reached)" if result["truncated"] else "",
     )
@@ -129,6 +172,11 @@ def report(result: dict[str, Any]) -> dict[str, Any]:
         log.info("stale: %s", key)
     for arn in result["execution_arns"]:
         log.info("execution: %s", console_link(arn))
+    if result.get("batches_failed"):
+        log.warning("%d backfill batches failed after their retries: %s", result["batches_failed"],
+                    "; ".join(result["failed_batch_errors"][:5]))
     if result["failed"]:
-        raise AirflowException(f"{result['failed']} objects not sent: " + "; ".join(result["errors"][:5]))
-    return {k: result[k] for k in ("listed", "selected", "up_to_date", "stale", "sent", "already_sent", "failed")}
+        errors = [*result["errors"], *result.get("failed_batch_errors", [])]
+        raise AirflowException(f"{result['failed']} objects not sent: " + "; ".join(errors[:5]))
+    return {k: result[k] for k in ("path", "listed", "selected", "up_to_date", "stale", "sent", "already_sent", "failed")
+            if k in result}

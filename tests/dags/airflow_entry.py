@@ -1,7 +1,7 @@
 """Runs inside the Airflow virtualenv (.venv-airflow), started by the tests in this folder.
 
     python airflow_entry.py dagbag                     -> RESULT {"dags", "import_errors", "warnings"}
-    python airflow_entry.py run <dag_id> '<conf json>' -> RESULT {"state", "xcom": <find_and_send's XCom>}
+    python airflow_entry.py run <dag_id> '<conf json>' -> RESULT {"state", "task_states", "xcom": <the counts>}
 
 Everything else (connections, settings, the metadata DB) comes from AIRFLOW_* variables the
 tests set. The last stdout line starting with RESULT is what the tests read.
@@ -31,6 +31,16 @@ def dagbag() -> dict:
     }
 
 
+def _counts(dag_run) -> dict | None:
+    """The run's counts: the XCom of whichever path ran (find_and_send or collect_backfill)."""
+    for task_id in ("find_and_send", "collect_backfill"):
+        ti = dag_run.get_task_instance(task_id)
+        value = ti.xcom_pull(task_ids=task_id) if ti is not None else None
+        if value is not None:
+            return value
+    return None
+
+
 def run(dag_id: str, run_conf: dict) -> dict:
     from airflow.configuration import conf
     from airflow.models.dagbag import DagBag
@@ -40,11 +50,10 @@ def run(dag_id: str, run_conf: dict) -> dict:
         raise SystemExit(f"import errors: {bag.import_errors}")
     dag = bag.get_dag(dag_id)
     dag_run = dag.test(run_conf=run_conf)
-    ti = dag_run.get_task_instance("find_and_send")
     return {
         "state": str(dag_run.state),
         "task_states": {t.task_id: str(t.state) for t in dag_run.get_task_instances()},
-        "xcom": ti.xcom_pull(task_ids="find_and_send") if ti is not None else None,
+        "xcom": _counts(dag_run),
     }
 
 

@@ -23,6 +23,8 @@ ENTRY = Path(__file__).with_name("airflow_entry.py")
 PIPELINE_VERSION = "2026.11.1"
 BUCKET = "reprocess-ingest"
 PIPELINE_STUB_NAME = "pipeline-stub"
+BACKFILL_STUB_NAME = "backfill-stub"
+RESULTS_BUCKET = "reprocess-staging"
 # A stand-in for the pipeline's state machine: the DAGs only start executions; what the
 # pipeline then does is other tests' business. The tests record results in the DB themselves.
 PIPELINE_STUB = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
@@ -105,6 +107,58 @@ class World:
             "AIRFLOW__PIPELINE__PIPELINE_VERSION": PIPELINE_VERSION,
             "AWS_ENDPOINT_URL": server.endpoint_url,
         })
+
+    def play_backfill(self, **batch_input: Any) -> dict:
+        """Stand in for the backfill state machine, which moto cannot run (no Distributed Map
+        ItemReader/ItemBatcher): list the bucket as the ItemReader would, run the real batch
+        logic on each batch of 1,000 in the shape the Distributed Map passes, write the results
+        as its ResultWriter does, and register a stub state machine whose output points at
+        them. Returns the summed counts the DAG should report."""
+        from functions.reprocess import names
+        from functions.reprocess.batch import BatchEvent, process_batch
+
+        items = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+            items += [{"Etag": o["ETag"], "Key": o["Key"], "LastModified": o["LastModified"].timestamp(),
+                       "Size": o["Size"], "StorageClass": "STANDARD"} for o in page.get("Contents", [])]
+
+        def head(bucket, key):
+            return self.s3.head_object(Bucket=bucket, Key=key)
+
+        def query(sql, params):
+            with self.db.transaction() as conn:
+                return conn.execute(sql, params).fetchall()
+
+        def start(name, body):
+            return self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=body)["executionArn"]
+
+        lines = []
+        for i in range(0, len(items), 1000):
+            event = BatchEvent.model_validate({"Items": items[i:i + 1000], "BatchInput": batch_input})
+            lines.append(json.dumps(process_batch(event, head=head, query=query, start=start)))
+        prefix = f"{names.RESULTS_PREFIX}/run-1"
+        self.s3.create_bucket(Bucket=RESULTS_BUCKET)
+        self.s3.put_object(Bucket=RESULTS_BUCKET, Key=f"{prefix}/SUCCEEDED_0.json", Body="\n".join(lines).encode())
+        self.s3.put_object(Bucket=RESULTS_BUCKET, Key=f"{prefix}/manifest.json", Body=json.dumps({
+            "DestinationBucket": RESULTS_BUCKET, "ResultFiles": {
+                "SUCCEEDED": [{"Key": f"{prefix}/SUCCEEDED_0.json", "Size": 1}], "FAILED": [], "PENDING": []},
+        }).encode())
+        output = {"MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:backfill-stub/x:y",
+                  "ResultWriterDetails": {"Bucket": RESULTS_BUCKET, "Key": f"{prefix}/manifest.json"}}
+        self.backfill_arn = self.sfn.create_state_machine(
+            name=BACKFILL_STUB_NAME, roleArn="arn:aws:iam::123456789012:role/stub", type="STANDARD",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": output, "End": True}}}),
+        )["stateMachineArn"]
+        self.env.update({
+            "AIRFLOW__PIPELINE__BACKFILL_STATE_MACHINE_ARN": self.backfill_arn,
+            "AIRFLOW__PIPELINE__BACKFILL_POKE_SECONDS": "1",
+        })
+        return json.loads(lines[0]) if len(lines) == 1 else {}
+
+    def backfill_inputs(self) -> list[dict]:
+        """The inputs the backfill stub was started with."""
+        executions = self.sfn.list_executions(stateMachineArn=self.backfill_arn)["executions"]
+        return [json.loads(self.sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in executions]
 
     def put(self, key: str, body: bytes = b"x") -> str:
         """Upload one object; returns its version id."""

@@ -106,5 +106,41 @@ def test_bad_params_fail_the_run_without_sending(mixed):
                        modified_until="2026-01-01T00:00:00Z")
 
     assert result["state"] == "failed"
-    assert result["task_states"]["find_and_send"] == "failed"
+    assert result["task_states"]["choose_path"] == "failed"  # params are checked before either path
     assert mixed.executions() == []
+
+
+# --- large runs: the backfill state machine (Distributed Map) instead of the worker --------
+
+def _batch_input(world, **overrides):
+    from functions.common.constants import MODALITIES
+
+    return {"bucket": world.bucket, "prefix": "", "modified_since": None, "modified_until": None,
+            "modalities": list(MODALITIES), "pipeline_version": world.pipeline_version, "dry_run": False,
+            "max_items": 100_000_000, **overrides}
+
+
+def test_unbounded_reconcile_hands_the_listing_to_the_backfill_state_machine(mixed):
+    expected = mixed.play_backfill(**_batch_input(mixed))
+
+    result = mixed.run(RECONCILE)
+
+    assert result["state"] == "success", result
+    assert result["task_states"]["find_and_send"] == "skipped"
+    assert mixed.backfill_inputs() == [_batch_input(mixed)]
+    counts = result["xcom"]
+    assert counts["path"] == "distributed"
+    assert (counts["listed"], counts["selected"], counts["up_to_date"], counts["sent"]) == (6, 5, 1, 4)
+    assert counts["sent"] == expected["sent"] and counts["batches_succeeded"] == 1
+    assert counts["backfill_execution_arn"].split(":")[-2] == "backfill-stub"
+
+
+def test_small_bounded_backfill_stays_on_the_paged_path(mixed):
+    mixed.play_backfill(**_batch_input(mixed))
+
+    result = mixed.run(BACKFILL, dry_run=True, max_objects=100)
+
+    assert result["state"] == "success", result
+    assert result["task_states"]["start_backfill"] == "skipped"
+    assert result["xcom"]["path"] == "paged"
+    assert mixed.backfill_inputs() == []

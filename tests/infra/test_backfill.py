@@ -1,13 +1,15 @@
-"""The backfill construct: MWAA environment, its DAG bundle, its connection secret, its IAM."""
+"""The backfill construct: MWAA environment, its DAG bundle, its connection secret, its IAM,
+and the backfill state machine (Distributed Map) with its batch Lambda."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 from aws_cdk.assertions import Match
 
 from cdk_app import backfill
+from functions.reprocess import names
+from step_functions import backfill as backfill_asl
+
 ROOT = backfill.ROOT
 
 
@@ -22,20 +24,6 @@ def _statements(template_json: dict, role_logical_prefix: str) -> list[dict]:
     return out
 
 
-def _dag_core():
-    """dags/multimodal_reprocess/core.py, imported the way Airflow does (dags/ on sys.path)."""
-    sys.path.insert(0, str(ROOT / "dags"))
-    try:
-        spec = importlib.util.spec_from_file_location("_dag_core", ROOT / "dags" / "multimodal_reprocess" / "core.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(ROOT / "dags"))
-        sys.modules.pop("_dag_core", None)
-
-
 def test_mwaa_runs_the_configured_airflow_with_the_dags_settings(template, stack):
     config = stack.config
     template.has_resource_properties("AWS::MWAA::Environment", {
@@ -44,6 +32,7 @@ def test_mwaa_runs_the_configured_airflow_with_the_dags_settings(template, stack
             "pipeline.pipeline_version": config.pipeline_version,
             "pipeline.reconcile_schedule": config.backfill.reconcile_schedule,
             "pipeline.state_machine_arn": Match.any_value(),
+            "pipeline.backfill_state_machine_arn": Match.any_value(),
             "pipeline.ingest_bucket": Match.any_value(),
             "secrets.backend": backfill.SECRETS_BACKEND,
         }),
@@ -63,8 +52,14 @@ def test_shared_modules_cover_every_functions_import_of_the_dags():
     for path in (ROOT / "dags").rglob("*.py"):
         for line in path.read_text().splitlines():
             if line.startswith("from functions."):
-                module = line.split()[1].replace(".", "/") + ".py"
-                assert module in backfill.DAG_SHARED_MODULES, f"{path.name} imports {module}, not shipped to MWAA"
+                words = line.replace(",", " ").split()
+                base = words[1].replace(".", "/")
+                if (ROOT / base).is_dir():  # "from functions.pkg import module": the package and the module
+                    needed = [f"{base}/__init__.py"] + [f"{base}/{w}.py" for w in words[3:] if (ROOT / base / f"{w}.py").exists()]
+                else:
+                    needed = [base + ".py"]
+                for module in needed:
+                    assert module in backfill.DAG_SHARED_MODULES, f"{path.name} imports {module}, not shipped to MWAA"
 
 
 def test_db_connection_secret_uses_iam_auth_and_holds_no_password(template_json):
@@ -77,8 +72,7 @@ def test_db_connection_secret_uses_iam_auth_and_holds_no_password(template_json)
 
 
 def test_connection_ids_match_the_dags():
-    core = _dag_core()
-    assert backfill.DB_CONN_ID == core.DB_CONN_ID
+    assert backfill.DB_CONN_ID == names.DB_CONN_ID
 
 
 def test_airflow_can_list_versions_of_the_ingest_bucket_only(template_json):
@@ -87,6 +81,11 @@ def test_airflow_can_list_versions_of_the_ingest_bucket_only(template_json):
     assert len(listing) == 1
     assert "*" not in json.dumps(listing[0]["Resource"])
     assert "IngestBucket" in json.dumps(listing[0]["Resource"]) or "Ingest" in json.dumps(listing[0]["Resource"])
+
+
+def test_dag_bundle_ships_the_reprocessing_core_not_a_copy():
+    assert not (ROOT / "dags" / "multimodal_reprocess" / "core.py").exists()
+    assert "functions/reprocess/core.py" in backfill.DAG_SHARED_MODULES
 
 
 def test_airflow_may_start_and_read_pipeline_executions_but_not_stop_them(template_json):
@@ -104,3 +103,103 @@ def test_mwaa_requirements_use_the_constraints_of_the_configured_airflow(stack):
     assert '--constraint "/usr/local/airflow/dags/constraints.txt"' in requirements
     constraints = (ROOT / "dags" / "constraints.txt").read_text().splitlines()
     assert f"apache-airflow=={version}" in constraints
+
+
+# --- the backfill state machine ------------------------------------------------------------
+
+def _backfill_machine(template_json: dict) -> tuple[str, dict]:
+    machines = [(name, r) for name, r in template_json["Resources"].items()
+                if r["Type"] == "AWS::StepFunctions::StateMachine" and name.startswith("BackfillBatches")]
+    assert len(machines) == 1
+    return machines[0]
+
+
+def _definition(resource: dict) -> dict:
+    """The deployed definition with its substitution placeholders left in."""
+    body = resource["Properties"]["DefinitionString"]
+    text = body if isinstance(body, str) else "".join(p if isinstance(p, str) else "0" for p in body["Fn::Join"][1])
+    return json.loads(text)
+
+
+def _role_statements(template_json: dict, role_logical_id: str) -> list[dict]:
+    out = []
+    for resource in template_json["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role_logical_id} in resource["Properties"]["Roles"]:
+            out.extend(resource["Properties"]["PolicyDocument"]["Statement"])
+    return out
+
+
+def _actions(statement: dict) -> list[str]:
+    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+
+
+def test_committed_backfill_asl_matches_its_generator():
+    assert backfill_asl.load() == backfill_asl.render()
+
+
+def test_backfill_is_a_distributed_map_over_the_listing_in_batches_of_express_children(template_json):
+    _, machine = _backfill_machine(template_json)
+    state = _definition(machine)["States"][backfill_asl.MAP_STATE]
+
+    assert state["Type"] == "Map"
+    assert state["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
+    assert state["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
+    assert state["ItemReader"]["Parameters"] == {"Bucket.$": "$.bucket", "Prefix.$": "$.prefix"}
+    assert state["ItemBatcher"]["MaxItemsPerBatch"] == 1000
+    assert {"pipeline_version.$", "dry_run.$", "modalities.$", "modified_since.$"} <= set(state["ItemBatcher"]["BatchInput"])
+    assert 1 <= state["MaxConcurrency"] <= 100
+    assert 0 < state["ToleratedFailurePercentage"] < 100
+    assert state["ResultWriter"]["Parameters"]["Prefix"] == names.RESULTS_PREFIX
+    batch = state["ItemProcessor"]["States"][backfill_asl.BATCH_STATE]
+    assert {"RetryableSendError", "DatabaseUnavailableError"} <= {e for r in batch["Retry"] for e in r["ErrorEquals"]}
+
+
+def test_backfill_substitutions_name_the_batch_function_and_the_staging_bucket(template_json):
+    _, machine = _backfill_machine(template_json)
+    substitutions = json.dumps(machine["Properties"]["DefinitionSubstitutions"])
+
+    assert backfill_asl.FUNCTION_ARN_KEY in substitutions and "BackfillBatchesReprocessBatch" in substitutions
+    assert backfill_asl.RESULTS_BUCKET_KEY in substitutions and "StorageStaging" in substitutions
+
+
+def test_backfill_state_machine_lists_only_the_ingest_bucket_and_runs_only_its_own_children(template_json):
+    name, machine = _backfill_machine(template_json)
+    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    statements = _role_statements(template_json, role)
+
+    listing = [s for s in statements if "s3:ListBucket" in _actions(s)]
+    assert len(listing) == 1 and "Ingest" in json.dumps(listing[0]["Resource"])
+    starts = [s for s in statements if "states:StartExecution" in _actions(s)]
+    assert len(starts) == 1 and f'"{name}", "Name"' in json.dumps(starts[0]["Resource"])
+    children = [s for s in statements if "states:StopExecution" in _actions(s)]
+    assert len(children) == 1 and "states:DescribeExecution" in _actions(children[0])
+    assert f'"{name}", "Name"' in json.dumps(children[0]["Resource"]) and ":execution:" in json.dumps(children[0]["Resource"])
+    invokes = [s for s in statements if "lambda:InvokeFunction" in _actions(s)]
+    assert invokes and all("BackfillBatchesReprocessBatch" in json.dumps(s["Resource"]) for s in invokes)
+    assert not any(a.startswith("s3:Delete") for s in statements for a in _actions(s))
+
+
+def test_batch_lambda_reads_ingest_connects_to_the_db_and_starts_only_pipeline_executions(template_json):
+    functions = [(n, r) for n, r in template_json["Resources"].items()
+                 if r["Type"] == "AWS::Lambda::Function" and n.startswith("BackfillBatchesReprocessBatch")]
+    assert len(functions) == 1
+    _, fn = functions[0]
+    assert fn["Properties"]["Handler"] == f"functions.{names.FN_REPROCESS_BATCH}.handler.lambda_handler"
+    assert "VpcConfig" in fn["Properties"]
+    role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = _role_statements(template_json, role)
+    actions = {a for s in statements for a in _actions(s)}
+
+    assert {"s3:GetObject*", "rds-db:connect", "states:StartExecution"} <= actions
+    starts = [s for s in statements if "states:StartExecution" in _actions(s)]
+    assert all("OrchestrationStateMachine" in json.dumps(s["Resource"]) for s in starts)
+    assert not any(a.startswith(("s3:Put", "s3:Delete", "states:Stop")) for a in actions)
+
+
+def test_airflow_may_start_the_backfill_and_read_its_results(template_json):
+    statements = _statements(template_json, "BackfillExecutionRole")
+    starts = [s for s in statements if "states:StartExecution" in _actions(s)]
+
+    assert any("BackfillBatchesStateMachine" in json.dumps(s["Resource"]) for s in starts)
+    reads = [s for s in statements if "s3:GetObject*" in _actions(s)]
+    assert any(names.RESULTS_PREFIX in json.dumps(s["Resource"]) for s in reads)

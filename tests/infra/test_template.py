@@ -116,8 +116,14 @@ def test_model_images_resolve_per_region_from_a_mapping(template_json):
     assert all(".dkr.ecr." in uri for uri in images["us-east-1"].values())
 
 
+def _pipeline_machines(template_json: dict) -> dict:
+    """The pipeline's state machine(s); the backfill's (tests/infra/test_backfill.py) aside."""
+    return {name: r for name, r in _resources(template_json, "AWS::StepFunctions::StateMachine").items()
+            if not name.startswith("Backfill")}
+
+
 def test_state_machine_has_a_map_per_modality_logging_and_tracing(template_json):
-    machines = _resources(template_json, "AWS::StepFunctions::StateMachine")
+    machines = _pipeline_machines(template_json)
     assert len(machines) == 1
     props = next(iter(machines.values()))["Properties"]
     assert props["TracingConfiguration"] == {"Enabled": True}
@@ -132,7 +138,7 @@ def test_state_machine_has_a_map_per_modality_logging_and_tracing(template_json)
 
 
 def test_map_concurrency_comes_from_the_config(template_json):
-    props = next(iter(_resources(template_json, "AWS::StepFunctions::StateMachine").values()))["Properties"]
+    props = next(iter(_pipeline_machines(template_json).values()))["Properties"]
     definition = json.loads(props["DefinitionString"])
     video = definition["States"]["Process batch"]["Branches"][1]["States"][asl.map_state_name("video")]
     assert video["MaxConcurrency"] == 4

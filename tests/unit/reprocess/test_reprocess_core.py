@@ -1,22 +1,14 @@
-"""The DAGs' plain logic (dags/multimodal_reprocess/core.py), in the app's virtualenv: no Airflow."""
+"""The plain reprocessing logic (functions/reprocess/core.py) shared by the DAGs and the batch Lambda."""
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
 import pytest
-
-DAGS = Path(__file__).resolve().parents[2] / "dags"
 
 
 @pytest.fixture(scope="module")
 def core():
-    sys.path.insert(0, str(DAGS))  # the DAGs folder is on sys.path in Airflow
-    try:
-        yield importlib.import_module("multimodal_reprocess.core")
-    finally:
-        sys.path.remove(str(DAGS))
+    from functions.reprocess import core
+
+    return core
 
 
 def _ref(core, key: str, version: str | None = "v1", size: int = 10):

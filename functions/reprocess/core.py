@@ -1,8 +1,10 @@
-"""Plain logic of a reprocessing run: select, filter stale, plan executions, estimate cost.
+"""Plain logic of a reprocessing run: select, filter stale, plan executions, send, estimate cost.
 
-Nothing here imports Airflow, so it runs the same in an Airflow worker, in a Lambda and in
-unit tests. Object names, modalities and the state machine's input type come from
-`functions/` (shipped beside the DAGs by cdk_app/backfill.py), never repeated here.
+Nothing here imports Airflow or Lambda, so the same code runs in an Airflow worker (the
+paged path of dags/multimodal_reprocess/tasks.py), in the reprocess_batch Lambda (one
+Distributed Map batch, functions/reprocess/batch.py) and in unit tests. Object names,
+modalities and the state machine's input type come from `functions/common` (shipped beside
+the DAGs by cdk_app/backfill.py), never repeated here.
 """
 from __future__ import annotations
 
@@ -16,13 +18,6 @@ from functions.common.constants import DB_SCHEMA, MAX_EXECUTION_NAME, MODALITIES
 from functions.common.events import ExecutionInput, ObjectRef
 from functions.streaming.classify import classify
 from functions.streaming.executions import MAX_EXECUTION_INPUT_BYTES, MAX_OBJECTS_PER_EXECUTION, identity
-
-# Airflow connection ids the DAGs use (MWAA reads them from Secrets Manager, see cdk_app/backfill.py).
-AWS_CONN_ID = "aws_default"
-DB_CONN_ID = "pipeline_db"
-# Airflow configuration section holding the deployment's settings (airflow_configuration_options
-# "pipeline.*" in cdk_app/backfill.py; AIRFLOW__PIPELINE__* environment variables locally).
-CONF_SECTION = "pipeline"
 
 # One page of the listing at a time: the worker never holds more than this many versions.
 # 1000 is the most one ListObjectVersions call returns.
@@ -141,6 +136,7 @@ class Tally:
     execution_arns: list[str] = field(default_factory=list)  # the first few, for links
     errors: list[str] = field(default_factory=list)  # the first few
     truncated: bool = False  # max_objects reached before the listing ended
+    gone: int = 0  # listed, then deleted before its current version could be read (batch path)
 
     def count_stale(self, refs: Iterable[ObjectRef]) -> None:
         for ref in refs:
@@ -151,24 +147,61 @@ class Tally:
     def as_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v) for k, v in self.__dict__.items()}
 
+    def merge(self, other: dict[str, Any], keep: int = 25) -> None:
+        """Add another tally's counts (a batch's result, as from `as_dict`) to this one.
+
+        Counters add up, per-modality maps add up per key, lists keep their first `keep` entries.
+        """
+        for name, value in other.items():
+            if not hasattr(self, name):
+                continue  # a field this version does not know: ignore, never fail the report
+            mine = getattr(self, name)
+            if isinstance(mine, bool):
+                setattr(self, name, mine or bool(value))
+            elif isinstance(mine, int):
+                setattr(self, name, mine + int(value or 0))
+            elif isinstance(mine, dict):
+                for key, count in (value or {}).items():
+                    mine[key] = mine.get(key, 0) + int(count)
+            elif isinstance(mine, list):
+                mine.extend(list(value or [])[: max(0, keep - len(mine))])
+
 
 def object_ref(bucket: str, entry: dict[str, Any]) -> Optional[ObjectRef]:
-    """An ObjectRef from one ListObjectVersions `Versions` (or ListObjectsV2 `Contents`) entry.
+    """An ObjectRef from one listing entry: ListObjectVersions `Versions`, ListObjectsV2
+    `Contents`, a Distributed Map listObjectsV2 item, or an S3 Inventory row.
 
     Returns None for entries that are not the current version. S3 writes "null" as the
     version id of objects in unversioned buckets; the pipeline records those as None.
     """
-    if entry.get("IsLatest") is False:
+    if entry.get("IsLatest") in (False, "false", "False"):
         return None
     version = entry.get("VersionId")
     return ObjectRef(
         bucket=bucket,
         key=entry["Key"],
-        version_id=None if version in (None, "null") else version,
-        etag=(entry.get("ETag") or "").strip('"') or None,
-        size=int(entry.get("Size", 0)),
+        version_id=None if version in (None, "", "null") else version,
+        # ListObjectsV2 through the SDK says "ETag"; a Distributed Map's ItemReader says "Etag".
+        etag=(entry.get("ETag") or entry.get("Etag") or "").strip('"') or None,
+        size=int(entry.get("Size") or 0),
         modality=classify(entry["Key"]),
     )
+
+
+def last_modified(entry: dict[str, Any]) -> Optional[datetime]:
+    """When a listed object was last modified, as an aware datetime, from any listing shape.
+
+    SDK listings give a datetime; a Distributed Map's listObjectsV2 ItemReader gives epoch
+    seconds; an S3 Inventory CSV row gives an ISO 8601 string in `LastModifiedDate`.
+    """
+    value = entry.get("LastModified", entry.get("LastModifiedDate"))
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    if isinstance(value, str):
+        return _when(value, "LastModified")
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def select(bucket: str, entries: Iterable[dict[str, Any]], params: RunParams, tally: Tally) -> list[ObjectRef]:
@@ -179,11 +212,7 @@ def select(bucket: str, entries: Iterable[dict[str, Any]], params: RunParams, ta
         if ref is None or ref.key.endswith("/"):
             continue
         tally.listed += 1
-        modified = entry.get("LastModified")
-        if isinstance(modified, str):
-            modified = _when(modified, "LastModified")
-        if modified is not None and modified.tzinfo is None:
-            modified = modified.replace(tzinfo=timezone.utc)
+        modified = last_modified(entry)
         if params.modified_since and modified and modified < params.modified_since:
             continue
         if params.modified_until and modified and modified >= params.modified_until:
@@ -272,6 +301,58 @@ def estimate_cost_usd(stale_by_modality: dict[str, int], stale_bytes_by_modality
     return out
 
 
+class RetryableSendError(Exception):
+    """StartExecution was throttled or failed on the service side after the client's own
+    retries: a later attempt can succeed (names are deterministic, so retrying is safe)."""
+
+
+# StartExecution errors a later attempt can fix.
+# https://docs.aws.amazon.com/step-functions/latest/apireference/CommonErrors.html
+RETRYABLE_START_ERRORS = frozenset({
+    "ThrottlingException", "TooManyRequestsException", "ServiceUnavailable", "InternalFailure",
+    "InternalServerError", "RequestTimeout",
+})
+# How many execution ARNs / errors / sample keys one Tally keeps.
+KEEP = 25
+
+
+def object_count(execution_input: ExecutionInput) -> int:
+    return sum(len(getattr(execution_input, m)) for m in (*MODALITIES, UNSUPPORTED))
+
+
+def send(start: Callable[[str, str], str], planned: Sequence[tuple[str, ExecutionInput]], tally: Tally,
+         raise_retryable: bool = False) -> None:
+    """Start each planned execution with `start(name, input_json) -> execution ARN`; count in `tally`.
+
+    ExecutionAlreadyExists means the same objects for the same pipeline version were sent
+    before (running or done): counted as already sent. Other client errors are counted as
+    failed with their message; with `raise_retryable`, throttling and service errors raise
+    RetryableSendError instead (the Lambda lets its state machine retry the whole batch).
+    """
+    for name, execution_input in planned:
+        count = object_count(execution_input)
+        try:
+            execution_arn = start(name, execution_input.model_dump_json())
+        except Exception as exc:  # botocore ClientError, without importing botocore here
+            response = getattr(exc, "response", None)
+            if not isinstance(response, dict):
+                raise
+            code = response.get("Error", {}).get("Code", "")
+            if code == "ExecutionAlreadyExists":
+                tally.already_sent += count
+                continue
+            if raise_retryable and code in RETRYABLE_START_ERRORS:
+                raise RetryableSendError(f"{name}: {code}: {exc}") from exc
+            tally.failed += count
+            if len(tally.errors) < KEEP:
+                tally.errors.append(f"{name}: {code}: {exc}")
+            continue
+        tally.sent += count
+        tally.executions_started += 1
+        if len(tally.execution_arns) < KEEP:
+            tally.execution_arns.append(execution_arn)
+
+
 def pages(refs: Iterator[ObjectRef], size: int) -> Iterator[list[ObjectRef]]:
     page: list[ObjectRef] = []
     for ref in refs:
@@ -281,6 +362,48 @@ def pages(refs: Iterator[ObjectRef], size: int) -> Iterator[list[ObjectRef]]:
             page = []
     if page:
         yield page
+
+
+# The most items a Distributed Map's ItemReader passes on (ReaderConfig MaxItems).
+# https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemreader.html
+MAX_READER_ITEMS = 100_000_000
+# A run whose max_objects is empty or above this goes to the backfill state machine's
+# Distributed Map instead of being listed page by page inside the Airflow worker.
+DEFAULT_DISTRIBUTED_THRESHOLD = 50_000
+
+
+def use_distributed(params: RunParams, threshold: int = DEFAULT_DISTRIBUTED_THRESHOLD) -> bool:
+    """True when the run is too large (or unbounded) to list inside an Airflow worker."""
+    return params.max_objects is None or params.max_objects > threshold
+
+
+def backfill_input(params: RunParams) -> dict[str, Any]:
+    """The backfill state machine's input for a run (step_functions/backfill.py reads these fields).
+
+    Every field is present (JSONPath fails on a missing one); `max_items` bounds how many
+    listed objects the Distributed Map reads, not how many are sent.
+    """
+    return {
+        "bucket": params.bucket,
+        "prefix": params.prefix,
+        "modified_since": params.modified_since.isoformat() if params.modified_since else None,
+        "modified_until": params.modified_until.isoformat() if params.modified_until else None,
+        "modalities": list(params.modalities),
+        "pipeline_version": params.pipeline_version,
+        "dry_run": params.dry_run,
+        "max_items": min(params.max_objects or MAX_READER_ITEMS, MAX_READER_ITEMS),
+    }
+
+
+def run_execution_name(dag_id: str, run_id: str) -> str:
+    """The backfill execution's name for one DAG run: the same on a retry of the start task.
+
+    StartExecution of a Standard workflow with a running execution's name and input returns
+    that execution instead of starting another
+    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
+    """
+    digest = hashlib.sha256(f"{dag_id}\n{run_id}".encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
+    return f"af-{_NAME_UNSAFE.sub('_', dag_id)[: MAX_EXECUTION_NAME - _DIGEST_CHARS - 4]}-{digest}"
 
 
 def console_link(execution_arn: str) -> str:

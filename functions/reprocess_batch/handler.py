@@ -1,0 +1,68 @@
+"""reprocess_batch Lambda: one batch of the backfill state machine's Distributed Map.
+
+Env: STATE_MACHINE_ARN (the pipeline's), DB_* (RDS Proxy, IAM auth). Layers: core only.
+Input: {"Items": [...listObjectsV2 items...], "BatchInput": {...run parameters...}} (see
+functions/reprocess/batch.py). Returns the batch's counts. Raises RetryableSendError when
+StartExecution stays throttled and DatabaseUnavailableError when the database cannot be
+reached: the state machine retries the batch by those names, which is safe because
+execution names are deterministic. Bad run parameters raise ValueError (no retry).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.constants import ENV_STATE_MACHINE_ARN, POWERTOOLS_SERVICE
+from functions.common.db import Database
+from functions.reprocess.batch import HEAD_CONCURRENCY, BatchEvent, process_batch
+
+logger = Logger(service=POWERTOOLS_SERVICE)
+tracer = Tracer(service=POWERTOOLS_SERVICE)
+_clients: dict[str, Any] = {}
+_db = Database()
+
+
+def _client(service: str) -> Any:
+    if service not in _clients:
+        import boto3
+        from botocore.config import Config
+
+        # Standard-mode retries absorb short throttling before the batch is handed back to
+        # the state machine's Retry; the pool matches the HeadObject threads.
+        _clients[service] = boto3.client(service, config=Config(
+            retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=HEAD_CONCURRENCY))
+    return _clients[service]
+
+
+def _head(bucket: str, key: str) -> Optional[dict[str, Any]]:
+    from botocore.exceptions import ClientError
+
+    try:
+        return _client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def _query(sql: str, params: dict) -> list[tuple]:
+    with _db.transaction() as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def _start(name: str, input_json: str) -> str:
+    return _client("stepfunctions").start_execution(
+        stateMachineArn=os.environ[ENV_STATE_MACHINE_ARN], name=name, input=input_json)["executionArn"]
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    batch = parse(event=event, model=BatchEvent)
+    result = process_batch(batch, head=_head, query=_query, start=_start)
+    logger.info("batch reprocessed", extra={k: v for k, v in result.items() if not isinstance(v, list)})
+    return result
