@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.events import ObjectRef
-from functions.reprocess.core import KEEP, RunParams, Tally, estimate_cost_usd, plan, select, send, stale
+from functions.reprocess.core import KEEP, RunParams, Tally, plan, select, send, stale
 
 # HeadObject calls in flight per batch: 1,000 sequential calls would take ~20 s; 16 keep a
 # batch within a few seconds without crowding the function's connection pool (botocore's
@@ -135,8 +135,3 @@ def _current_versions(bucket: str, refs: list[ObjectRef], versioned_keys: set[st
         }))
     return out
 
-
-def summary(result: dict[str, Any]) -> dict[str, Any]:
-    """A run's counts with the dry run's cost estimate, for the DAG's report."""
-    return {**result, "estimated_cost_usd": estimate_cost_usd(result.get("stale_by_modality", {}),
-                                                              result.get("stale_bytes_by_modality", {}))}
