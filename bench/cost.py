@@ -101,10 +101,16 @@ class Baseline:
 
 
 def lambda_memory_mb() -> dict[str, int]:
-    """Configured memory per pipeline function (cdk_app/orchestration.py) plus the edge functions."""
-    from cdk_app.orchestration import _SIZING
+    """Configured memory per pipeline function (`_SIZING` in cdk_app/orchestration.py, read from
+    its source so that no CDK/jsii runtime starts) plus the edge functions."""
+    import ast
 
-    return {**{step: sizing[0] for step, sizing in _SIZING.items()}, **EDGE_MEMORY_MB}
+    tree = ast.parse((ROOT / "cdk_app" / "orchestration.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_SIZING" for t in node.targets):
+            sizing = {getattr(c, key.attr): value.elts[0].value for key, value in zip(node.value.keys, node.value.values)}
+            return {**sizing, **EDGE_MEMORY_MB}
+    raise LookupError("no _SIZING in cdk_app/orchestration.py")
 
 
 def instance_types() -> dict[str, str]:
@@ -201,7 +207,7 @@ def main() -> None:
     runs = json.loads(args.figures.read_text())
     memory, instances = lambda_memory_mb(), instance_types()
     baseline = Baseline(endpoint_instances=instances)
-    print(f"# mix {MIX}; audio/video scaled to {MEDIA_SECONDS:.0f} s; figures from {args.figures.relative_to(ROOT)}")
+    print(f"# mix {MIX}; audio/video scaled to {MEDIA_SECONDS:.0f} s; figures from {args.figures}")
     print("\n## measured per file (local executions' histories and counters)\n")
     print("| modality | mode | state transitions | Lambda invocations | endpoint invocations | endpoint items |")
     print("|---|---|---:|---:|---:|---:|")
