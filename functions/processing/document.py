@@ -53,6 +53,8 @@ def extract_pdf(path: Path) -> DocumentExtract:
         count = len(reader.pages)
     except InvalidObjectError:
         raise
+    except RecursionError as exc:  # objects nested thousands deep exhaust the parser's stack
+        raise InvalidObjectError("corrupt PDF: objects nested too deeply to parse") from exc
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError, AssertionError) as exc:
         raise InvalidObjectError(f"corrupt or truncated PDF: {exc}") from exc
     if count == 0:
@@ -64,10 +66,13 @@ def extract_pdf(path: Path) -> DocumentExtract:
         try:
             page = reader.pages[index]
             text = page.extract_text() or ""
+        except RecursionError as exc:
+            raise InvalidObjectError(f"corrupt PDF page {index + 1}: objects nested too deeply to parse") from exc
         except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AssertionError) as exc:
             raise InvalidObjectError(f"corrupt PDF page {index + 1}: {exc}") from exc
         result = Page(number=index + 1, text=text)
         if result.scanned:
+            _refuse_image_bombs(page, index + 1)
             result.images = _page_images(page, index + 1)
         pages.append(result)
     info = {}
@@ -77,6 +82,26 @@ def extract_pdf(path: Path) -> DocumentExtract:
     except Exception:  # noqa: BLE001 - broken info dictionaries are common and harmless
         pass
     return DocumentExtract(format="pdf", pages=pages, metadata={"pages": count, "info": info})
+
+
+def _refuse_image_bombs(page, number: int) -> None:
+    """Refuse a page whose images declare more pixels than an image file may have, before
+    anything decodes them (a few KB of Flate can declare gigabytes). Raises InvalidObjectError."""
+    from functions.processing.image import MAX_PIXELS
+
+    try:
+        resources = page.get("/Resources")
+        xobjects = resources.get_object().get("/XObject") if resources is not None else None
+        images = [x.get_object() for x in (xobjects.get_object().values() if xobjects is not None else [])]
+        sizes = [(int(x.get("/Width", 0)), int(x.get("/Height", 0))) for x in images if x.get("/Subtype") == "/Image"]
+    except Exception:  # noqa: BLE001 - unreadable resources: _page_images skips them
+        return
+    for width, height in sizes:
+        if width * height > MAX_PIXELS:
+            raise InvalidObjectError(
+                f"PDF page {number} has an image of {width}x{height} pixels, above the {MAX_PIXELS} pixel limit"
+                " (decompression bomb?)"
+            )
 
 
 def _page_images(page, number: int) -> list[bytes]:
