@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--wave", type=int, default=100,
+                        help="files uploaded per wave; the next wave starts when this one's executions ended")
     args = parser.parse_args(argv)
 
     from local.run import BUCKETS, LocalPipeline
@@ -132,9 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     log = (WORK / "lambda.log").open("w", encoding="utf-8")
     with contextlib.redirect_stdout(log), LocalPipeline(WORK, progress=False) as pipeline:
         started = time.monotonic()
-        uploads = pipeline.upload(folder, files)
-        pipeline.forward(uploads)
-        executions = pipeline.process(len(files))
+        uploads, executions = [], []
+        # Waves bound the concurrency: locally every execution's Map iterations are threads of
+        # this process and the model servers share its 2 cores; with all 1,000 files in flight
+        # at once the model requests time out (60 s) and the retries dominate.
+        for start in range(0, len(files), args.wave):
+            wave_uploads = pipeline.upload(folder, files[start:start + args.wave])
+            pipeline.published = 0  # process() waits for this many new records on the same group
+            pipeline.published = pipeline.forward(wave_uploads)
+            executions += pipeline.process(len(wave_uploads))
+            uploads += wave_uploads
+            print(f"  {len(uploads)} files done after {time.monotonic() - started:.0f} s", file=sys.stderr)
         elapsed = time.monotonic() - started
         counts = count_outcomes(pipeline.db_env, BUCKETS["ingest"], [(u.key, u.version_id) for u in uploads])
     log.close()
