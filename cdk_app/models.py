@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from aws_cdk import Aws, CfnMapping, Fn, Stack
+from aws_cdk import Aws, CfnMapping, Fn
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
@@ -165,12 +165,11 @@ class Models(Construct):
         else:
             storage.key.grant_encrypt_decrypt(execution_role)
         endpoint = sagemaker.CfnEndpoint(self, f"{role_id}Endpoint", endpoint_config_name=endpoint_config.attr_endpoint_config_name)
-        stack = Stack.of(self)
         self.endpoints[spec.role] = endpoint
         self.endpoint_names[spec.role] = endpoint.attr_endpoint_name
-        self.endpoint_arns[spec.role] = stack.format_arn(
-            service="sagemaker", resource="endpoint", resource_name=Fn.join("", [endpoint.attr_endpoint_name])
-        )
+        # Ref of an endpoint is its ARN as SageMaker writes it (names lowercased), which is what
+        # IAM compares against; an ARN built from the name would keep its capitals.
+        self.endpoint_arns[spec.role] = endpoint.ref
 
         target = appscaling.ScalableTarget(
             self,

@@ -27,6 +27,12 @@ _SIZING = {
     c.STEP_STORE: (1024, Duration.minutes(5), 512, False),
     c.STEP_RECORD_FAILURE: (256, Duration.minutes(2), 512, False),
 }
+# Which model endpoints each step calls (OCR and speech make chunk text, so extract calls them).
+_ENDPOINTS_CALLED = {
+    c.STEP_EXTRACT: (c.MODEL_OCR, c.MODEL_SPEECH),
+    c.STEP_GENERATE: (c.MODEL_GENERATION,),
+    c.STEP_EMBED: (c.MODEL_IMAGE_EMBEDDING, c.MODEL_TEXT_EMBEDDING),
+}
 _DESCRIPTIONS = {
     c.STEP_EXTRACT: "Validates one object and extracts its content into the staging area",
     c.STEP_GENERATE: "Generates captions, transcripts, summaries and tags through the model endpoints",
@@ -89,10 +95,10 @@ class Orchestration(Construct):
         storage.staging_bucket.grant_read(f[c.STEP_STORE].role, f"{c.STAGING_PREFIX}/*")
         for step in (c.STEP_EXTRACT, c.STEP_STORE, c.STEP_RECORD_FAILURE):
             database.grant_connect(f[step].role)
-        if models.endpoint_arns:
-            invoke = iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=list(models.endpoint_arns.values()))
-            for step in (c.STEP_EXTRACT, c.STEP_GENERATE, c.STEP_EMBED):
-                f[step].role.add_to_policy(invoke)
+        for step, roles in _ENDPOINTS_CALLED.items():
+            arns = [models.endpoint_arns[role] for role in roles if role in models.endpoint_arns]
+            if arns:
+                f[step].role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=arns))
         for step, fn in f.items():
             suppress(
                 fn.role,

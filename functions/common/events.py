@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from functions.common.constants import MODALITIES, UNSUPPORTED
 
@@ -113,3 +113,42 @@ class StoreResult(_Event):
     chunks: int = 0
     embeddings: int = 0
     reason: Optional[str] = None
+
+
+# --- CloudFormation custom resources (through the CDK Provider framework) -------------------
+# The framework hands onEvent the CloudFormation request (its ResponseURL masked), so these
+# models check only what our handlers use; CloudFormation adds ServiceToken to the properties.
+
+
+class _ResourceProperties(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ServiceToken: Optional[str] = None
+
+
+class TopicProperties(_ResourceProperties):
+    Topic: str = Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    Partitions: int = Field(ge=1, le=1000)  # CloudFormation sends numbers as strings; pydantic coerces
+
+
+class MigrationProperties(_ResourceProperties):
+    MigrationsDigest: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class _CustomResourceEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    RequestType: Literal["Create", "Update", "Delete"]
+    PhysicalResourceId: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _properties_unless_delete(self):
+        if self.RequestType != "Delete" and getattr(self, "ResourceProperties", None) is None:
+            raise ValueError(f"{self.RequestType} needs ResourceProperties")
+        return self
+
+
+class TopicResourceEvent(_CustomResourceEvent):
+    ResourceProperties: Optional[TopicProperties] = None
+
+
+class MigrationResourceEvent(_CustomResourceEvent):
+    ResourceProperties: Optional[MigrationProperties] = None

@@ -14,6 +14,7 @@ from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from functions.common.constants import ENV_KAFKA_BOOTSTRAP
+from functions.common.events import TopicResourceEvent
 from functions.streaming.kafka_config import client_config
 
 logger = Logger()
@@ -34,10 +35,10 @@ def ensure_topic(admin: KafkaAdminClient, topic: str, partitions: int) -> str:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-    props = event["ResourceProperties"]
-    topic, partitions = props["Topic"], int(props["Partitions"])
-    if event["RequestType"] == "Delete":
-        return {"PhysicalResourceId": event["PhysicalResourceId"]}
+    request = TopicResourceEvent.model_validate(event)  # before any connection is opened
+    if request.RequestType == "Delete":
+        return {"PhysicalResourceId": request.PhysicalResourceId or ""}
+    topic, partitions = request.ResourceProperties.Topic, request.ResourceProperties.Partitions
     admin = KafkaAdminClient(**client_config(os.environ[ENV_KAFKA_BOOTSTRAP]))
     try:
         outcome = ensure_topic(admin, topic, partitions)

@@ -22,6 +22,7 @@ import os
 
 from functions.common.constants import DB_APP_USER, ENV_DB_APP_SECRET_ARN, METRICS_NAMESPACE, POWERTOOLS_SERVICE
 from functions.common.db import Database
+from functions.common.events import MigrationResourceEvent
 from functions.migrate.runner import apply_pending, current_version, ensure_app_user
 
 logger = Logger(service=POWERTOOLS_SERVICE)
@@ -41,10 +42,13 @@ def _database() -> Database:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request_type = (event or {}).get("RequestType")
-    if request_type == "Delete":
-        logger.info("Delete: nothing to do")
-        return {"PhysicalResourceId": event.get("PhysicalResourceId") or PHYSICAL_RESOURCE_ID}
+    if "RequestType" in (event or {}):  # a custom-resource event: validate before connecting
+        request = MigrationResourceEvent.model_validate(event)
+        if request.RequestType == "Delete":
+            logger.info("Delete: nothing to do")
+            return {"PhysicalResourceId": request.PhysicalResourceId or PHYSICAL_RESOURCE_ID}
+    elif event:
+        raise ValueError("invoke with a CloudFormation custom-resource event, or with an empty event to migrate")
     conn = _database().connection()
     applied = apply_pending(conn)
     version = current_version(conn)
