@@ -7,8 +7,8 @@ Functions executing the real ASL, in-process handlers, librdkafka mock Kafka, pg
 local model servers) and measures it; the parent prints one table per set and the ratio.
 
 * design: what cdk.json configures: MODEL_BATCH_SIZE = `model_batch_size`, each modality's
-  Map MaxConcurrency = `map_max_concurrency`, the event source mapping's batch size =
-  `kafka.batch_size` (one execution per Kafka batch).
+  Map MaxConcurrency = `map_max_concurrency`, Kafka batches of up to `kafka.batch_size`
+  records gathered for up to `kafka.batching_window_seconds` (one execution per batch).
 * naive: one file at a time, one execution per file (Kafka batches of 1, the next file is
   uploaded only once the previous execution ended), MODEL_BATCH_SIZE=1 (one endpoint call per
   item), Map MaxConcurrency=1.
@@ -24,7 +24,9 @@ invocations and their in-process durations, endpoint invocations and items per m
 
 Roles without local weights (image_embedding, generation) are served by bench/stub_models.py
 (contract-correct, near-zero compute) unless --no-stubs, so their calls are made and counted.
-Results: printed, and saved to bench/out/pipeline-<set>.json.
+The in-process models run with one torch thread per request (--torch-threads, both modes; see
+bench/README.md for why). Results: printed, and saved to bench/out/pipeline-<set>.json
+(git-ignored).
 """
 from __future__ import annotations
 
