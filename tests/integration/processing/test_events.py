@@ -8,6 +8,7 @@ import pytest
 
 from fake_models import FakeLambdaContext
 from functions.common.events import FailureInput, StepResult, WorkItem
+from functions.migrate.runner import discover
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -43,4 +44,4 @@ def test_migrate_custom_resource_create_reports_the_schema_version(db, monkeypat
     result = handler.lambda_handler(_load("migrate_custom_resource_create.json"), FakeLambdaContext())
     handler._db.close()
     assert result["PhysicalResourceId"] == "pipeline-schema"
-    assert result["Data"]["SchemaVersion"] == "1" and result["Data"]["Applied"] == ""
+    assert result["Data"]["SchemaVersion"] == str(discover()[-1].version) and result["Data"]["Applied"] == ""
