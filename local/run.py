@@ -143,6 +143,9 @@ class LocalPipeline:
             conn.commit()
         self.moto = MotoServer()
         endpoint = self.moto.start()
+        # moto's backends are process-global: a server started after another one would still
+        # hold its buckets, state machine and executions. Every pipeline starts from empty.
+        self.moto.reset()
         self._stack.callback(self.moto.stop)
         os.environ[c.ENV_AWS_ENDPOINT_URL] = endpoint
         self.kafka = start_kafka(TOPIC, partitions=4)
