@@ -262,6 +262,23 @@ def torch_device_dtype():
     return torch.device("cpu"), torch.float32
 
 
+def load_transformers(model_dir: str | os.PathLike | None, model_class: Any, processor_class: Any) -> dict[str, Any]:
+    """Load a transformers model + processor from model_dir, else from env HF_MODEL_ID (at
+    HF_MODEL_REVISION), on the GPU in bf16/fp16 when there is one. Returns the dict the
+    inference modules pass to predict_fn: model, processor, device, dtype, info."""
+    source, is_local = model_source(model_dir)
+    revision = None if is_local else hub_revision()
+    device, dtype = torch_device_dtype()
+    model = model_class.from_pretrained(source, revision=revision, dtype=dtype).to(device).eval()
+    return {
+        "model": model,
+        "processor": processor_class.from_pretrained(source, revision=revision),
+        "device": device,
+        "dtype": dtype,
+        "info": model_info(model_id(source, is_local), model_version(source, is_local, model.config)),
+    }
+
+
 def model_info(model_id: str, version: str) -> dict[str, str]:
     return {"id": model_id, "version": version}
 

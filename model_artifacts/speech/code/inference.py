@@ -26,18 +26,7 @@ def model_fn(model_dir: str) -> dict[str, Any]:
     """Load a Whisper model + processor from model_dir, else from env HF_MODEL_ID."""
     from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor
 
-    source, is_local = mm.model_source(model_dir)
-    revision = None if is_local else mm.hub_revision()
-    device, dtype = mm.torch_device_dtype()
-    model = AutoModelForSpeechSeq2Seq.from_pretrained(source, revision=revision, dtype=dtype).to(device).eval()
-    processor = AutoProcessor.from_pretrained(source, revision=revision)
-    return {
-        "model": model,
-        "processor": processor,
-        "device": device,
-        "dtype": dtype,
-        "info": mm.model_info(mm.model_id(source, is_local), mm.model_version(source, is_local, model.config)),
-    }
+    return mm.load_transformers(model_dir, AutoModelForSpeechSeq2Seq, AutoProcessor)
 
 
 def input_fn(body, content_type):
