@@ -16,16 +16,15 @@ local model servers) and measures it; the parent prints one table per set and th
 Measured per mode: wall time from the first upload to the end of the last execution (the
 event source mapping has joined its group before the clock starts), files per minute overall
 and per modality (files / time while that modality was in flight), mean seconds per step per
-modality (Step Functions history), peak RSS of the process (resource.getrusage; the model
-servers run in-process, so it includes them) and of its children (ffmpeg, tesseract), and per
-file: state transitions (history: every *StateEntered event plus every retry), Lambda
+modality (Step Functions history), peak RSS of the process (resource.getrusage) and the sum
+of the model servers' peaks (one process per role, as one container per endpoint, unless
+--model-servers thread), and per file: state transitions (history: every *StateEntered event plus every retry), Lambda
 invocations and their in-process durations, endpoint invocations and items per model role
 (counted around ModelClient._send). `bench/cost.py` turns the saved JSON into dollars.
 
 Roles without local weights (image_embedding, generation) are served by bench/stub_models.py
 (contract-correct, near-zero compute) unless --no-stubs, so their calls are made and counted.
-The in-process models run with one torch thread per request (--torch-threads, both modes; see
-bench/README.md for why). Results: printed, and saved to bench/out/pipeline-<set>.json
+The models run with one torch thread (--torch-threads, both modes; see bench/README.md). Results: printed, and saved to bench/out/pipeline-<set>.json
 (git-ignored).
 """
 from __future__ import annotations
@@ -164,7 +163,18 @@ def _wait_idle(pipeline: Any, esm: Any, timeout_s: float = 3600, poll_s: float =
         time.sleep(poll_s)
 
 
-def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1) -> dict[str, Any]:
+def _peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident set) of a live process, in MB; 0 when it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1, servers: str = "subprocess") -> dict[str, Any]:
     """One measured pass of `folder` in `mode`; returns the figures (see the module docstring)."""
     from bench.stub_models import StubModels
     from local import setup_pipeline
@@ -173,12 +183,15 @@ def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1) -> dict[st
 
     config = mode_config(mode)
     if threads:
-        # The local model servers answer each request on its own thread inside this process;
-        # with torch's default of one intra-op thread per core, 20 concurrent requests on 2
-        # cores spin OpenMP threads against each other (measured: 6 ms -> ~9 s per MiniLM call).
-        import torch
+        # Intra-op threads of the models: torch reads OMP_NUM_THREADS when the model servers
+        # (subprocesses, like one container per endpoint) import it; thread mode shares this
+        # process's torch. With 20 concurrent requests against in-process servers on 2 cores,
+        # torch's default (one per core) spun OpenMP threads against each other.
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        if servers == "thread":
+            import torch
 
-        torch.set_num_threads(threads)
+            torch.set_num_threads(threads)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     os.environ[c.ENV_MODEL_BATCH_SIZE] = str(config["model_batch_size"])
     recorder = Recorder()
@@ -187,7 +200,7 @@ def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1) -> dict[st
     work = Path(tempfile.mkdtemp(prefix=f"bench-{mode}-"))
     from functions.dispatcher.handler import lambda_handler as dispatch
 
-    with LocalPipeline(work, progress=False) as pipeline:
+    with LocalPipeline(work, progress=False, model_servers=servers) as pipeline:
         endpoints = json.loads(os.environ[c.ENV_MODEL_ENDPOINTS])
         if stub:
             for role, url in stub.endpoints.items():
@@ -220,6 +233,7 @@ def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1) -> dict[st
         finally:
             elapsed = time.monotonic() - started
             esm.stop()
+        servers_rss = sum(_peak_rss_mb(pid) for pid in pipeline.profile.pids)
         executions = _all_executions(pipeline.sfn, pipeline.arn)
         histories = {e["executionArn"]: history(pipeline.sfn, e["executionArn"]) for e in executions}
         statuses = {}
@@ -242,6 +256,8 @@ def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1) -> dict[st
         if modality in result["modalities"]:
             result["modalities"][modality].update({k: None if v is None else round(float(v), 2) for k, v in figures.items()})
     result["torch_threads"] = threads
+    result["model_servers"] = servers
+    result["model_servers_peak_rss_mb"] = round(servers_rss, 1)
     return result
 
 
@@ -320,9 +336,9 @@ def _prepare(set_name: str, files: int, tmp: Path) -> Path:
     return folder
 
 
-def _child(mode: str, folder: Path, stubs: bool, threads: int, out: Path, log: Path) -> dict[str, Any]:
+def _child(mode: str, folder: Path, stubs: bool, threads: int, servers: str, out: Path, log: Path) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.pipeline", "--child", mode, "--folder", str(folder), "--out", str(out),
-           "--torch-threads", str(threads)]
+           "--torch-threads", str(threads), "--model-servers", servers]
     if not stubs:
         cmd.append("--no-stubs")
     with log.open("w") as f:
@@ -346,10 +362,11 @@ def print_comparison(set_name: str, results: dict[str, dict[str, Any]]) -> None:
                   f"| {m['transitions_per_file']:.2f} | {lam:.2f} | {calls:.2f} |")
     # Children's peak (ffmpeg, tesseract) is kept in the JSON only: getrusage counts a forked
     # child's inherited pages before exec, so it mostly repeats the parent's size.
-    print("\n| mode | executions | wall s | files/min | peak RSS MB |\n|---|---:|---:|---:|---:|")
+    print("\n| mode | executions | wall s | files/min | peak RSS MB, pipeline | peak RSS MB, model servers |"
+          "\n|---|---:|---:|---:|---:|---:|")
     for mode, r in results.items():
         print(f"| {mode} | {r['executions']} | {r['elapsed_s']:.1f} | {r['files_per_min']:.1f} "
-              f"| {r['peak_rss_mb']:.0f} |")
+              f"| {r['peak_rss_mb']:.0f} | {r.get('model_servers_peak_rss_mb', 0):.0f} |")
     if design and naive:
         print(f"\ndesign / naive files per minute: {design['files_per_min'] / naive['files_per_min']:.2f}x")
         print("per modality (design: files over the time its Map was in flight while sharing the cores with the "
@@ -366,13 +383,16 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200, help="files in the mixed set")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--no-stubs", action="store_true", help="leave roles without weights unavailable")
-    parser.add_argument("--torch-threads", type=int, default=1, help="intra-op threads of the in-process models (0: torch default)")
+    parser.add_argument("--torch-threads", type=int, default=1, help="intra-op threads of the models (0: torch default)")
+    parser.add_argument("--model-servers", choices=("subprocess", "thread"), default="subprocess",
+                        help="one process per model role (default, like one container per endpoint) or threads in the measured process")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = run_child(args.child, args.folder, stubs=not args.no_stubs, threads=args.torch_threads)
+        result = run_child(args.child, args.folder, stubs=not args.no_stubs, threads=args.torch_threads,
+                           servers=args.model_servers)
         args.out.write_text(json.dumps(result, indent=2, default=str))
         return
     OUT.mkdir(parents=True, exist_ok=True)
@@ -383,7 +403,7 @@ def main() -> None:
             results = {}
             for mode in args.modes.split(","):
                 print(f"# {set_name} / {mode} ...", file=sys.stderr, flush=True)
-                results[mode] = _child(mode, folder, not args.no_stubs, args.torch_threads, Path(tmp) / f"{set_name}-{mode}.json",
+                results[mode] = _child(mode, folder, not args.no_stubs, args.torch_threads, args.model_servers, Path(tmp) / f"{set_name}-{mode}.json",
                                        OUT / f"pipeline-{set_name}-{mode}.log")
             (OUT / f"pipeline-{set_name}.json").write_text(json.dumps(results, indent=2))
             print_comparison(set_name, results)

@@ -24,6 +24,7 @@ Handler = Callable[[Any, Any], Any]
 _lock = threading.Lock()
 _registry: dict[str, Handler] = {}
 _original_invoke: Optional[Callable[..., Any]] = None
+_original_client_for: Optional[Callable[..., Any]] = None
 DEFAULT_ROLE_NAME = "local-pipeline-lambda"
 
 
@@ -130,16 +131,50 @@ def install() -> None:
             return payload
 
         LambdaBackend.invoke = invoke
+        _cache_interpreter_clients()
+
+
+def _cache_interpreter_clients() -> None:
+    """Reuse the boto3 client moto's ASL interpreter builds for every Lambda task.
+
+    moto creates a new client per invocation (boto_client_for); building one parses the
+    service model and held the GIL for ~11 s of a 200-file run, CPU a real Step Functions does
+    not spend in our process. Clients are thread-safe, so one per (region, service, port) is
+    enough. Called with `_lock` held.
+    """
+    global _original_client_for
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    _original_client_for = lambda_eval_utils.boto_client_for
+    clients: dict[tuple, Any] = {}
+    clients_lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.core.models import botocore_stubber
+        from moto.settings import moto_server_port
+
+        key = (region, service, moto_server_port(), botocore_stubber.enabled)
+        with clients_lock:
+            if key not in clients:
+                clients[key] = _original_client_for(region, service, state_credentials)
+            return clients[key]
+
+    lambda_eval_utils.boto_client_for = boto_client_for
 
 
 def uninstall() -> None:
-    global _original_invoke
+    global _original_invoke, _original_client_for
     from moto.awslambda.models import LambdaBackend
 
     with _lock:
         if _original_invoke is not None:
             LambdaBackend.invoke = _original_invoke
             _original_invoke = None
+        if _original_client_for is not None:
+            from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+            lambda_eval_utils.boto_client_for = _original_client_for
+            _original_client_for = None
         _registry.clear()
 
 

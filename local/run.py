@@ -109,9 +109,12 @@ class LocalPipeline:
     it sets are restored on stop().
     """
 
-    def __init__(self, work: Path = WORK, progress: bool = True):
+    def __init__(self, work: Path = WORK, progress: bool = True, model_servers: str = "subprocess"):
         self.work = work
         self.progress = progress
+        # "subprocess": one process per model role, as each endpoint is its own container
+        # (a model holding the GIL cannot stall the handlers); "thread": in this process.
+        self.model_servers = model_servers
         self.published = 0  # messages the forwarder put on the topic, over all passes
         self.started_at: float | None = None
         self._saved_env: dict[str, str] | None = None
@@ -150,7 +153,7 @@ class LocalPipeline:
         os.environ[c.ENV_AWS_ENDPOINT_URL] = endpoint
         self.kafka = start_kafka(TOPIC, partitions=4)
         self._stack.callback(self.kafka.stop)
-        self.profile = start_local_profile()
+        self.profile = start_local_profile(mode=self.model_servers)
         self._stack.callback(self.profile.stop)
         self.s3 = self.moto.client("s3")
         self.sfn = self.moto.client("stepfunctions")

@@ -258,6 +258,11 @@ class LocalProfile:
     _servers: list[ModelServer] = field(default_factory=list, repr=False)
     _processes: list[subprocess.Popen] = field(default_factory=list, repr=False)
 
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the servers in subprocess mode (for memory figures)."""
+        return [process.pid for process in self._processes]
+
     def stop(self) -> None:
         """Stop every server this profile started (threads shut down, subprocesses terminated)."""
         for server in self._servers:
@@ -291,7 +296,8 @@ def start_local_profile(
 
     ``roles`` limits which roles start (default: all the profile has); ``weights`` is
     {role: folder} (default env LOCAL_MODEL_DIRS); ``mode`` "thread" serves in this process,
-    "subprocess" runs one ``python -m model_artifacts.local_server`` per role. A role that fails
+    "subprocess" runs one ``python -m model_artifacts.local_server`` per role, as SageMaker runs
+    each endpoint in its own container (own interpreter: PocketSphinx's decoder holds the GIL). A role that fails
     to load is recorded in ``unavailable`` with the error, so the run can go on without it.
     """
     if mode not in ("thread", "subprocess"):
@@ -302,6 +308,7 @@ def start_local_profile(
     for role in roles or ():
         if role not in servers:
             profile.unavailable.setdefault(role, "not in the local profile")
+    starting: list[tuple[str, str, subprocess.Popen]] = []
     for role in wanted:
         model = servers[role]
         if mode == "thread":
@@ -321,16 +328,17 @@ def start_local_profile(
             if model.model_id:
                 command += ["--model-id", model.model_id]
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-            process = subprocess.Popen(command, cwd=REPO, env=env)
-            url = f"http://{host}:{port}"
-            try:
-                wait_ready(url, timeout, process)
-            except RuntimeError as exc:
-                process.kill()
-                profile.unavailable[role] = str(exc)
-                continue
-            profile._processes.append(process)
-            profile.endpoints[role] = url
+            starting.append((role, f"http://{host}:{port}", subprocess.Popen(command, cwd=REPO, env=env)))
+    # Every server loads at once (like endpoints starting side by side); then wait for each.
+    for role, url, process in starting:
+        try:
+            wait_ready(url, timeout, process)
+        except RuntimeError as exc:
+            process.kill()
+            profile.unavailable[role] = str(exc)
+            continue
+        profile._processes.append(process)
+        profile.endpoints[role] = url
     return profile
 
 
