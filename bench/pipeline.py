@@ -151,13 +151,26 @@ def _all_executions(sfn: Any, arn: str) -> list[dict]:
             return executions
 
 
-def _wait_idle(pipeline: Any, esm: Any, timeout_s: float = 3600, poll_s: float = 0.05) -> None:
+def _running(arn: str) -> bool:
+    """Whether any execution of `arn` is still running, read from moto's backend in this process:
+    polling through its HTTP API every few ms would itself take CPU (and the GIL) from the run
+    being measured."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.stepfunctions.responses import get_backend
+
+    from local.aws import LOCAL_REGION
+
+    running, _next_token = get_backend(DEFAULT_ACCOUNT_ID, LOCAL_REGION).list_executions(arn, status_filter="RUNNING")
+    return bool(running)
+
+
+def _wait_idle(pipeline: Any, esm: Any, timeout_s: float = 3600, poll_s: float = 0.02) -> None:
     deadline = time.monotonic() + timeout_s
     while esm.stats.records < pipeline.published:
         if time.monotonic() > deadline:
             raise TimeoutError("the event source mapping did not consume every message")
         time.sleep(poll_s)
-    while pipeline.sfn.list_executions(stateMachineArn=pipeline.arn, statusFilter="RUNNING")["executions"]:
+    while _running(pipeline.arn):
         if time.monotonic() > deadline:
             raise TimeoutError("executions still running")
         time.sleep(poll_s)
@@ -172,6 +185,15 @@ def _peak_rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process and its waited-for children (ffmpeg, tesseract)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
 
 
 def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1, servers: str = "subprocess") -> dict[str, Any]:
@@ -229,11 +251,13 @@ def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1, servers: s
                 # deployed mapping's batching window (kafka.batching_window_seconds) makes them.
                 pipeline.forward(pipeline.upload(folder, files))
                 esm.start()
-                _wait_idle(pipeline, esm, poll_s=0.25)
+                _wait_idle(pipeline, esm)
         finally:
             elapsed = time.monotonic() - started
             esm.stop()
         servers_rss = sum(_peak_rss_mb(pid) for pid in pipeline.profile.pids)
+        cpu_by_role = {role: round(_cpu_s(pid), 1) for role, pid in pipeline.profile.pid_by_role.items()}
+        cpu_by_role["pipeline"] = round(_cpu_s(os.getpid()), 1)  # handlers, moto, Kafka client, stubs
         executions = _all_executions(pipeline.sfn, pipeline.arn)
         histories = {e["executionArn"]: history(pipeline.sfn, e["executionArn"]) for e in executions}
         statuses = {}
@@ -258,6 +282,7 @@ def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1, servers: s
     result["torch_threads"] = threads
     result["model_servers"] = servers
     result["model_servers_peak_rss_mb"] = round(servers_rss, 1)
+    result["cpu_s"] = cpu_by_role  # includes start-up (model loading)
     return result
 
 
@@ -367,6 +392,8 @@ def print_comparison(set_name: str, results: dict[str, dict[str, Any]]) -> None:
     for mode, r in results.items():
         print(f"| {mode} | {r['executions']} | {r['elapsed_s']:.1f} | {r['files_per_min']:.1f} "
               f"| {r['peak_rss_mb']:.0f} | {r.get('model_servers_peak_rss_mb', 0):.0f} |")
+    print("\nCPU seconds by process (start-up included): " + "; ".join(
+        f"{mode}: " + ", ".join(f"{k} {v:.0f}" for k, v in r.get("cpu_s", {}).items()) for mode, r in results.items()))
     if design and naive:
         print(f"\ndesign / naive files per minute: {design['files_per_min'] / naive['files_per_min']:.2f}x")
         print("per modality (design: files over the time its Map was in flight while sharing the cores with the "

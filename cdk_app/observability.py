@@ -10,6 +10,7 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from cdk_app.backfill import Backfill
 from cdk_app.config import PipelineConfig
 from cdk_app.database import Database
 from cdk_app.models import VARIANT, Models
@@ -35,6 +36,7 @@ class Observability(Construct):
         orchestration: Orchestration,
         models: Models,
         database: Database,
+        backfill: Backfill | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.alarm_topic = sns.Topic(self, "Alarms", master_key=storage.key, enforce_ssl=True)
@@ -153,6 +155,8 @@ class Observability(Construct):
                 alarm_description="Aurora CPU above 85% for 15 minutes: raise max ACU",
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
         }
+        if backfill is not None:
+            alarms.update(self._backfill(backfill))
         for role, name in models.endpoint_names.items():
             alarms[f"{role}Endpoint5xx"] = cw.Metric(
                 namespace="AWS/SageMaker", metric_name="Invocation5XXErrors",
@@ -164,3 +168,38 @@ class Observability(Construct):
         for alarm in alarms.values():
             alarm.add_alarm_action(action)
         self.alarms = alarms
+
+    def _backfill(self, backfill: Backfill) -> dict[str, cw.Alarm]:
+        """A backfill runs for hours and nobody watches it: its widget, and alarms when its
+        Distributed Map run fails or times out or its batch function keeps failing."""
+        sm = backfill.batches.state_machine
+        fn = backfill.batches.function.function
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Backfill runs",
+                left=[sm.metric_started(period=_PERIOD), sm.metric_succeeded(period=_PERIOD),
+                      sm.metric_failed(period=_PERIOD), sm.metric_timed_out(period=_PERIOD)],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Backfill batches",
+                left=[fn.metric_invocations(period=_PERIOD, label="batches"),
+                      fn.metric_errors(period=_PERIOD, label="failed batches")],
+                right=[fn.metric_duration(statistic="p95", period=_PERIOD, label="p95 duration (ms)")],
+                width=12,
+            ),
+        )
+        return {
+            "BackfillFailed": cw.MathExpression(
+                expression="failed + timedOut",
+                using_metrics={"failed": sm.metric_failed(period=_PERIOD), "timedOut": sm.metric_timed_out(period=_PERIOD)},
+                period=_PERIOD, label="backfill runs failed or timed out",
+            ).create_alarm(
+                self, "BackfillFailedAlarm", threshold=1, evaluation_periods=1,
+                alarm_description="A backfill run failed or timed out: see its Map Run in the Step Functions console",
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
+            "BackfillBatchErrors": fn.metric_errors(period=_PERIOD).create_alarm(
+                self, "BackfillBatchErrorsAlarm", threshold=5, evaluation_periods=2,
+                alarm_description="Backfill batches keep failing (the Map run retries them, then tolerates up to its limit)",
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
+        }

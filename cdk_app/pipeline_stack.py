@@ -35,9 +35,15 @@ class PipelineStack(Stack):
             self, "Streaming", config=config, network=network, storage=storage, layers=layers,
             state_machine=orchestration.state_machine,
         )
+        backfill = None
+        if config.backfill.enabled:
+            backfill = Backfill(
+                self, "Backfill", config=config, network=network, storage=storage, database=database,
+                layers=layers, state_machine=orchestration.state_machine,
+            )
         observability = Observability(
             self, "Observability", config=config, storage=storage, streaming=streaming,
-            orchestration=orchestration, models=models, database=database,
+            orchestration=orchestration, models=models, database=database, backfill=backfill,
         )
         outputs = {
             c.OUTPUT_INGEST_BUCKET: storage.ingest_bucket.bucket_name,
@@ -48,11 +54,7 @@ class PipelineStack(Stack):
             c.OUTPUT_DB_SECRET_ARN: database.admin_secret.secret_arn,
             c.OUTPUT_DASHBOARD: observability.dashboard.dashboard_name,
         }
-        if config.backfill.enabled:
-            backfill = Backfill(
-                self, "Backfill", config=config, network=network, storage=storage, database=database,
-                layers=layers, state_machine=orchestration.state_machine,
-            )
+        if backfill is not None:
             outputs[c.OUTPUT_MWAA_WEBSERVER] = backfill.environment.attr_webserver_url
         for key, value in outputs.items():
             CfnOutput(self, key, value=value)

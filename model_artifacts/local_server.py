@@ -32,6 +32,7 @@ import argparse
 import importlib.util
 import json
 import os
+import queue
 import socket
 import subprocess
 import sys
@@ -59,6 +60,7 @@ REPO = ROOT.parent
 # InvokeEndpoint's request body limit (6 MB):
 # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html
 MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", 6 * 1024 * 1024))
+ENV_WORKERS = "SAGEMAKER_MODEL_SERVER_WORKERS"
 _LOAD_LOCK = threading.Lock()
 LOCAL_ENGINES = {MODEL_SPEECH: "speech_pocketsphinx", MODEL_OCR: "ocr_tesseract"}
 
@@ -122,15 +124,27 @@ def load_inference(folder: str) -> ModuleType:
     return module
 
 
-class ModelServer:
-    """One role's model behind ThreadingHTTPServer. ``start()`` loads the model first."""
+def default_workers() -> int:
+    """Model workers per server: env SAGEMAKER_MODEL_SERVER_WORKERS, else one per CPU, which is
+    the SageMaker inference toolkit's default on CPU instances (one per GPU on GPU instances)."""
+    return max(1, int(os.environ.get(ENV_WORKERS) or os.cpu_count() or 1))
 
-    def __init__(self, model: LocalModel, host: str = "127.0.0.1", port: int = 0):
+
+class ModelServer:
+    """One role's model behind ThreadingHTTPServer. ``start()`` loads the model first.
+
+    ``workers`` copies of the model are loaded (model_fn once each, as each toolkit worker
+    loads its own); a request takes a free copy, so at most ``workers`` predictions run at once
+    and no copy is used by two threads (PocketSphinx's decoder is not thread-safe).
+    """
+
+    def __init__(self, model: LocalModel, host: str = "127.0.0.1", port: int = 0, workers: int = 1):
         self.model = model
         self.host, self.port = host, port
+        self.workers = max(1, workers)
         self.inference: ModuleType | None = None
-        self.loaded: Any = None
-        self._lock = threading.Lock()  # one prediction at a time, like one model worker
+        self.loaded: Any = None  # the first copy
+        self._free: queue.SimpleQueue = queue.SimpleQueue()  # loaded copies not in use
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -147,19 +161,25 @@ class ModelServer:
             if self.model.model_id:
                 os.environ[ENV_HF_MODEL_ID] = self.model.model_id
             try:
-                self.loaded = self.inference.model_fn(self.model.model_dir)
+                copies = [self.inference.model_fn(self.model.model_dir) for _ in range(self.workers)]
             finally:
                 os.environ.pop(ENV_HF_MODEL_ID, None)
                 if previous is not None:
                     os.environ[ENV_HF_MODEL_ID] = previous
+        self.loaded = copies[0]
+        for copy in copies:
+            self._free.put(copy)
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> tuple[int, bytes, str]:
         """Run the SageMaker handler chain; returns (status, body, content type)."""
         module = self.inference
         try:
             data = module.input_fn(body, content_type)
-            with self._lock:
-                prediction = module.predict_fn(data, self.loaded)
+            loaded = self._free.get()  # waits while every worker is busy
+            try:
+                prediction = module.predict_fn(data, loaded)
+            finally:
+                self._free.put(loaded)
             payload, out_type = module.output_fn(prediction, accept)
             return 200, payload.encode() if isinstance(payload, str) else payload, out_type
         except Exception as exc:  # mapped like the inference toolkit does
@@ -258,10 +278,16 @@ class LocalProfile:
     _servers: list[ModelServer] = field(default_factory=list, repr=False)
     _processes: list[subprocess.Popen] = field(default_factory=list, repr=False)
 
+    _pid_by_role: dict[str, int] = field(default_factory=dict, repr=False)
+
     @property
     def pids(self) -> list[int]:
         """Process ids of the servers in subprocess mode (for memory figures)."""
         return [process.pid for process in self._processes]
+
+    @property
+    def pid_by_role(self) -> dict[str, int]:
+        return dict(self._pid_by_role)
 
     def stop(self) -> None:
         """Stop every server this profile started (threads shut down, subprocesses terminated)."""
@@ -276,6 +302,7 @@ class LocalProfile:
                 process.kill()
         self._servers.clear()
         self._processes.clear()
+        self._pid_by_role.clear()
 
     def __enter__(self) -> "LocalProfile":
         return self
@@ -291,6 +318,7 @@ def start_local_profile(
     mode: str = "thread",
     host: str = "127.0.0.1",
     timeout: float = 300.0,
+    workers: int | None = None,
 ) -> LocalProfile:
     """Start the local model servers and return a LocalProfile (a context manager).
 
@@ -299,6 +327,8 @@ def start_local_profile(
     "subprocess" runs one ``python -m model_artifacts.local_server`` per role, as SageMaker runs
     each endpoint in its own container (own interpreter: PocketSphinx's decoder holds the GIL). A role that fails
     to load is recorded in ``unavailable`` with the error, so the run can go on without it.
+    ``workers``: model workers per server (default: 1 in thread mode, where the GIL is shared
+    anyway; ``default_workers()`` in subprocess mode).
     """
     if mode not in ("thread", "subprocess"):
         raise ValueError("mode must be 'thread' or 'subprocess'")
@@ -313,7 +343,7 @@ def start_local_profile(
         model = servers[role]
         if mode == "thread":
             try:
-                server = ModelServer(model, host=host).start()
+                server = ModelServer(model, host=host, workers=workers or 1).start()
             except Exception as exc:  # noqa: BLE001 - recorded, the run goes on without the role
                 profile.unavailable[role] = f"failed to load: {type(exc).__name__}: {exc}"
                 continue
@@ -322,7 +352,8 @@ def start_local_profile(
         else:
             port = _free_port(host)
             command = [sys.executable, "-m", "model_artifacts.local_server", "--role", role,
-                       "--folder", model.folder, "--host", host, "--port", str(port)]
+                       "--folder", model.folder, "--host", host, "--port", str(port),
+                       "--workers", str(workers or default_workers())]
             if model.model_dir:
                 command += ["--model-dir", model.model_dir]
             if model.model_id:
@@ -338,8 +369,22 @@ def start_local_profile(
             profile.unavailable[role] = str(exc)
             continue
         profile._processes.append(process)
+        profile._pid_by_role[role] = process.pid
         profile.endpoints[role] = url
     return profile
+
+
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """Exit when the process that started this server is gone (a killed local run must not leave
+    servers behind); a server started from a shell exits with the shell."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -350,6 +395,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-dir", help="weights folder (default: the local profile's)")
     parser.add_argument("--model-id", help="id to report as model.id (default: env HF_MODEL_ID or the folder name)")
     parser.add_argument("--folder", help="code folder under model_artifacts/ (default: the local profile's)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help=f"model workers (default: env {ENV_WORKERS}, else one per CPU)")
     args = parser.parse_args(argv)
     servers, unavailable = local_profile({args.role: args.model_dir} if args.model_dir else None)
     if args.role not in servers:
@@ -359,8 +406,10 @@ def main(argv: list[str] | None = None) -> None:
         model = LocalModel(args.role, args.folder, model.model_dir, model.model_id)
     if args.model_id:
         model = LocalModel(model.role, model.folder, model.model_dir, args.model_id)
-    server = ModelServer(model, host=args.host, port=args.port)
-    print(f"serving {args.role} ({model.folder}) on http://{args.host}:{args.port}", flush=True)
+    _exit_with_parent()
+    server = ModelServer(model, host=args.host, port=args.port, workers=args.workers or default_workers())
+    print(f"serving {args.role} ({model.folder}) on http://{args.host}:{args.port} with {server.workers} worker(s)",
+          flush=True)
     server.serve_forever()
 
 

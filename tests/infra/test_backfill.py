@@ -203,3 +203,19 @@ def test_airflow_may_start_the_backfill_and_read_its_results(template_json):
     assert any("BackfillBatchesStateMachine" in json.dumps(s["Resource"]) for s in starts)
     reads = [s for s in statements if "s3:GetObject*" in _actions(s)]
     assert any(names.RESULTS_PREFIX in json.dumps(s["Resource"]) for s in reads)
+
+
+def test_backfill_runs_and_batches_alarm_to_the_pipeline_topic(template_json):
+    logical_id, _ = _backfill_machine(template_json)
+    alarms = {k: r["Properties"] for k, r in template_json["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    on_machine = [a for a in alarms.values()
+                  if logical_id in json.dumps(a.get("Metrics", [])) and "ExecutionsFailed" in json.dumps(a["Metrics"])
+                  and "ExecutionsTimedOut" in json.dumps(a["Metrics"])]
+    assert len(on_machine) == 1  # failed + timed out, one alarm
+    batch_fn = [a for a in alarms.values() if a.get("MetricName") == "Errors"
+                and "ReprocessBatch" in json.dumps(a.get("Dimensions", []))]
+    assert len(batch_fn) == 1
+    topics = [k for k, r in template_json["Resources"].items() if r["Type"] == "AWS::SNS::Topic"]
+    for alarm in (*on_machine, *batch_fn):
+        assert alarm["Threshold"] >= 1
+        assert any(t in json.dumps(alarm["AlarmActions"]) for t in topics)
