@@ -59,6 +59,7 @@ class DatabaseConfig(_Strict):
     readers: int = Field(ge=0, le=15)
     backup_retention_days: int = Field(ge=1, le=35)
     deletion_protection: bool
+    secret_rotation_days: int = Field(default=30, ge=1, le=1000)  # Secrets Manager's limits
 
 
 class BackfillConfig(_Strict):

@@ -9,6 +9,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk_app.config import PipelineConfig
@@ -64,10 +65,6 @@ class Database(Construct):
         # The app user (DML only) is created by the migration with this secret's password;
         # RDS Proxy holds both secrets and lets functions in with IAM tokens instead.
         self.app_secret = rds.DatabaseSecret(self, "AppSecret", username=c.DB_APP_USER, encryption_key=storage.key)
-        for secret in (self.admin_secret, self.app_secret):
-            suppress(secret, "AwsSolutions-SMG4",
-                     "Rotation needs a rotation Lambda with network access to the cluster; planned, see README "
-                     "(RDS Proxy picks up rotated secrets without client changes).")
 
         removal = RemovalPolicy.SNAPSHOT if config.retain_data else RemovalPolicy.DESTROY
         readers = [
@@ -120,6 +117,7 @@ class Database(Construct):
             max_connections_percent=90,
             idle_client_timeout=Duration.minutes(30),
         )
+        self._rotate(config, network)
         self.connection_env = {
             c.ENV_DB_HOST: self.proxy.endpoint,
             c.ENV_DB_PORT: str(DB_PORT),
@@ -155,6 +153,29 @@ class Database(Construct):
             self, "Migration", handler=self.migrate, properties={"MigrationsDigest": migrations_digest()}
         )
         self.migration.node.add_dependency(self.cluster)
+
+    def _rotate(self, config: PipelineConfig, network: Network) -> None:
+        """Rotate both passwords with Secrets Manager's hosted PostgreSQL single-user rotation.
+
+        Nothing holds these passwords for long: functions sign in to the proxy with IAM tokens and
+        the proxy and the migration read the secrets when they connect, so a rotation needs no
+        deploy. Single-user, not multi-user: IAM sign-in through the proxy is bound to the user
+        name, which multi-user rotation would alternate. The rotation Lambda runs in the isolated
+        subnets with the functions' security group (PostgreSQL to the cluster, HTTPS to the
+        Secrets Manager and KMS endpoints); the secrets are attached to the cluster so that it
+        finds the host.
+        """
+        app_attached = self.app_secret.attach(self.cluster)
+        for name, secret in (("AdminRotation", self.cluster.secret), ("AppRotation", app_attached)):
+            secret.add_rotation_schedule(
+                name,
+                hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
+                    vpc=network.vpc,
+                    vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+                    security_groups=[network.lambda_security_group],
+                ),
+                automatically_after=Duration.days(config.database.secret_rotation_days),
+            )
 
     def grant_connect(self, grantee: iam.IGrantable) -> None:
         """Let `grantee` connect through the proxy as the app user with an IAM token."""

@@ -77,3 +77,23 @@ def test_cfn_lint_finds_no_errors(template_path):
     findings = json.loads(result.stdout or "[]")
     errors = [f for f in findings if f["Level"] == "Error"]
     assert errors == [], errors[:5]
+
+
+def test_both_database_secrets_rotate_single_user_inside_the_vpc(template_json, stack):
+    resources = template_json["Resources"]
+    secrets = {k for k, r in resources.items() if r["Type"] == "AWS::SecretsManager::Secret" and k.startswith("Database")}
+    attachments = {k: r["Properties"]["SecretId"]["Ref"] for k, r in resources.items()
+                   if r["Type"] == "AWS::SecretsManager::SecretTargetAttachment"}
+    schedules = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SecretsManager::RotationSchedule"]
+    rotated = {attachments[s["SecretId"]["Ref"]] for s in schedules}
+    assert len(secrets) == 2 and rotated == secrets  # admin and app
+    days = stack.config.database.secret_rotation_days
+    for schedule in schedules:
+        hosted = schedule["HostedRotationLambda"]
+        # Single user: IAM sign-in through the proxy is bound to the user name.
+        assert hosted["RotationType"] == "PostgreSQLSingleUser"
+        assert hosted["VpcSubnetIds"] and hosted["VpcSecurityGroupIds"]
+        assert "StorageDataKey" in json.dumps(hosted["KmsKeyArn"])
+        assert schedule["RotationRules"]["ScheduleExpression"] == f"rate({days} days)"
+    assert any(t.startswith("AWS::SecretsManager-") for t in template_json["Transform"])
+    assert all("AwsSolutions-SMG4" not in json.dumps(resources[k].get("Metadata", {})) for k in secrets)
