@@ -255,8 +255,9 @@ def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1, servers: s
         finally:
             elapsed = time.monotonic() - started
             esm.stop()
-        servers_rss = sum(_peak_rss_mb(pid) for pid in pipeline.profile.pids)
-        cpu_by_role = {role: round(_cpu_s(pid), 1) for role, pid in pipeline.profile.pid_by_role.items()}
+        server_pids = pipeline.profile.pid_by_role
+        servers_rss = sum(_peak_rss_mb(pid) for pid in server_pids.values())
+        cpu_by_role = {role: round(_cpu_s(pid), 1) for role, pid in server_pids.items()}
         cpu_by_role["pipeline"] = round(_cpu_s(os.getpid()), 1)  # handlers, moto, Kafka client, stubs
         executions = _all_executions(pipeline.sfn, pipeline.arn)
         histories = {e["executionArn"]: history(pipeline.sfn, e["executionArn"]) for e in executions}

@@ -22,6 +22,12 @@ from functions.common import constants as c
 _PERIOD = Duration.minutes(5)
 
 
+def _execution_metrics(sm: sfn.StateMachine) -> list[cw.IMetric]:
+    """Started, succeeded, failed and timed-out executions of one state machine."""
+    return [sm.metric_started(period=_PERIOD), sm.metric_succeeded(period=_PERIOD),
+            sm.metric_failed(period=_PERIOD), sm.metric_timed_out(period=_PERIOD)]
+
+
 class Observability(Construct):
     """Exposes `dashboard`, `alarm_topic` and `alarms` (name -> Alarm)."""
 
@@ -82,8 +88,7 @@ class Observability(Construct):
         self.dashboard.add_widgets(
             cw.GraphWidget(
                 title="Executions",
-                left=[sm.metric_started(period=_PERIOD), sm.metric_succeeded(period=_PERIOD),
-                      sm.metric_failed(period=_PERIOD), sm.metric_timed_out(period=_PERIOD)],
+                left=_execution_metrics(sm),
                 width=8,
             ),
             cw.GraphWidget(
@@ -177,8 +182,7 @@ class Observability(Construct):
         self.dashboard.add_widgets(
             cw.GraphWidget(
                 title="Backfill runs",
-                left=[sm.metric_started(period=_PERIOD), sm.metric_succeeded(period=_PERIOD),
-                      sm.metric_failed(period=_PERIOD), sm.metric_timed_out(period=_PERIOD)],
+                left=_execution_metrics(sm),
                 width=12,
             ),
             cw.GraphWidget(

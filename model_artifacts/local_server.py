@@ -276,33 +276,26 @@ class LocalProfile:
     endpoints: dict[str, str] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
     _servers: list[ModelServer] = field(default_factory=list, repr=False)
-    _processes: list[subprocess.Popen] = field(default_factory=list, repr=False)
-
-    _pid_by_role: dict[str, int] = field(default_factory=dict, repr=False)
-
-    @property
-    def pids(self) -> list[int]:
-        """Process ids of the servers in subprocess mode (for memory figures)."""
-        return [process.pid for process in self._processes]
+    _processes: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)  # by role
 
     @property
     def pid_by_role(self) -> dict[str, int]:
-        return dict(self._pid_by_role)
+        """Process id of each role's server in subprocess mode (for memory and CPU figures)."""
+        return {role: process.pid for role, process in self._processes.items()}
 
     def stop(self) -> None:
         """Stop every server this profile started (threads shut down, subprocesses terminated)."""
         for server in self._servers:
             server.stop()
-        for process in self._processes:
+        for process in self._processes.values():
             process.terminate()
-        for process in self._processes:
+        for process in self._processes.values():
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
         self._servers.clear()
         self._processes.clear()
-        self._pid_by_role.clear()
 
     def __enter__(self) -> "LocalProfile":
         return self
@@ -368,8 +361,7 @@ def start_local_profile(
             process.kill()
             profile.unavailable[role] = str(exc)
             continue
-        profile._processes.append(process)
-        profile._pid_by_role[role] = process.pid
+        profile._processes[role] = process
         profile.endpoints[role] = url
     return profile
 
