@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from model_artifacts import random_models  # noqa: E402
-from model_artifacts.local_server import load_inference, minilm_dir  # noqa: E402
+from local.model_servers import minilm_dir  # noqa: E402
+from model_artifacts.code_modules import load_inference  # noqa: E402
 
 SENTENCE = "The quarterly report shows revenue growth in the northern region, driven by new customers."
 TIME_BUDGET_S = float(os.environ.get("BENCH_BUDGET_S", 90))  # skip bigger batches once one run costs more

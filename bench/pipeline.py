@@ -6,24 +6,26 @@ For each file set and mode a child process runs `local.run.LocalPipeline` (moto 
 Functions executing the real ASL, in-process handlers, librdkafka mock Kafka, pgserver,
 local model servers) and measures it; the parent prints one table per set and the ratio.
 
-* design: what cdk.json configures: MODEL_BATCH_SIZE = `model_batch_size`, each modality's
+* design: what is deployed: MODEL_BATCH_ITEMS = the catalog's `client_batch_items`, each modality's
   Map MaxConcurrency = `map_max_concurrency`, Kafka batches of up to `kafka.batch_size`
   records gathered for up to `kafka.batching_window_seconds` (one execution per batch).
 * naive: one file at a time, one execution per file (Kafka batches of 1, the next file is
-  uploaded only once the previous execution ended), MODEL_BATCH_SIZE=1 (one endpoint call per
+  uploaded only once the previous execution ended), MODEL_BATCH_ITEMS 1 per role (one endpoint call per
   item), Map MaxConcurrency=1.
 
 Measured per mode: wall time from the first upload to the end of the last execution (the
 event source mapping has joined its group before the clock starts), files per minute overall
 and per modality (files / time while that modality was in flight), mean seconds per step per
 modality (Step Functions history), peak RSS of the process (resource.getrusage) and the sum
-of the model servers' peaks (one process per role, as one container per endpoint, unless
---model-servers thread), and per file: state transitions (history: every *StateEntered event plus every retry), Lambda
+of the model containers' peaks (every process of each container: multi-model-server's Java
+frontend and its Python workers), and per file: state transitions (history: every *StateEntered event plus every retry), Lambda
 invocations and their in-process durations, endpoint invocations and items per model role
 (counted around ModelClient._send). `bench/cost.py` turns the saved JSON into dollars.
 
-Roles without local weights (image_embedding, generation) are served by bench/stub_models.py
-(contract-correct, near-zero compute) unless --no-stubs, so their calls are made and counted.
+Roles without local weights (image_embedding, generation) are served by random tiny models of
+their production architectures through the same toolkit (model_artifacts.random_models) unless
+--no-tiny, so their calls are made and counted; their latency is not the real model's (the
+benchmark prices those roles from bench/models.py throughput instead).
 The models run with one torch thread (--torch-threads, both modes; see bench/README.md). Results: printed, and saved to bench/out/pipeline-<set>.json
 (git-ignored).
 """
@@ -46,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from functions.common import constants as c  # noqa: E402
+from model_artifacts.catalog import ENV_LOCAL_MODEL_DIRS  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 MODES = ("design", "naive")
@@ -55,7 +58,9 @@ MODALITY_ORDER = ("image", "document", "text", "audio", "video", "unsupported")
 def design_config() -> dict[str, Any]:
     """The deployed settings the design mode runs with (cdk.json context.pipeline)."""
     pipeline = json.loads((ROOT / "cdk.json").read_text())["context"]["pipeline"]
-    return {"model_batch_size": int(pipeline["model_batch_size"]),
+    from model_artifacts.catalog import client_batch_items
+
+    return {"model_batch_items": client_batch_items(),
             "map_max_concurrency": dict(pipeline["map_max_concurrency"]),
             "kafka_batch_size": int(pipeline["kafka"]["batch_size"]),
             "kafka_window_s": float(pipeline["kafka"]["batching_window_seconds"])}
@@ -64,7 +69,7 @@ def design_config() -> dict[str, Any]:
 def mode_config(mode: str) -> dict[str, Any]:
     if mode == "design":
         return design_config()
-    return {"model_batch_size": 1, "map_max_concurrency": {m: 1 for m in (*c.MODALITIES, c.UNSUPPORTED)},
+    return {"model_batch_items": {role: 1 for role in c.MODEL_ROLES}, "map_max_concurrency": {m: 1 for m in (*c.MODALITIES, c.UNSUPPORTED)},
             "kafka_batch_size": 1, "kafka_window_s": 0.0}
 
 
@@ -76,7 +81,6 @@ class Recorder:
         self.lambdas: list[tuple[str, str, float]] = []  # (function, modality, seconds)
         self.calls: list[tuple[str, str, int, float]] = []  # (role, modality, items, seconds)
         self._local = threading.local()
-        self.role_by_target: dict[str, str] = {}
 
     def install(self) -> None:
         from functions.common.model_client import ModelClient
@@ -99,14 +103,13 @@ class Recorder:
             finally:
                 recorder.lambdas.append((function_name, modality, time.perf_counter() - start))
 
-        def send(self, target, body):
+        def send(self, role, endpoint, body):
             start = time.perf_counter()
             try:
-                return original_send(self, target, body)
+                return original_send(self, role, endpoint, body)
             finally:
                 items = len(json.loads(body)["inputs"])
-                recorder.calls.append((recorder.role_by_target.get(target, target),
-                                       getattr(recorder._local, "modality", "?"), items, time.perf_counter() - start))
+                recorder.calls.append((role, getattr(recorder._local, "modality", "?"), items, time.perf_counter() - start))
 
         lambda_dispatch.invoke_in_process = invoke_in_process
         ModelClient._send = send
@@ -196,39 +199,28 @@ def _cpu_s(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
 
 
-def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1, servers: str = "subprocess") -> dict[str, Any]:
+def run_child(mode: str, folder: Path, tiny: bool, threads: int = 1) -> dict[str, Any]:
     """One measured pass of `folder` in `mode`; returns the figures (see the module docstring)."""
-    from bench.stub_models import StubModels
     from local import setup_pipeline
     from local.history import history, iterations
     from local.run import LOCAL_KAFKA_API_VERSION, TOPIC, LocalPipeline
 
     config = mode_config(mode)
     if threads:
-        # Intra-op threads of the models: torch reads OMP_NUM_THREADS when the model servers
-        # (subprocesses, like one container per endpoint) import it; thread mode shares this
-        # process's torch. With 20 concurrent requests against in-process servers on 2 cores,
-        # torch's default (one per core) spun OpenMP threads against each other.
+        # Intra-op threads of the models: torch reads OMP_NUM_THREADS when the model workers
+        # import it. With 20 concurrent requests on 2 cores, torch's default (one per core) spun
+        # OpenMP threads against each other.
         os.environ["OMP_NUM_THREADS"] = str(threads)
-        if servers == "thread":
-            import torch
-
-            torch.set_num_threads(threads)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    os.environ[c.ENV_MODEL_BATCH_SIZE] = str(config["model_batch_size"])
     recorder = Recorder()
     recorder.install()
-    stub = StubModels() if stubs else None
+    if tiny:
+        os.environ[ENV_LOCAL_MODEL_DIRS] = json.dumps(_tiny_models())
     work = Path(tempfile.mkdtemp(prefix=f"bench-{mode}-"))
     from functions.dispatcher.handler import lambda_handler as dispatch
 
-    with LocalPipeline(work, progress=False, model_servers=servers) as pipeline:
-        endpoints = json.loads(os.environ[c.ENV_MODEL_ENDPOINTS])
-        if stub:
-            for role, url in stub.endpoints.items():
-                endpoints.setdefault(role, url)
-            os.environ[c.ENV_MODEL_ENDPOINTS] = json.dumps(endpoints)
-        recorder.role_by_target = {url: role for role, url in endpoints.items()}
+    with LocalPipeline(work, progress=False) as pipeline:
+        os.environ[c.ENV_MODEL_BATCH_ITEMS] = json.dumps(config["model_batch_items"])
         pipeline.arn = setup_pipeline(pipeline.moto, max_concurrency=config["map_max_concurrency"])
         esm = windowed_mapping(config["kafka_window_s"], bootstrap_servers=pipeline.kafka.bootstrap_servers, topic=TOPIC,
                                handler=dispatch, group_id=f"bench-{mode}", batch_size=config["kafka_batch_size"],
@@ -255,10 +247,10 @@ def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1, servers: s
         finally:
             elapsed = time.monotonic() - started
             esm.stop()
-        server_pids = pipeline.profile.pid_by_role
-        servers_rss = sum(_peak_rss_mb(pid) for pid in server_pids.values())
-        cpu_by_role = {role: round(_cpu_s(pid), 1) for role, pid in server_pids.items()}
-        cpu_by_role["pipeline"] = round(_cpu_s(os.getpid()), 1)  # handlers, moto, Kafka client, stubs
+        server_pids = pipeline.profile.pids_by_role()
+        servers_rss = sum(_peak_rss_mb(pid) for pids in server_pids.values() for pid in pids)
+        cpu_by_role = {role: round(sum(_cpu_s(pid) for pid in pids), 1) for role, pids in server_pids.items()}
+        cpu_by_role["pipeline"] = round(_cpu_s(os.getpid()), 1)  # handlers, moto, Kafka client
         executions = _all_executions(pipeline.sfn, pipeline.arn)
         histories = {e["executionArn"]: history(pipeline.sfn, e["executionArn"]) for e in executions}
         statuses = {}
@@ -271,8 +263,6 @@ def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1, servers: s
                 """SELECT o.modality, avg((o.metadata->>'duration')::float),
                           avg((SELECT count(*) FROM pipeline.chunks ch WHERE ch.object_id = o.id))
                    FROM pipeline.objects o WHERE o.status = 'succeeded' GROUP BY o.modality""").fetchall()}
-    if stub:
-        stub.stop()
     self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     result = summarise(mode, config, files, folder, elapsed, per_file_wall, histories, recorder, statuses,
@@ -281,7 +271,6 @@ def run_child(mode: str, folder: Path, stubs: bool, threads: int = 1, servers: s
         if modality in result["modalities"]:
             result["modalities"][modality].update({k: None if v is None else round(float(v), 2) for k, v in figures.items()})
     result["torch_threads"] = threads
-    result["model_servers"] = servers
     result["model_servers_peak_rss_mb"] = round(servers_rss, 1)
     result["cpu_s"] = cpu_by_role  # includes start-up (model loading)
     return result
@@ -362,11 +351,20 @@ def _prepare(set_name: str, files: int, tmp: Path) -> Path:
     return folder
 
 
-def _child(mode: str, folder: Path, stubs: bool, threads: int, servers: str, out: Path, log: Path) -> dict[str, Any]:
+def _tiny_models() -> dict[str, str]:
+    """Random tiny CLIP and Florence-2 folders for the roles without local weights."""
+    from model_artifacts import random_models
+
+    root = Path(tempfile.mkdtemp(prefix="bench-tiny-"))
+    return {c.MODEL_IMAGE_EMBEDDING: str(random_models.build_clip(root / "random-tiny-clip")),
+            c.MODEL_GENERATION: str(random_models.build_florence2(root / "random-tiny-florence2"))}
+
+
+def _child(mode: str, folder: Path, tiny: bool, threads: int, out: Path, log: Path) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.pipeline", "--child", mode, "--folder", str(folder), "--out", str(out),
-           "--torch-threads", str(threads), "--model-servers", servers]
-    if not stubs:
-        cmd.append("--no-stubs")
+           "--torch-threads", str(threads)]
+    if not tiny:
+        cmd.append("--no-tiny")
     with log.open("w") as f:
         subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, check=True,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -410,17 +408,14 @@ def main() -> None:
     parser.add_argument("--sets", default="sample,mixed")
     parser.add_argument("--files", type=int, default=200, help="files in the mixed set")
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--no-stubs", action="store_true", help="leave roles without weights unavailable")
+    parser.add_argument("--no-tiny", action="store_true", help="leave roles without weights unavailable")
     parser.add_argument("--torch-threads", type=int, default=1, help="intra-op threads of the models (0: torch default)")
-    parser.add_argument("--model-servers", choices=("subprocess", "thread"), default="subprocess",
-                        help="one process per model role (default, like one container per endpoint) or threads in the measured process")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = run_child(args.child, args.folder, stubs=not args.no_stubs, threads=args.torch_threads,
-                           servers=args.model_servers)
+        result = run_child(args.child, args.folder, tiny=not args.no_tiny, threads=args.torch_threads)
         args.out.write_text(json.dumps(result, indent=2, default=str))
         return
     OUT.mkdir(parents=True, exist_ok=True)
@@ -431,7 +426,7 @@ def main() -> None:
             results = {}
             for mode in args.modes.split(","):
                 print(f"# {set_name} / {mode} ...", file=sys.stderr, flush=True)
-                results[mode] = _child(mode, folder, not args.no_stubs, args.torch_threads, args.model_servers, Path(tmp) / f"{set_name}-{mode}.json",
+                results[mode] = _child(mode, folder, not args.no_tiny, args.torch_threads, Path(tmp) / f"{set_name}-{mode}.json",
                                        OUT / f"pipeline-{set_name}-{mode}.log")
             (OUT / f"pipeline-{set_name}.json").write_text(json.dumps(results, indent=2))
             print_comparison(set_name, results)

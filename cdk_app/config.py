@@ -32,6 +32,12 @@ class ModelConfig(_Strict):
     # Target tracking on SageMakerVariantInvocationsPerInstance (invocations per instance
     # per minute); see model_artifacts/<model>/README.md for how each default was chosen.
     target_invocations_per_instance: Optional[int] = Field(default=None, ge=1)
+    # Hub commit to pin (HF_MODEL_REVISION), overriding the catalog's; required in practice for
+    # roles the catalog cannot pin (generation, ocr) unless weights_dir is set.
+    hub_revision: Optional[str] = Field(default=None, pattern=r"^[0-9a-f]{40}$")
+    # A folder with the model's weights (save_pretrained layout) to package into model.tar.gz:
+    # the endpoint then serves them from model_dir and downloads nothing.
+    weights_dir: Optional[str] = None
     scale_in_cooldown_seconds: int = Field(default=600, ge=0, le=3600)
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600)
 
@@ -80,7 +86,6 @@ class PipelineConfig(_Strict):
     video_chunk_seconds: int = Field(ge=1, le=600)
     text_chunk_tokens: int = Field(ge=16, le=8192)
     text_chunk_overlap: int = Field(ge=0)
-    model_batch_size: int = Field(ge=1, le=256)
     map_max_concurrency: Mapping[str, int]
     staging_expiry_days: int = Field(ge=1, le=365)
     failed_items_expiry_days: int = Field(ge=1, le=3650)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from aws_cdk import Aws, CfnMapping, Fn
+from aws_cdk import Annotations, Aws, CfnMapping, Fn
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
@@ -48,7 +48,8 @@ def effective_spec(spec: ModelSpec, overrides: ModelConfig) -> ModelSpec:
         "instance_type": overrides.instance_type,
         "min_instances": overrides.min_instances,
         "max_instances": overrides.max_instances,
-        "target_invocations_per_instance_per_minute": overrides.target_invocations_per_instance,
+        "target_override": overrides.target_invocations_per_instance,
+        "hub_revision": overrides.hub_revision,
     }
     return replace(spec, **{k: v for k, v in changes.items() if v is not None})
 
@@ -58,11 +59,12 @@ def _mapping_key(role: str) -> str:
 
 
 class Models(Construct):
-    """Exposes `endpoint_names` ({role: endpoint name}) and `endpoint_arns`.
+    """Exposes `endpoint_names` ({role: endpoint name}), `endpoint_arns` and `batch_items`
+    ({role: items per request}, what the functions send and the scaling targets assume).
 
-    A model's artefact is `model_artifacts/<folder>` packaged as model.tar.gz (code only
-    unless the user packaged weights with `python -m model_artifacts.package`); a
-    code-only package loads its weights from the hub id in HF_MODEL_ID at endpoint start.
+    A model's artefact is `model_artifacts/<folder>` packaged as model.tar.gz, with the weights
+    of `models.<role>.weights_dir` when set (served from model_dir, nothing downloaded), else
+    code only: the toolkit then downloads HF_MODEL_ID at HF_MODEL_REVISION when the endpoint starts.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, storage: Storage) -> None:
@@ -70,6 +72,7 @@ class Models(Construct):
         self.endpoint_names: dict[str, str] = {}
         self.endpoint_arns: dict[str, str] = {}
         self.endpoints: dict[str, sagemaker.CfnEndpoint] = {}
+        self.batch_items: dict[str, int] = {}
         specs = {
             role: effective_spec(CATALOG[role], overrides)
             for role, overrides in config.models.items()
@@ -85,7 +88,15 @@ class Models(Construct):
     def _endpoint(self, config: PipelineConfig, storage: Storage, spec: ModelSpec, model_cfg: ModelConfig,
                   image: str) -> None:
         role_id = "".join(part.title() for part in spec.role.split("_"))
-        artefact = s3_assets.Asset(self, f"{role_id}Artefact", path=str(package_model(spec.role, BUILD_DIR / "models")))
+        weights = model_cfg.weights_dir
+        if weights is None and spec.hub_revision is None:
+            Annotations.of(self).add_warning_v2(
+                f"models:{spec.role}-unpinned",
+                f"{spec.role}: {spec.hub_model_id} is downloaded at its default branch when the endpoint starts; "
+                f"pin a commit with models.{spec.role}.hub_revision (or package weights with models.{spec.role}.weights_dir)")
+        self.batch_items[spec.role] = spec.client_batch_items
+        artefact = s3_assets.Asset(self, f"{role_id}Artefact",
+                                   path=str(package_model(spec.role, BUILD_DIR / "models", weights)))
         execution_role = iam.Role(
             self,
             f"{role_id}ExecutionRole",
@@ -128,12 +139,7 @@ class Models(Construct):
              {"regex": "/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:\\/aws\\/sagemaker\\/Endpoints\\/\\*$/"}],
         )
 
-        environment = {
-            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "300",
-            **spec.env,
-        }
+        environment = spec.container_env(weights_packaged=weights is not None)
         model = sagemaker.CfnModel(
             self,
             f"{role_id}Model",
@@ -183,7 +189,7 @@ class Models(Construct):
         target.node.add_dependency(endpoint)
         target.scale_to_track_metric(
             f"{role_id}InvocationsPerInstance",
-            target_value=spec.target_invocations_per_instance_per_minute,
+            target_value=spec.scaling_target,
             predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
             scale_in_cooldown=Duration.seconds(model_cfg.scale_in_cooldown_seconds),
             scale_out_cooldown=Duration.seconds(model_cfg.scale_out_cooldown_seconds),

@@ -67,7 +67,7 @@ class Orchestration(Construct):
             c.ENV_VIDEO_CHUNK_SECONDS: str(config.video_chunk_seconds),
             c.ENV_TEXT_CHUNK_TOKENS: str(config.text_chunk_tokens),
             c.ENV_TEXT_CHUNK_OVERLAP: str(config.text_chunk_overlap),
-            c.ENV_MODEL_BATCH_SIZE: str(config.model_batch_size),
+            c.ENV_MODEL_BATCH_ITEMS: json.dumps(models.batch_items),
             **database.connection_env,
         }
         self.functions: dict[str, PipelineFunction] = {}

@@ -1,12 +1,13 @@
 """Fault injection for the local pipeline and its tests. Off unless a test arms it.
 
-`Faults` installs itself on the two test seams of the functions (`model_client.fault_hook`,
-`db.fault_hook`) and on the in-process Lambda routes (local.lambda_dispatch), and removes
-everything on exit. Faults are chosen per object by a marker in the object's key or text,
-so one pipeline run can carry several faults next to files that must be unaffected:
+`Faults` installs itself on the SageMaker Runtime stand-in (`runtime.interceptor`), on the
+database test seam (`db.fault_hook`) and on the in-process Lambda routes (local.lambda_dispatch),
+and removes everything on exit. Faults are chosen per object by a marker in the object's key or
+text, so one pipeline run can carry several faults next to files that must be unaffected:
 
-* model faults: a model request whose body contains `marker` gets HTTP 429, HTTP 503, or
-  the TimeoutError urlopen raises on a read timeout (`times` requests, or every one);
+* model faults: an InvokeEndpoint request whose body contains `marker` is answered by the
+  service stand-in with ThrottlingException, a ModelError carrying the container's 503, or
+  the ModelError of the 60 s invocation timeout (`times` requests, or every one);
 * database faults: refuse the next N connections (the server is down), or drop the
   connection just before a transaction that wrote a marked object commits;
 * Lambda crashes: a step finishes its work on a marked object and then raises an error of a
@@ -19,14 +20,11 @@ Every fault that fires is appended to `Faults.fired` as (kind, detail).
 from __future__ import annotations
 
 import contextlib
-import email.message
-import io
 import threading
-import urllib.error
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
-MODEL_FAULTS = ("throttle", "5xx", "timeout")
+from local.sagemaker_runtime import FAULTS as MODEL_FAULTS
 
 
 @dataclass
@@ -54,8 +52,10 @@ def crash_error(name: str) -> type[CrashAfterWork]:
 
 @dataclass
 class Faults:
-    """Armed faults; use as a context manager around the pipeline run (installs and removes)."""
+    """Armed faults; use as a context manager around the pipeline run (installs and removes).
+    `runtime` is the pipeline's SageMaker Runtime stand-in (LocalPipeline.profile.runtime)."""
 
+    runtime: Any = None
     fired: list[tuple[str, str]] = field(default_factory=list)
     model_requests: dict[str, int] = field(default_factory=dict)  # marker -> requests seen
     _model: list[_Rule] = field(default_factory=list)
@@ -69,6 +69,8 @@ class Faults:
         """Model requests whose body contains `marker` fail with `kind` (throttle | 5xx | timeout)."""
         if kind not in MODEL_FAULTS:
             raise ValueError(f"kind must be one of {MODEL_FAULTS}")
+        if self.runtime is None:
+            raise ValueError("model faults need the pipeline's SageMaker Runtime stand-in: Faults(runtime=...)")
         self._model.append(_Rule(kind, marker, times))
         self.model_requests.setdefault(marker, 0)
         return self
@@ -110,20 +112,16 @@ class Faults:
         return self
 
     # -- hooks -----------------------------------------------------------------------------
-    def _model_hook(self, url: str, body: bytes) -> None:
+    def _model_interceptor(self, endpoint: str, body: bytes) -> Optional[str]:
         with self._lock:
             for marker in self.model_requests:
                 if marker.encode("utf-8") in body:
                     self.model_requests[marker] += 1
             rule = next((r for r in self._model if r.marker.encode("utf-8") in body and r.take()), None)
         if rule is None:
-            return
+            return None
         self.fired.append((f"model:{rule.kind}", rule.marker))
-        if rule.kind == "timeout":
-            raise TimeoutError("The read operation timed out (fault injected)")
-        status, text = (429, "Too Many Requests") if rule.kind == "throttle" else (503, "Service Unavailable")
-        raise urllib.error.HTTPError(url, status, text, email.message.Message(),
-                                     io.BytesIO(f"{text} (fault injected)".encode()))
+        return rule.kind
 
     def _db_hook(self, point: str, target: Any) -> None:
         import psycopg
@@ -153,18 +151,20 @@ class Faults:
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> "Faults":
-        from functions.common import db, model_client
+        from functions.common import db
 
-        model_client.fault_hook = self._model_hook
+        if self.runtime is not None:
+            self.runtime.interceptor = self._model_interceptor
         db.fault_hook = self._db_hook
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        from functions.common import db, model_client
+        from functions.common import db
         from local import lambda_dispatch
         from local.aws import local_function_name
 
-        model_client.fault_hook = None
+        if self.runtime is not None:
+            self.runtime.interceptor = None
         db.fault_hook = None
         for step in self._routes:
             if lambda_dispatch._original_invoke is not None:  # still installed: put the real handler back

@@ -12,7 +12,6 @@ and an HTML report in .local-run/report.html.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import mimetypes
 import os
@@ -109,12 +108,10 @@ class LocalPipeline:
     it sets are restored on stop().
     """
 
-    def __init__(self, work: Path = WORK, progress: bool = True, model_servers: str = "subprocess"):
+    def __init__(self, work: Path = WORK, progress: bool = True, model_workers: int | None = None):
         self.work = work
         self.progress = progress
-        # "subprocess": one process per model role, as each endpoint is its own container
-        # (a model holding the GIL cannot stall the handlers); "thread": in this process.
-        self.model_servers = model_servers
+        self.model_workers = model_workers  # per container; None: one per CPU, as on a CPU instance
         self.published = 0  # messages the forwarder put on the topic, over all passes
         self.started_at: float | None = None
         self._saved_env: dict[str, str] | None = None
@@ -132,10 +129,11 @@ class LocalPipeline:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's per-request lines
         from local import MotoServer, setup_pipeline
         from local.kafka_broker import start_kafka
-        from model_artifacts.local_server import start_local_profile
+        from local.model_servers import start_local_profile
 
         self.work.mkdir(parents=True, exist_ok=True)
-        print("starting stand-ins: PostgreSQL+pgvector, moto (S3, Step Functions), Kafka, model servers", file=sys.stderr)
+        print("starting stand-ins: PostgreSQL+pgvector, moto (S3, Step Functions), Kafka, "
+              "SageMaker endpoints (the Hugging Face toolkit under multi-model-server)", file=sys.stderr)
         self.db_env = start_postgres(self.work, fresh=True)
         os.environ.update(self.db_env)
         from functions.common.db import open_connection
@@ -153,7 +151,7 @@ class LocalPipeline:
         os.environ[c.ENV_AWS_ENDPOINT_URL] = endpoint
         self.kafka = start_kafka(TOPIC, partitions=4)
         self._stack.callback(self.kafka.stop)
-        self.profile = start_local_profile(mode=self.model_servers)
+        self.profile = start_local_profile(workers=self.model_workers)
         self._stack.callback(self.profile.stop)
         self.s3 = self.moto.client("s3")
         self.sfn = self.moto.client("stepfunctions")
@@ -162,7 +160,7 @@ class LocalPipeline:
         self.s3.put_bucket_versioning(Bucket=BUCKETS["ingest"], VersioningConfiguration={"Status": "Enabled"})
         os.environ.update({
             c.ENV_PIPELINE_VERSION: PIPELINE_VERSION, c.ENV_STAGING_BUCKET: BUCKETS["staging"],
-            c.ENV_FAILED_BUCKET: BUCKETS["failed"], c.ENV_MODEL_ENDPOINTS: json.dumps(self.profile.endpoints),
+            c.ENV_FAILED_BUCKET: BUCKETS["failed"], **self.profile.env(),
             c.ENV_KAFKA_BOOTSTRAP: self.kafka.bootstrap_servers, c.ENV_KAFKA_TOPIC: TOPIC,
             c.ENV_KAFKA_AUTH: "none", c.ENV_KAFKA_API_VERSION: LOCAL_KAFKA_API_VERSION,
             c.ENV_VIDEO_CHUNK_SECONDS: "4", c.ENV_MAX_OBJECT_BYTES: str(512 * 1024 * 1024),

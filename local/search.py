@@ -55,11 +55,13 @@ def nearest_sql(dimension: int) -> str:
     )
 
 
-def embed_query(text: str, endpoints: dict[str, str]) -> list[float]:
-    """The query's vector from the text_embedding model (same client and wire format as the embed step)."""
+def embed_query(text: str, endpoints: dict[str, str], sagemaker_client: Any = None) -> list[float]:
+    """The query's vector from the text_embedding endpoint (same client and wire format as the
+    embed step); `sagemaker_client` is the boto3 sagemaker-runtime client to use (default: boto3's)."""
     from functions.common.model_client import ModelClient
 
-    return [float(v) for v in ModelClient(endpoints).invoke(MODEL_TEXT_EMBEDDING, [text]).outputs[0]]
+    client = ModelClient(endpoints, sagemaker_client=sagemaker_client)
+    return [float(v) for v in client.invoke(MODEL_TEXT_EMBEDDING, [text]).outputs[0]]
 
 
 def nearest(conn: Any, vector: list[float], limit: int = 10) -> list[Hit]:
@@ -87,7 +89,7 @@ def search(query: str, limit: int = 10, work: Optional[Path] = None) -> list[Hit
 
     from functions.common.db import DbConfig, open_connection
     from local.run import WORK, start_postgres
-    from model_artifacts.local_server import start_local_profile
+    from local.model_servers import start_local_profile
 
     work = work or WORK
     if not (work / "pg").is_dir():
@@ -100,7 +102,7 @@ def search(query: str, limit: int = 10, work: Optional[Path] = None) -> list[Hit
     with start_local_profile(roles=[MODEL_TEXT_EMBEDDING]) as profile:
         if MODEL_TEXT_EMBEDDING not in profile.endpoints:
             raise RuntimeError(f"text_embedding model not available: {profile.unavailable.get(MODEL_TEXT_EMBEDDING)}")
-        vector = embed_query(query, profile.endpoints)
+        vector = embed_query(query, profile.endpoints, profile.client())
     with conn:
         try:
             return nearest(conn, vector, limit)

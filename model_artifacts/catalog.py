@@ -4,30 +4,35 @@ Public API (read by ``cdk_app``; nothing here imports CDK):
 
 - ``CATALOG: dict[str, ModelSpec]`` - one entry per role in ``constants.MODEL_ROLES``.
 - ``ModelSpec`` fields: ``role``, ``folder`` (under model_artifacts/, holds ``code/``),
-  ``hub_model_id``, ``licence``, ``framework`` ("huggingface" | "pytorch"),
+  ``hub_model_id``, ``hub_revision``, ``licence``, ``framework`` ("huggingface" | "pytorch"),
   ``framework_version`` (PyTorch version of the DLC), ``py_version``, ``transformers_version``
-  (None for plain PyTorch), ``instance_type``, ``env`` (container environment: pass as is),
-  ``target_invocations_per_instance_per_minute`` (target value of the predefined metric
-  ``SageMakerVariantInvocationsPerInstance``), ``min_instances``, ``max_instances``,
-  ``max_batch_items`` (requests with more items get 413; the client must split),
-  ``client_batch_items`` (items per request the target assumes). ``spec.image_uri(region)``
+  (None for plain PyTorch), ``instance_type``, ``items_per_second`` (one instance's measured
+  throughput), ``min_instances``, ``max_instances``, ``max_batch_items`` (larger requests are
+  refused with a ``[batch-too-large]`` error; the client splits), ``client_batch_items`` (items
+  per request the pipeline sends). ``spec.container_env(weights_packaged=...)`` is the container
+  environment; ``spec.scaling_target`` the target of ``SageMakerVariantInvocationsPerInstance``
+  computed from ``items_per_second`` and ``client_batch_items``. ``spec.image_uri(region)``
   resolves the DLC image through the SageMaker SDK's image_uris when the SDK is installed.
+- ``client_batch_items() -> {role: int}`` - the items per request each step sends.
 - ``spec(role) -> ModelSpec`` - raises KeyError with the known roles.
 - ``model_artifacts.package.package_model(role, out_dir, weights_dir=None) -> Path``
-  builds the deterministic ``model.tar.gz`` for ``ModelDataUrl`` (code-only without weights:
-  the endpoint then downloads ``HF_MODEL_ID`` at start, which needs internet egress or a VPC
-  route to huggingface.co from the endpoint).
+  builds the deterministic ``model.tar.gz`` for ``ModelDataUrl``. With weights, the toolkit
+  serves them from model_dir and nothing is downloaded (no ``HF_MODEL_ID`` in the environment);
+  code-only, the endpoint downloads ``HF_MODEL_ID`` at ``HF_MODEL_REVISION`` when it starts,
+  which needs internet egress from the endpoint.
 
 Framework choice: every production model runs on the Hugging Face PyTorch inference DLC
 (transformers 5.5.3, PyTorch 2.6.0, py312; listed in the SDK's image_uri_config/huggingface.json).
 It ships transformers 5, so Florence-2, CLIP and Whisper need nothing installed at start; its
-toolkit calls our model_fn/input_fn/predict_fn/output_fn from code/inference.py. The tests run
-transformers 5.24 locally (the code uses only APIs present in both).
+toolkit (sagemaker-huggingface-inference-toolkit under multi-model-server) calls our
+model_fn/input_fn/predict_fn/output_fn from code/inference.py. The local endpoints run that
+toolkit and multi-model-server too (local/model_servers.py), with transformers 5.24 (the code
+uses only APIs present in both).
 
 OCR in production: tesseract is not in the DLC images, so role ``ocr`` is a second endpoint
 of the Florence-2 generation code with ``DEFAULT_TASK=ocr`` (its ``<OCR_WITH_REGION>`` task);
 words carry ``conf: null`` because Florence-2 has no per-word confidence. Locally, role ``ocr``
-is tesseract (model_artifacts/ocr_tesseract) - see model_artifacts.local_server.
+is tesseract (model_artifacts/ocr_tesseract) - see local/model_servers.py.
 
 Autoscaling targets: see ``_target`` below and bench/README.md. No GPU was available when they
 were measured, so every target is derived from CPU throughput of the same architecture,
@@ -50,9 +55,14 @@ from functions.common.constants import (
     MODEL_TEXT_EMBEDDING,
 )
 
-# Container environment names read by model_artifacts/_shared/mm_serving.py.
+# Container environment names read by the Hugging Face inference toolkit and by
+# model_artifacts/_shared/mm_serving.py (tests/unit/models/test_models_wire.py keeps them equal).
+# HF_MODEL_ID makes the toolkit download that hub model at start and serve it instead of model_dir
+# (sagemaker_huggingface_inference_toolkit/mms_model_server.py: use_hf_hub), so it is set only for
+# a code-only model.tar.gz; PIPELINE_MODEL_ID names the weights in every case.
 ENV_HF_MODEL_ID = "HF_MODEL_ID"
 ENV_HF_MODEL_REVISION = "HF_MODEL_REVISION"
+ENV_PIPELINE_MODEL_ID = "PIPELINE_MODEL_ID"
 ENV_MAX_BATCH_ITEMS = "MAX_BATCH_ITEMS"
 ENV_DEFAULT_TASK = "DEFAULT_TASK"
 # Local runs only: JSON {role: weights folder} adds or replaces roles in the local profile.
@@ -81,9 +91,14 @@ class ModelSpec:
     role: str
     folder: str
     hub_model_id: str
+    # The hub commit the weights are pinned to (HF_MODEL_REVISION), None where no commit could be
+    # verified offline: the endpoint then takes the default branch and each result's version is
+    # the hash of the weights it loaded (set models.<role>.hub_revision in cdk.json to pin it).
+    hub_revision: str | None
     licence: str
     instance_type: str
-    target_invocations_per_instance_per_minute: int
+    # One instance's measured throughput at client_batch_items per request (bench/models.py).
+    items_per_second: float
     framework: str = "huggingface"
     framework_version: str = HF_PYTORCH_VERSION
     py_version: str = HF_PY_VERSION
@@ -92,19 +107,40 @@ class ModelSpec:
     max_instances: int = 4
     max_batch_items: int = 256
     client_batch_items: int = 32
+    # cdk.json models.<role>.target_invocations_per_instance; None: derived (scaling_target).
+    target_override: int | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.client_batch_items <= self.max_batch_items:
+            raise ValueError(f"{self.role}: client_batch_items must be within 1..max_batch_items")
+
     @property
-    def env(self) -> dict[str, str]:
-        """Container environment (model id, batch sizes, role-specific settings)."""
-        return {
-            ENV_HF_MODEL_ID: self.hub_model_id,
+    def scaling_target(self) -> int:
+        """Target of SageMakerVariantInvocationsPerInstance (invocations per instance per minute),
+        from the same items per request the pipeline's client sends (client_batch_items)."""
+        return self.target_override or _target(self.items_per_second, self.client_batch_items)
+
+    def container_env(self, *, weights_packaged: bool) -> dict[str, str]:
+        """Container environment: what the weights are (and, for a code-only package, the hub
+        model the toolkit downloads at start), batch sizes, role-specific settings."""
+        env = {
+            ENV_PIPELINE_MODEL_ID: self.hub_model_id,
             ENV_MODEL_BATCH_SIZE: str(self.client_batch_items),
             ENV_MAX_BATCH_ITEMS: str(self.max_batch_items),
             # Hugging Face DLC: load our handlers from code/inference.py.
             "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+            # multi-model-server's response timeout, at SageMaker's own invocation limit (60 s):
+            # a worker still busy after the caller got its ModelError is recycled.
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "60",
             **dict(self.extra_env),
         }
+        if self.hub_revision:
+            env[ENV_HF_MODEL_REVISION] = self.hub_revision
+        if not weights_packaged:
+            env[ENV_HF_MODEL_ID] = self.hub_model_id
+        return env
 
     def image_uri(self, region: str) -> str:
         """The DLC image for this spec in ``region`` (needs the ``sagemaker`` SDK)."""
@@ -123,7 +159,8 @@ class ModelSpec:
 
 # Measured on this project's 2-core CPU build machine (bench/README.md, "Models"), with the
 # production architectures (random weights where real ones are missing); items/s at the
-# batch size each role's client sends (client_batch_items below):
+# batch size each role's client sends (client_batch_items below). Hub revisions: the commits
+# these ids resolve to in public snapshots of the hub cache (models--<id>/snapshots/<commit>).
 _CPU_ITEMS_PER_S = {
     MODEL_IMAGE_EMBEDDING: 20.18,  # CLIP ViT-B/32 size, batch 32
     MODEL_GENERATION: 0.91,  # reduced Florence-2, 384 px, one 16-token pass, batch 8
@@ -136,56 +173,67 @@ CATALOG: dict[str, ModelSpec] = {
         role=MODEL_IMAGE_EMBEDDING,
         folder="image_embedding",
         hub_model_id="openai/clip-vit-base-patch32",
+        hub_revision="3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268",
         licence="MIT",
         instance_type="ml.g5.xlarge",
         # CPU lower bound (ViT-B/32 images at batch 32) x 60 / 32 items per call x 0.5.
-        target_invocations_per_instance_per_minute=_target(_CPU_ITEMS_PER_S[MODEL_IMAGE_EMBEDDING], 32),
+        items_per_second=_CPU_ITEMS_PER_S[MODEL_IMAGE_EMBEDDING],
     ),
     MODEL_GENERATION: ModelSpec(
         role=MODEL_GENERATION,
         folder="generation",
         hub_model_id="florence-community/Florence-2-base",
+        hub_revision=None,  # no commit verified offline: pin it in cdk.json (README, "Models")
         licence="MIT",
         instance_type="ml.g5.xlarge",
         client_batch_items=8,
         max_batch_items=64,
         # Two generate passes per image (caption + OD tags); CPU lower bound at batch 8.
-        target_invocations_per_instance_per_minute=_target(_CPU_ITEMS_PER_S[MODEL_GENERATION], 8),
+        items_per_second=_CPU_ITEMS_PER_S[MODEL_GENERATION],
         extra_env={ENV_DEFAULT_TASK: "caption"},
     ),
     MODEL_SPEECH: ModelSpec(
         role=MODEL_SPEECH,
         folder="speech",
         hub_model_id="openai/whisper-large-v3-turbo",
+        hub_revision="41f01f3fe87f28c78e2fbf8b568835947dd65ed9",
         licence="MIT",
         instance_type="ml.g5.xlarge",
         client_batch_items=8,
         max_batch_items=64,
-        target_invocations_per_instance_per_minute=_target(_CPU_ITEMS_PER_S[MODEL_SPEECH], 8),
+        items_per_second=_CPU_ITEMS_PER_S[MODEL_SPEECH],
     ),
     MODEL_TEXT_EMBEDDING: ModelSpec(
         role=MODEL_TEXT_EMBEDDING,
         folder="text_embedding",
         hub_model_id="sentence-transformers/all-MiniLM-L6-v2",
+        hub_revision="c9745ed1d9f207416be6d2e6f8de32d1f16199bf",
         licence="Apache-2.0",
-        # MiniLM is small enough for CPU; the target below is measured with the real model.
+        # MiniLM is small enough for CPU; the target is measured with the real model.
         instance_type="ml.c6i.xlarge",
-        target_invocations_per_instance_per_minute=_target(_CPU_ITEMS_PER_S[MODEL_TEXT_EMBEDDING], 32),
+        items_per_second=_CPU_ITEMS_PER_S[MODEL_TEXT_EMBEDDING],
     ),
     MODEL_OCR: ModelSpec(
         role=MODEL_OCR,
         folder="generation",
         hub_model_id="florence-community/Florence-2-base",
+        hub_revision=None,  # as generation
         licence="MIT",
         instance_type="ml.g5.xlarge",
         client_batch_items=8,
         max_batch_items=64,
         # One generate pass per image (OCR_WITH_REGION): about twice the caption rate.
-        target_invocations_per_instance_per_minute=_target(2 * _CPU_ITEMS_PER_S[MODEL_GENERATION], 8),
+        items_per_second=2 * _CPU_ITEMS_PER_S[MODEL_GENERATION],
         extra_env={ENV_DEFAULT_TASK: "ocr"},
     ),
 }
 assert set(CATALOG) == set(MODEL_ROLES), "every model role needs a catalog entry"
+
+
+def client_batch_items() -> dict[str, int]:
+    """{role: items per request}: what the pipeline's model client sends (env MODEL_BATCH_ITEMS)
+    and what each role's scaling target assumes."""
+    return {role: model.client_batch_items for role, model in CATALOG.items()}
 
 
 def spec(role: str) -> ModelSpec:

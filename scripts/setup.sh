@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng ffmpeg festival festvox-us-slt-hts chromium)
+# openjdk-17-jre-headless: multi-model-server's frontend (the local SageMaker endpoints).
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng ffmpeg festival festvox-us-slt-hts chromium openjdk-17-jre-headless)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if ((${#missing[@]})); then
@@ -21,7 +22,8 @@ if [ ! -f .venv/.requirements.sha ] || ! sha256sum -c --status .venv/.requiremen
   # torch first: the CPU build (2.13.0+cpu); a resolver that saw plain "torch" would fetch CUDA.
   .venv/bin/pip install -q "$(grep -E '^torch==' requirements.txt)"
   .venv/bin/pip install -q -r requirements.txt
-  sha256sum requirements.txt > .venv/.requirements.sha
+  .venv/bin/pip install -q --no-deps -r requirements-serving.txt
+  sha256sum requirements.txt requirements-serving.txt > .venv/.requirements.sha
 fi
 
 # --- Airflow virtualenv (.venv-airflow) for tests/dags (issue #6; owner: backfill) ---------------

@@ -55,13 +55,16 @@ ENV_DB_AUTH = "DB_AUTH"  # "iam" (RDS Proxy IAM token), "secret" (Secrets Manage
 ENV_DB_SECRET_ARN = "DB_SECRET_ARN"
 ENV_DB_APP_SECRET_ARN = "DB_APP_SECRET_ARN"  # migrate only: password of the app user it creates
 ENV_DB_PASSWORD = "DB_PASSWORD"  # local runs only; never set by cdk_app
-ENV_MODEL_ENDPOINTS = "MODEL_ENDPOINTS"  # JSON {role: endpoint name or http(s) URL}
+ENV_MODEL_ENDPOINTS = "MODEL_ENDPOINTS"  # JSON {role: SageMaker endpoint name}
+ENV_MODEL_BATCH_ITEMS = "MODEL_BATCH_ITEMS"  # JSON {role: items per request} (catalog client_batch_items)
 ENV_MAX_OBJECT_BYTES = "MAX_OBJECT_BYTES"
 ENV_VIDEO_CHUNK_SECONDS = "VIDEO_CHUNK_SECONDS"
 ENV_TEXT_CHUNK_TOKENS = "TEXT_CHUNK_TOKENS"
 ENV_TEXT_CHUNK_OVERLAP = "TEXT_CHUNK_OVERLAP"
-ENV_MODEL_BATCH_SIZE = "MODEL_BATCH_SIZE"
+ENV_MODEL_BATCH_SIZE = "MODEL_BATCH_SIZE"  # model containers: items per forward pass
 ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # boto3 honours it; set only by the local run
+# boto3 honours it for sagemaker-runtime alone; set only by the local run (local/sagemaker_runtime.py)
+ENV_SAGEMAKER_RUNTIME_ENDPOINT_URL = "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"
 
 # --- Powertools -----------------------------------------------------------------
 POWERTOOLS_SERVICE = "multimodal-pipeline"

@@ -1,16 +1,22 @@
-"""One client for every model call: SageMaker endpoints on AWS, local servers over HTTP.
+"""One client for every model call: boto3 ``sagemaker-runtime`` ``InvokeEndpoint``.
 
-`MODEL_ENDPOINTS` maps a role to an endpoint name (-> sagemaker-runtime InvokeEndpoint) or to
-an http(s) URL (-> POST {url}/invocations). Both take and return the same JSON body
-(docs/contracts.md), so everything but the transport is one code path:
+`MODEL_ENDPOINTS` maps a role to an endpoint name. There is no other transport: locally, boto3's
+own `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` points at the SageMaker Runtime stand-in
+(local/sagemaker_runtime.py) in front of the toolkit's model servers.
 
-* items are sent in batches of MODEL_BATCH_SIZE; a 413 from the server halves the batch;
+* items go in requests of `batch_items[role]` (the catalog's `client_batch_items`: what each
+  role's scaling target assumes);
 * binary inputs (`Blob`) go inline as base64 while the request stays small, otherwise as an
-  `s3_uri` pointer into the staging bucket (SageMaker real-time payloads are limited to 6 MB:
+  `s3_uri` pointer into the staging bucket (real-time payloads are limited to 6 MB:
   https://docs.aws.amazon.com/sagemaker/latest/dg/realtime-endpoints-test-endpoints.html);
-* throttling (429 / ThrottlingException) and 5xx / timeouts are retried with full-jitter
-  exponential backoff, then raised as ModelThrottledError / ModelUnavailableError, which the
-  state machine retries again later;
+* errors are sorted by what a retry can fix (docs/contracts.md, "Errors"):
+  - the model refused the input (`ModelError`, the container's 400, tagged `[input]` or
+    untagged): `ModelInputError` at once, no retry; the failure row carries the model's message;
+  - a batch too large (HTTP 413 from the service, a `[batch-too-large]` refusal): the batch is
+    halved and sent again;
+  - throttling, the container's 5xx or `[overloaded]`, the 60 s invocation timeout, the service
+    unavailable, connection errors: retried here with full-jitter backoff, then raised as
+    ModelThrottledError / ModelUnavailableError, which the state machine retries again later;
 * a role missing from MODEL_ENDPOINTS is "not available": callers check `available(role)` and
   record it instead of inventing an output.
 """
@@ -19,10 +25,8 @@ from __future__ import annotations
 import base64
 import json
 import random
-import socket
+import re
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Sequence
 
@@ -34,15 +38,18 @@ from functions.common.staging import get_bytes, s3_uri
 
 # Keep every request body well under the 6 MB real-time invocation limit.
 MAX_INLINE_BATCH_BYTES = 4 * 1024 * 1024
-DEFAULT_TIMEOUT_SECONDS = 60.0
+# The service answers a container that is silent for 60 s with a ModelError; wait a little longer
+# than that so that its answer, not our read timeout, ends the call.
+DEFAULT_READ_TIMEOUT_SECONDS = 70.0
 DEFAULT_MAX_ATTEMPTS = 4
 DEFAULT_BASE_DELAY = 0.5
 DEFAULT_MAX_DELAY = 8.0
-
-# Test seam for local/faults.py (None in every deployed function): called with (url, body)
-# before each HTTP request; it may raise what urlopen raises (HTTPError 429/5xx, TimeoutError)
-# so that the mapping below is what the fault tests exercise.
-fault_hook: Callable[[str, bytes], None] | None = None
+DEFAULT_BATCH_ITEMS = 8
+# The tag model_artifacts/_shared/mm_serving.py puts in front of every error it raises.
+_TAG = re.compile(r"\[(input|batch-too-large|overloaded)\]")
+_RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504, 507}
+_UNAVAILABLE_CODES = {"ServiceUnavailable", "InternalFailure", "InternalDependencyException", "ModelNotReadyException"}
+_THROTTLING_CODES = {"ThrottlingException", "TooManyRequestsException", "Throttling"}
 
 
 class ModelNotAvailableError(Exception):
@@ -50,10 +57,14 @@ class ModelNotAvailableError(Exception):
 
 
 class ModelRequestError(Exception):
-    """The model rejected the request (400, 415, an item too large, a wrong reply).
+    """The model cannot serve this request: a retry would get the same answer.
 
-    Not retryable: the same request would be rejected again.
+    Not retryable: the state machine's Catch records a failure row with this message.
     """
+
+
+class ModelInputError(ModelRequestError):
+    """The model refused the input itself (corrupt audio, an image it cannot read)."""
 
 
 class _Throttled(Exception):
@@ -86,21 +97,22 @@ class ModelResult:
 
 
 class ModelClient:
-    """Invokes the model of a role. Create once per container and reuse.
+    """Invokes the endpoint of a role. Create once per container and reuse.
 
-    `s3_client` reads staged blobs that are sent inline; `sagemaker_client` is created lazily
-    (only when a role points at an endpoint name); `sleep` is injectable for tests.
+    `batch_items` is {role: items per request}; `s3_client` reads staged blobs that are sent
+    inline; `sagemaker_client` (boto3 sagemaker-runtime) is created lazily by
+    `sagemaker_client_factory`; `sleep` is injectable for tests.
     """
 
     def __init__(
         self,
         endpoints: Mapping[str, str],
         *,
-        batch_size: int = 8,
+        batch_items: Mapping[str, int] | None = None,
         s3_client: Any = None,
         sagemaker_client: Any = None,
         sagemaker_client_factory: Callable[[], Any] | None = None,
-        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         base_delay: float = DEFAULT_BASE_DELAY,
         max_delay: float = DEFAULT_MAX_DELAY,
@@ -108,11 +120,10 @@ class ModelClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.endpoints = dict(endpoints)
-        self.batch_size = max(1, batch_size)
+        self.batch_items = {role: max(1, int(n)) for role, n in (batch_items or {}).items()}
         self._s3 = s3_client
         self._sagemaker = sagemaker_client
-        self._sagemaker_factory = sagemaker_client_factory or _default_sagemaker_client(timeout)
-        self.timeout = timeout
+        self._sagemaker_factory = sagemaker_client_factory or _default_sagemaker_client(read_timeout)
         self.max_attempts = max(1, max_attempts)
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -129,39 +140,39 @@ class ModelClient:
         binary part: either the item itself (-> {"image_b64"|"audio_b64"} or {"s3_uri"}) or a
         value in a dict item ({"blob": Blob, "task": ...} -> the Blob's keys merged in).
         Raises ModelNotAvailableError, ModelThrottledError, ModelUnavailableError,
-        ModelRequestError.
+        ModelInputError, ModelRequestError.
         """
-        target = self.endpoints.get(role)
-        if not target:
+        endpoint = self.endpoints.get(role)
+        if not endpoint:
             raise ModelNotAvailableError(f"no endpoint configured for model role {role!r}")
+        size = self.batch_items.get(role, DEFAULT_BATCH_ITEMS)
         result = ModelResult(outputs=[])
-        for start in range(0, len(items), self.batch_size):
-            batch = list(items[start : start + self.batch_size])
-            outputs, model = self._invoke_split(role, target, batch, parameters)
+        for start in range(0, len(items), size):
+            batch = list(items[start : start + size])
+            outputs, model = self._invoke_split(role, endpoint, batch, parameters)
             result.outputs.extend(outputs)
             if model and not result.model:
                 result.model = model
         return result
 
     # -- batching ------------------------------------------------------------------
-    def _invoke_split(self, role: str, target: str, batch: list[Any], parameters: Mapping[str, Any] | None):
+    def _invoke_split(self, role: str, endpoint: str, batch: list[Any], parameters: Mapping[str, Any] | None):
         try:
-            return self._invoke_with_retry(role, target, batch, parameters)
-        except _TooLarge:
+            return self._invoke_with_retry(role, endpoint, batch, parameters)
+        except _TooLarge as exc:
             if len(batch) == 1:
-                raise ModelRequestError(f"model {role!r} rejected a single item as too large (413)") from None
+                raise ModelRequestError(f"model {role!r} refused a single item as too large: {exc}") from None
             half = len(batch) // 2
-            first, model = self._invoke_split(role, target, batch[:half], parameters)
-            second, model2 = self._invoke_split(role, target, batch[half:], parameters)
+            first, model = self._invoke_split(role, endpoint, batch[:half], parameters)
+            second, model2 = self._invoke_split(role, endpoint, batch[half:], parameters)
             return first + second, model or model2
 
-    def _invoke_with_retry(self, role: str, target: str, batch: list[Any], parameters: Mapping[str, Any] | None):
+    def _invoke_with_retry(self, role: str, endpoint: str, batch: list[Any], parameters: Mapping[str, Any] | None):
         body = self._body(batch, parameters)
         last: Exception | None = None
         for attempt in range(self.max_attempts):
             try:
-                reply = self._send(target, body)
-                return self._parse(role, reply, len(batch))
+                return self._parse(role, self._send(role, endpoint, body), len(batch))
             except (_Throttled, _Unavailable) as exc:
                 last = exc
                 if attempt + 1 < self.max_attempts:
@@ -207,37 +218,13 @@ class ModelClient:
             outputs = doc["outputs"]
             model = doc.get("model") or {}
         except (ValueError, KeyError, TypeError) as exc:
-            raise ModelRequestError(f"model {role!r} sent a reply that is not the contract: {exc}") from exc
+            raise ModelRequestError(f"model {role!r} sent a reply that is not the contract: {exc}: {reply[:200]!r}") from exc
         if not isinstance(outputs, list) or len(outputs) != expected:
             raise ModelRequestError(f"model {role!r} sent {len(outputs) if isinstance(outputs, list) else '?'} outputs for {expected} inputs")
         return outputs, {"id": str(model.get("id", "")), "version": str(model.get("version", ""))}
 
-    # -- transports ----------------------------------------------------------------
-    def _send(self, target: str, body: bytes) -> bytes:
-        if target.startswith(("http://", "https://")):
-            return self._send_http(target, body)
-        return self._send_sagemaker(target, body)
-
-    def _send_http(self, url: str, body: bytes) -> bytes:
-        request = urllib.request.Request(
-            url.rstrip("/") + "/invocations",
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-        )
-        try:
-            if fault_hook is not None:
-                fault_hook(url, body)
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - URL from config
-                return response.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read()[:300].decode("utf-8", "replace")
-            _raise_for_status(exc.code, detail)
-            raise  # unreachable
-        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
-            raise _Unavailable(str(exc)) from exc
-
-    def _send_sagemaker(self, endpoint: str, body: bytes) -> bytes:
+    # -- InvokeEndpoint --------------------------------------------------------------
+    def _send(self, role: str, endpoint: str, body: bytes) -> bytes:
         if self._sagemaker is None:
             self._sagemaker = self._sagemaker_factory()
         try:
@@ -246,39 +233,63 @@ class ModelClient:
             )
             return response["Body"].read()
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            if code in ("ThrottlingException", "TooManyRequestsException"):
-                raise _Throttled(code) from exc
-            if code == "ModelError":
-                status = int(exc.response.get("OriginalStatusCode") or error.get("OriginalStatusCode") or 500)
-                _raise_for_status(status, str(error.get("Message", "")))
-            if code in ("ServiceUnavailable", "InternalFailure", "ModelNotReadyException", "InternalDependencyException"):
-                raise _Unavailable(code) from exc
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
-                raise _Unavailable(code) from exc
-            raise ModelRequestError(f"{endpoint}: {code}: {error.get('Message', '')}") from exc
+            _raise_classified(role, endpoint, exc)
+            raise  # unreachable: _raise_classified always raises
         except BotoCoreError as exc:  # read timeouts, connection errors
             raise _Unavailable(str(exc)) from exc
 
 
-def _raise_for_status(status: int, detail: str) -> None:
-    if status == 429:
-        raise _Throttled(f"HTTP 429 {detail}")
-    if status == 413:
-        raise _TooLarge(detail)
-    if status >= 500 or status == 408:
-        raise _Unavailable(f"HTTP {status} {detail}")
-    raise ModelRequestError(f"HTTP {status} {detail}")
+def _raise_classified(role: str, endpoint: str, exc: ClientError) -> None:
+    """Raise what `exc` means for a retry (see the module docstring)."""
+    response = exc.response
+    error = response.get("Error", {})
+    code = str(error.get("Code", ""))
+    message = str(error.get("Message", ""))
+    http_status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    if code == "ModelError":
+        status = int(response.get("OriginalStatusCode") or error.get("OriginalStatusCode") or 0)
+        original = str(response.get("OriginalMessage") or error.get("OriginalMessage") or message)
+        tag = _TAG.search(original)
+        kind = tag.group(1) if tag else None
+        if kind == "batch-too-large" or status == 413:
+            raise _TooLarge(original)
+        if kind == "overloaded":
+            raise _Unavailable(f"{endpoint}: {original}")
+        if status == 0:  # no answer within the invocation timeout
+            raise _Unavailable(f"{endpoint}: timed out: {original}")
+        if status == 429:
+            raise _Throttled(f"{endpoint}: container {status}: {original}")
+        if status in _RETRYABLE_STATUS:
+            raise _Unavailable(f"{endpoint}: container {status}: {original}")
+        # The container refused the request and would refuse it again: a bad input, or media
+        # the model's own decoder cannot read (the toolkit answers any exception with 400).
+        raise ModelInputError(f"model {role!r} refused the input: {_message_of(original)}") from exc
+    if code in _THROTTLING_CODES:
+        raise _Throttled(f"{endpoint}: {code}: {message}")
+    if http_status == 413 or code == "413" or (code == "ValidationError" and "oversize" in message.lower()):
+        raise _TooLarge(f"{endpoint}: {message or 'payload too large'}")
+    if code in _UNAVAILABLE_CODES or http_status >= 500:
+        raise _Unavailable(f"{endpoint}: {code}: {message}")
+    raise ModelRequestError(f"{endpoint}: {code}: {message}") from exc
 
 
-def _default_sagemaker_client(timeout: float) -> Callable[[], Any]:
+def _message_of(original: str) -> str:
+    """The model's own words from a multi-model-server error body, tag included."""
+    try:
+        doc = json.loads(original)
+        return str(doc.get("message", original)) if isinstance(doc, dict) else original
+    except ValueError:
+        return original
+
+
+def _default_sagemaker_client(read_timeout: float) -> Callable[[], Any]:
     def make() -> Any:
         import boto3
         from botocore.config import Config
 
-        # Our own backoff above is the only retry layer (no hidden default retries).
-        config = Config(retries={"total_max_attempts": 1}, read_timeout=timeout, connect_timeout=5)
+        # Our own backoff above is the only retry layer (no hidden default retries). boto3 reads
+        # AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME itself (the local stand-in; unset when deployed).
+        config = Config(retries={"total_max_attempts": 1}, read_timeout=read_timeout, connect_timeout=5)
         return boto3.client("sagemaker-runtime", config=config)
 
     return make

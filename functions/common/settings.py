@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from functions.common.constants import (
     ENV_MAX_OBJECT_BYTES,
-    ENV_MODEL_BATCH_SIZE,
+    ENV_MODEL_BATCH_ITEMS,
     ENV_MODEL_ENDPOINTS,
     ENV_PIPELINE_VERSION,
     ENV_STAGING_BUCKET,
@@ -26,7 +27,8 @@ DEFAULT_MAX_OBJECT_BYTES = 2 * 1024**3  # 2 GiB: fits Lambda's 10 GiB ephemeral 
 DEFAULT_VIDEO_CHUNK_SECONDS = 10.0
 DEFAULT_TEXT_CHUNK_TOKENS = 180  # words; all-MiniLM-L6-v2 truncates at 256 word pieces
 DEFAULT_TEXT_CHUNK_OVERLAP = 30
-DEFAULT_MODEL_BATCH_SIZE = 8
+# SageMaker endpoint names: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html
+_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Settings:
     video_chunk_seconds: float = DEFAULT_VIDEO_CHUNK_SECONDS
     text_chunk_tokens: int = DEFAULT_TEXT_CHUNK_TOKENS
     text_chunk_overlap: int = DEFAULT_TEXT_CHUNK_OVERLAP
-    model_batch_size: int = DEFAULT_MODEL_BATCH_SIZE
+    model_batch_items: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -58,7 +60,7 @@ class Settings:
             video_chunk_seconds=float(env.get(ENV_VIDEO_CHUNK_SECONDS) or DEFAULT_VIDEO_CHUNK_SECONDS),
             text_chunk_tokens=int(env.get(ENV_TEXT_CHUNK_TOKENS) or DEFAULT_TEXT_CHUNK_TOKENS),
             text_chunk_overlap=int(env.get(ENV_TEXT_CHUNK_OVERLAP) or DEFAULT_TEXT_CHUNK_OVERLAP),
-            model_batch_size=int(env.get(ENV_MODEL_BATCH_SIZE) or DEFAULT_MODEL_BATCH_SIZE),
+            model_batch_items=_batch_items(env.get(ENV_MODEL_BATCH_ITEMS, "")),
         )
         settings.validate()
         return settings
@@ -70,18 +72,30 @@ class Settings:
             raise ValueError(f"{ENV_VIDEO_CHUNK_SECONDS} must be positive")
         if self.text_chunk_tokens <= 0 or not 0 <= self.text_chunk_overlap < self.text_chunk_tokens:
             raise ValueError(f"need 0 <= {ENV_TEXT_CHUNK_OVERLAP} < {ENV_TEXT_CHUNK_TOKENS}")
-        if self.model_batch_size <= 0:
-            raise ValueError(f"{ENV_MODEL_BATCH_SIZE} must be positive")
+        if any(n <= 0 for n in self.model_batch_items.values()):
+            raise ValueError(f"{ENV_MODEL_BATCH_ITEMS} values must be positive")
 
 
-def _endpoints(raw: str) -> dict[str, str]:
+def _roles_object(raw: str, name: str) -> dict:
     if not raw.strip():
         return {}
     value = json.loads(raw)
     if not isinstance(value, dict):
-        raise ValueError(f"{ENV_MODEL_ENDPOINTS} must be a JSON object {{role: endpoint}}")
+        raise ValueError(f"{name} must be a JSON object {{role: value}}")
     unknown = set(value) - set(MODEL_ROLES)
     if unknown:
-        raise ValueError(f"{ENV_MODEL_ENDPOINTS} names unknown roles {sorted(unknown)}")
+        raise ValueError(f"{name} names unknown roles {sorted(unknown)}")
+    return value
+
+
+def _endpoints(raw: str) -> dict[str, str]:
     # An empty string means "not deployed", the same as leaving the role out.
-    return {role: str(target) for role, target in value.items() if target}
+    endpoints = {role: str(name) for role, name in _roles_object(raw, ENV_MODEL_ENDPOINTS).items() if name}
+    bad = {role: name for role, name in endpoints.items() if not _ENDPOINT_NAME.match(name)}
+    if bad:
+        raise ValueError(f"{ENV_MODEL_ENDPOINTS} must name SageMaker endpoints, not {bad}")
+    return endpoints
+
+
+def _batch_items(raw: str) -> dict[str, int]:
+    return {role: int(n) for role, n in _roles_object(raw, ENV_MODEL_BATCH_ITEMS).items()}

@@ -25,5 +25,5 @@ class Context:
         settings = Settings.from_env()
         # Standard mode retries S3's 5xx/SlowDown a few times before we see them.
         s3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
-        models = ModelClient(settings.model_endpoints, batch_size=settings.model_batch_size, s3_client=s3)
+        models = ModelClient(settings.model_endpoints, batch_items=settings.model_batch_items, s3_client=s3)
         return cls(s3=s3, settings=settings, models=models, db=Database() if with_db else None)

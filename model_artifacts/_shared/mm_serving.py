@@ -5,10 +5,11 @@ The wire format is docs/contracts.md ("Model wire format"). This file is copied 
 because a SageMaker container only sees ``code/``; in the repository, ``inference.py`` finds it
 here. It must therefore import nothing from this repository.
 
-Errors subclass the SageMaker inference toolkit's ``BaseInferenceToolkitError`` when it is
-installed (PyTorch DLC), so the container answers with our status code instead of 500;
-https://github.com/aws/sagemaker-inference-toolkit/blob/master/src/sagemaker_inference/transformer.py
-The local server reads ``status_code`` from the same classes.
+The container is the Hugging Face PyTorch inference DLC: its toolkit
+(sagemaker-huggingface-inference-toolkit, ``handler_service.HuggingFaceHandlerService`` under
+multi-model-server) calls ``model_fn``/``input_fn``/``predict_fn``/``output_fn``, sends
+``output_fn``'s return value as the body and answers any exception with 400 (see
+``ModelRequestError`` for how errors are told apart).
 """
 from __future__ import annotations
 
@@ -28,8 +29,11 @@ JSON = "application/json"
 # tests/unit/models/test_wire.py asserts the two stay equal.
 ENV_MODEL_BATCH_SIZE = "MODEL_BATCH_SIZE"
 ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
-# Container-only settings (set by the catalog's env for the endpoint).
+# Container-only settings (set by the catalog's env for the endpoint). HF_MODEL_ID is set only for
+# a code-only model.tar.gz (the toolkit then downloads it at start); PIPELINE_MODEL_ID always names
+# the weights, also when they are packaged in model_dir and nothing is downloaded.
 ENV_HF_MODEL_ID = "HF_MODEL_ID"
+ENV_PIPELINE_MODEL_ID = "PIPELINE_MODEL_ID"
 ENV_HF_MODEL_REVISION = "HF_MODEL_REVISION"
 ENV_MAX_BATCH_ITEMS = "MAX_BATCH_ITEMS"
 
@@ -37,44 +41,64 @@ DEFAULT_BATCH_SIZE = 16
 DEFAULT_MAX_BATCH_ITEMS = 256
 
 
-try:  # pragma: no cover - only inside the SageMaker container
-    from sagemaker_inference.errors import BaseInferenceToolkitError as _ToolkitError
+class ModelRequestError(Exception):
+    """A request the model cannot serve.
 
-    class ModelRequestError(_ToolkitError):
-        status_code = 400
+    The Hugging Face inference toolkit answers every exception with HTTP 400 and ``str(exc)`` as
+    the message (``handler_service.handle``: ``raise PredictionException(str(e), 400)``), so the
+    status code cannot tell a bad input from a full batch. ``str()`` therefore starts with a
+    ``[kind]`` tag that the pipeline's model client reads from SageMaker's ``OriginalMessage``
+    (docs/contracts.md, "Errors"): ``input`` (never retried: the failure names the input problem),
+    ``batch-too-large`` (the client splits the batch), ``overloaded`` (retried with backoff).
+    """
 
-        def __init__(self, message: str):
-            super().__init__(self.status_code, message, message)
-            self.message = message
+    kind = "input"
 
-except ImportError:
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
-    class ModelRequestError(Exception):  # type: ignore[no-redef]
-        """A request the model cannot serve; ``status_code`` is the HTTP answer."""
-
-        status_code = 400
-
-        def __init__(self, message: str):
-            super().__init__(message)
-            self.message = message
+    def __str__(self) -> str:
+        return f"[{self.kind}] {self.message}"
 
 
 class BadRequest(ModelRequestError):
-    """Malformed body or item (HTTP 400)."""
-
-    status_code = 400
+    """Malformed body or item: the input is the problem."""
 
 
 class UnsupportedContentType(ModelRequestError):
-    """Content type or accept type other than application/json (HTTP 415)."""
-
-    status_code = 415
+    """Content type or accept type other than application/json."""
 
 
 class BatchTooLarge(ModelRequestError):
-    """More items than the server's max batch (HTTP 413)."""
+    """More items than the server's max batch (env MAX_BATCH_ITEMS); the client splits."""
 
-    status_code = 413
+    kind = "batch-too-large"
+
+
+class Overloaded(ModelRequestError):
+    """The accelerator ran out of memory for this batch; a later or smaller call can succeed."""
+
+    kind = "overloaded"
+
+
+def guard_overload(predict_fn):
+    """Wrap a ``predict_fn`` so that an accelerator out of memory raises ``Overloaded`` (retried by
+    the client) instead of an untagged error the client would take for a bad input."""
+    import functools
+
+    @functools.wraps(predict_fn)
+    def wrapper(data, model):
+        try:
+            return predict_fn(data, model)
+        except ModelRequestError:
+            raise
+        except Exception as exc:  # torch.OutOfMemoryError without importing torch here
+            if type(exc).__name__ in ("OutOfMemoryError", "CUDAOutOfMemoryError") or "out of memory" in str(exc).lower():
+                raise Overloaded(f"out of accelerator memory for a batch of {len(data.get('inputs', []))}: {exc}") from exc
+            raise
+
+    return wrapper
 
 
 def max_batch_items() -> int:
@@ -129,12 +153,18 @@ def parse_request(body: bytes | str | bytearray, content_type: str | None) -> di
     return {"inputs": inputs, "parameters": parameters}
 
 
-def encode_response(model_info: dict[str, str], outputs: list[Any], accept: str | None) -> tuple[str, str]:
-    """Return ``(body, content_type)`` for ``{"model": {...}, "outputs": [...]}``."""
+def encode_response(model_info: dict[str, str], outputs: list[Any], accept: str | None) -> str:
+    """The JSON body ``{"model": {...}, "outputs": [...]}``, what ``output_fn`` returns.
+
+    The Hugging Face inference toolkit hands ``output_fn``'s return value to the model server as
+    the response body, unchanged, and sets the content type from ``Accept`` itself
+    (``handler_service.handle``: ``context.set_response_content_type(0, accept)``; ``return
+    [response]``), so the body is a string and never a ``(body, content_type)`` tuple.
+    """
     accepted = _base_type(accept)
     if accepted not in ("", "*/*", JSON, "application/*"):
         raise UnsupportedContentType(f"unsupported accept type {accept!r}; accept {JSON}")
-    return json.dumps({"model": model_info, "outputs": outputs}), JSON
+    return json.dumps({"model": model_info, "outputs": outputs})
 
 
 def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -245,10 +275,15 @@ def weights_hash(model_dir: str | os.PathLike) -> str:
 
 
 def model_version(source: str, is_local: bool, config: Any = None) -> str:
-    """Hub commit hash when downloaded, else a hash of the local weights."""
+    """The pinned hub revision (env HF_MODEL_REVISION) the weights came from, whether the toolkit
+    downloaded them or they were packaged at that revision; without a pin, the commit a download
+    resolved to, else a hash of the local weights (so two different weights never share a version)."""
+    pinned = hub_revision()
+    if pinned:
+        return pinned
     if not is_local:
         commit = getattr(config, "_commit_hash", None) if config is not None else None
-        return commit or hub_revision() or "main"
+        return commit or "main"
     return weights_hash(source)
 
 
@@ -288,8 +323,10 @@ def as_list(values: Iterable[float]) -> list[float]:
 
 
 def model_id(source: str, is_local: bool) -> str:
-    """The id a response reports: env HF_MODEL_ID (what the weights are), else the folder name."""
-    return os.environ.get(ENV_HF_MODEL_ID) or (Path(source).name if is_local else source)
+    """The id a response reports: env PIPELINE_MODEL_ID or HF_MODEL_ID (what the weights are),
+    else the folder name."""
+    named = os.environ.get(ENV_PIPELINE_MODEL_ID) or os.environ.get(ENV_HF_MODEL_ID)
+    return named or (Path(source).name if is_local else source)
 
 
 def item_audio_16k(item: Any):

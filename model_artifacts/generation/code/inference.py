@@ -83,6 +83,7 @@ def _generate(model, prompt: str, images: list, parameters: dict) -> list[dict]:
     ]
 
 
+@mm.guard_overload
 def predict_fn(data, model):
     parameters = data["parameters"]
     size = mm.batch_size(parameters)

@@ -41,6 +41,7 @@ def _features(output):
     return getattr(output, "pooler_output", output)
 
 
+@mm.guard_overload
 def predict_fn(data, model):
     import torch
 

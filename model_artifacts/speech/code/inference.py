@@ -80,6 +80,7 @@ def _transcribe(model, audio: list, parameters: dict) -> list[dict]:
     return results
 
 
+@mm.guard_overload
 def predict_fn(data, model):
     size = mm.batch_size(data["parameters"])
     outputs: list[Any] = []

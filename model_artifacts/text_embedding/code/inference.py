@@ -38,6 +38,7 @@ def input_fn(body, content_type):
     return request
 
 
+@mm.guard_overload
 def predict_fn(data, model):
     texts = data["texts"]
     if not texts:

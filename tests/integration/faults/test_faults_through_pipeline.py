@@ -93,7 +93,7 @@ def run(tmp_path_factory) -> FaultRun:
         stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
         pipeline = stack.enter_context(LocalPipeline(work, progress=False))
         waits = stack.enter_context(fast_state_retries(0.05))
-        faults = stack.enter_context(Faults())
+        faults = stack.enter_context(Faults(runtime=pipeline.profile.runtime))
         faults.model("throttle", MARKERS["throttle-transient"], times=2)
         faults.model("throttle", MARKERS["throttle-persistent"])
         faults.model("5xx", MARKERS["5xx-persistent"])
@@ -193,7 +193,7 @@ def test_transient_throttling_is_absorbed_by_the_model_client_retries(run):
 
 @pytest.mark.parametrize("name, error, words", [
     ("throttle-persistent", "ModelThrottledError", "throttled after 4 attempts"),
-    ("5xx-persistent", "ModelUnavailableError", "HTTP 503"),
+    ("5xx-persistent", "ModelUnavailableError", "container 503"),
     ("timeout-persistent", "ModelUnavailableError", "timed out"),
 ])
 def test_persistent_model_fault_is_retried_with_backoff_then_recorded_as_failed(run, name, error, words):

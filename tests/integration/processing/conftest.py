@@ -10,7 +10,6 @@ import pytest
 
 from functions.common.constants import (
     DB_SCHEMA,
-    ENV_MODEL_BATCH_SIZE,
     ENV_MODEL_ENDPOINTS,
     ENV_PIPELINE_VERSION,
     ENV_TEXT_CHUNK_OVERLAP,
@@ -24,38 +23,9 @@ from functions.common.constants import (
     UNSUPPORTED,
 )
 from functions.common.events import ObjectRef
-from fake_models import FakeLambdaContext, FakeModelServer
+from lambda_context import FakeLambdaContext
 
 PIPELINE_VERSION = "v-test"
-
-
-@pytest.fixture(scope="session")
-def local_models():
-    """The models engineer's local servers (real MiniLM, PocketSphinx, tesseract), in threads."""
-    try:  # another engineer's package: if it is broken mid-edit, skip rather than error
-        from model_artifacts import local_server
-
-        profile = local_server.start_local_profile(roles=[MODEL_TEXT_EMBEDDING, MODEL_SPEECH, MODEL_OCR])
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"model_artifacts local servers cannot start: {type(exc).__name__}: {exc}")
-    missing = {MODEL_TEXT_EMBEDDING, MODEL_SPEECH, MODEL_OCR} - set(profile.endpoints)
-    if missing:
-        profile.stop()
-        pytest.skip(f"local model servers missing: {sorted(missing)} ({profile.unavailable})")
-    yield profile.endpoints
-    profile.stop()
-
-
-@pytest.fixture(scope="session")
-def fake_models():
-    """Contract-speaking stand-ins for the roles without local weights."""
-    with FakeModelServer(MODEL_IMAGE_EMBEDDING) as image, FakeModelServer(MODEL_GENERATION) as generation:
-        yield {MODEL_IMAGE_EMBEDDING: image.url, MODEL_GENERATION: generation.url}
-
-
-@pytest.fixture
-def endpoints(local_models, fake_models) -> dict[str, str]:
-    return {**local_models, **fake_models}
 
 
 def _reset_handlers() -> None:
@@ -156,14 +126,12 @@ def pipeline_env(monkeypatch, staging_bucket, db_env):
     monkeypatch.setenv(ENV_VIDEO_CHUNK_SECONDS, "5")
     monkeypatch.setenv(ENV_TEXT_CHUNK_TOKENS, "40")
     monkeypatch.setenv(ENV_TEXT_CHUNK_OVERLAP, "10")
-    monkeypatch.setenv(ENV_MODEL_BATCH_SIZE, "4")
     return monkeypatch
 
 
 @pytest.fixture
-def pipeline(s3, ingest_bucket, db, pipeline_env, endpoints, monkeypatch) -> Pipeline:
-    """All five roles available (real local servers + fakes); handlers fresh for this test."""
-    monkeypatch.setenv(ENV_MODEL_ENDPOINTS, json.dumps(endpoints))
+def pipeline(s3, ingest_bucket, db, pipeline_env, model_env) -> Pipeline:
+    """All five roles served by the toolkit's model servers; handlers fresh for this test."""
     _reset_handlers()
     yield Pipeline(s3, ingest_bucket, db)
     _reset_handlers()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_models import FakeLambdaContext
+from lambda_context import FakeLambdaContext
 from functions.common.events import FailureInput, StepResult, WorkItem
 from functions.migrate.runner import discover
 

@@ -112,3 +112,27 @@ def test_success_after_failure_removes_the_failure_row(pipeline):
 
     rows = pipeline.rows(obj)
     assert rows["failure"] is None and rows["object"]["status"] == "succeeded"
+
+
+def test_media_a_model_cannot_read_ends_as_one_failure_row_without_endpoint_retries(pipeline, s3, model_profile):
+    """The staged image is replaced by bytes no decoder reads (as a hostile or damaged artefact
+    would be): the model container refuses it, the client does not retry, the Catch records it."""
+    from functions.common.constants import MODEL_GENERATION
+    from local.model_servers import endpoint_name
+
+    obj = pipeline.put("img/hostile.png", words_image(), "image", "image/png")
+    extracted = pipeline.run(obj, steps=["extract"])
+    staged = [o["Key"] for o in s3.list_objects_v2(Bucket=extracted["manifest"]["bucket"])["Contents"]
+              if o["Key"].endswith((".png", ".jpg")) and "thumbnail" not in o["Key"]]
+    assert staged, "extract staged no image"
+    for key in staged:
+        s3.put_object(Bucket=extracted["manifest"]["bucket"], Key=key, Body=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    calls = model_profile.runtime.invocations(endpoint_name(MODEL_GENERATION))
+
+    result = pipeline.run(obj, steps=["generate", "embed", "store"], start=extracted)
+
+    assert result["status"] == "failed"
+    failed_step, error_name, reason = _failure(pipeline, obj)
+    assert (failed_step, error_name) == ("generate", "ModelInputError")
+    assert "refused the input" in reason and "not a readable image" in reason
+    assert model_profile.runtime.invocations(endpoint_name(MODEL_GENERATION)) == calls + 1

@@ -8,7 +8,7 @@ import wave
 
 import numpy as np
 
-from model_artifacts.local_server import load_inference
+from model_artifacts.code_modules import load_inference
 
 
 def inference(folder: str):
@@ -39,9 +39,8 @@ def noise_wav_b64(seconds: float = 1.0) -> str:
 
 
 def run(module, model, inputs, parameters=None) -> dict:
-    """input_fn -> predict_fn -> output_fn, as the container does; returns the decoded JSON."""
+    """input_fn -> predict_fn -> output_fn, as the toolkit chains them; returns the decoded JSON
+    (output_fn's return value is the response body itself)."""
     body = json.dumps({"inputs": inputs, "parameters": parameters or {}})
     data = module.input_fn(body, "application/json")
-    payload, content_type = module.output_fn(module.predict_fn(data, model), "application/json")
-    assert content_type == "application/json"
-    return json.loads(payload)
+    return json.loads(module.output_fn(module.predict_fn(data, model), "application/json"))

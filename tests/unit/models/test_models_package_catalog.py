@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
+import re
 import tarfile
 from pathlib import Path
 
@@ -19,16 +21,37 @@ def test_every_role_has_a_deployable_spec():
     for role, spec in catalog.CATALOG.items():
         assert spec.role == role
         assert spec.framework in ("pytorch", "huggingface")
-        assert spec.target_invocations_per_instance_per_minute >= 1
+        assert spec.scaling_target >= 1
         assert spec.instance_type.startswith("ml.")
-        assert spec.env["HF_MODEL_ID"] == spec.hub_model_id
-        assert int(spec.env["MODEL_BATCH_SIZE"]) <= int(spec.env["MAX_BATCH_ITEMS"])
+        env = spec.container_env(weights_packaged=False)
+        assert env["HF_MODEL_ID"] == env["PIPELINE_MODEL_ID"] == spec.hub_model_id
+        assert int(env["MODEL_BATCH_SIZE"]) <= int(env["MAX_BATCH_ITEMS"])
+        assert spec.hub_revision is None or re.fullmatch(r"[0-9a-f]{40}", spec.hub_revision)
         assert (ROOT / spec.folder / "README.md").is_file()
+
+
+def test_packaged_weights_are_served_from_model_dir_and_still_named():
+    """HF_MODEL_ID makes the toolkit download the hub model and ignore model_dir."""
+    spec = catalog.spec("text_embedding")
+    env = spec.container_env(weights_packaged=True)
+    assert "HF_MODEL_ID" not in env
+    assert env["PIPELINE_MODEL_ID"] == spec.hub_model_id
+    assert env["HF_MODEL_REVISION"] == spec.hub_revision
+
+
+def test_scaling_target_assumes_the_items_per_request_the_client_sends():
+    spec = catalog.spec("image_embedding")
+    assert catalog.client_batch_items()["image_embedding"] == spec.client_batch_items
+    halved = dataclasses.replace(spec, client_batch_items=spec.client_batch_items // 2)
+    assert 2 * spec.scaling_target <= halved.scaling_target <= 2 * spec.scaling_target + 1  # twice the requests
+    assert dataclasses.replace(spec, target_override=7).scaling_target == 7
+    with pytest.raises(ValueError):
+        dataclasses.replace(spec, client_batch_items=spec.max_batch_items + 1)
 
 
 def test_production_ocr_is_florence2_in_ocr_mode():
     assert catalog.spec("ocr").folder == catalog.spec("generation").folder
-    assert catalog.spec("ocr").env["DEFAULT_TASK"] == "ocr"
+    assert catalog.spec("ocr").container_env(weights_packaged=False)["DEFAULT_TASK"] == "ocr"
 
 
 def test_unknown_role_names_the_known_ones():

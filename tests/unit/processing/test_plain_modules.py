@@ -121,10 +121,16 @@ def test_staging_keys_are_deterministic_per_version():
 def test_settings_parse_model_endpoints_and_reject_bad_values():
     from functions.common.settings import Settings
 
-    settings = Settings.from_env({"MODEL_ENDPOINTS": '{"ocr": "http://x", "speech": ""}', "VIDEO_CHUNK_SECONDS": "7.5"})
-    assert settings.model_endpoints == {"ocr": "http://x"} and settings.video_chunk_seconds == 7.5
+    settings = Settings.from_env({"MODEL_ENDPOINTS": '{"ocr": "OcrEndpoint-1a2B", "speech": ""}',
+                                  "MODEL_BATCH_ITEMS": '{"ocr": 8}', "VIDEO_CHUNK_SECONDS": "7.5"})
+    assert settings.model_endpoints == {"ocr": "OcrEndpoint-1a2B"} and settings.video_chunk_seconds == 7.5
+    assert settings.model_batch_items == {"ocr": 8}
     with pytest.raises(ValueError):
         Settings.from_env({"MODEL_ENDPOINTS": '{"vision": "x"}'})
+    with pytest.raises(ValueError, match="SageMaker endpoints"):  # one transport: InvokeEndpoint
+        Settings.from_env({"MODEL_ENDPOINTS": '{"ocr": "http://127.0.0.1:8080"}'})
+    with pytest.raises(ValueError):
+        Settings.from_env({"MODEL_BATCH_ITEMS": '{"ocr": 0}'})
     with pytest.raises(ValueError):
         Settings.from_env({"TEXT_CHUNK_TOKENS": "10", "TEXT_CHUNK_OVERLAP": "10"})
 
