@@ -104,8 +104,9 @@ class Observability(Construct):
             endpoint_widgets.append(
                 cw.GraphWidget(
                     title=f"{role} endpoint",
-                    left=[cw.Metric(namespace="AWS/SageMaker", metric_name="Invocations", dimensions_map=dims,
-                                    statistic="Sum", period=_PERIOD)],
+                    left=[cw.Metric(namespace="AWS/SageMaker", metric_name=metric, dimensions_map=dims,
+                                    statistic="Sum", period=_PERIOD)
+                          for metric in ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors")],
                     right=[cw.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency", dimensions_map=dims,
                                      statistic="p95", period=_PERIOD, label="p95 model latency (us)")],
                     width=6,
@@ -163,16 +164,43 @@ class Observability(Construct):
         if backfill is not None:
             alarms.update(self._backfill(backfill))
         for role, name in models.endpoint_names.items():
-            alarms[f"{role}Endpoint5xx"] = cw.Metric(
-                namespace="AWS/SageMaker", metric_name="Invocation5XXErrors",
-                dimensions_map={"EndpointName": name, "VariantName": VARIANT}, statistic="Sum", period=_PERIOD,
-            ).create_alarm(
-                self, f"{''.join(p.title() for p in role.split('_'))}Endpoint5xxAlarm", threshold=5, evaluation_periods=1,
-                alarm_description=f"{role} endpoint returns 5xx errors", treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
+            alarms.update(self._endpoint_alarms(role, name))
         action = cw_actions.SnsAction(self.alarm_topic)
         for alarm in alarms.values():
             alarm.add_alarm_action(action)
         self.alarms = alarms
+
+    def _endpoint_alarms(self, role: str, name: str) -> dict[str, cw.Alarm]:
+        """Alarms on the status codes the endpoint's container can actually return.
+
+        The Hugging Face toolkit answers every exception in the model code with 400
+        (handler_service.handle), so a broken model shows as 4XX, not 5XX: a few 4XX are corrupt
+        inputs (recorded as failure rows), a high share of them is the model failing everything.
+        5XX come from multi-model-server itself (no free worker, a worker that died: 503) and
+        from the service.
+        """
+        role_id = "".join(p.title() for p in role.split("_"))
+        dims = {"EndpointName": name, "VariantName": VARIANT}
+
+        def metric(metric_name: str) -> cw.Metric:
+            return cw.Metric(namespace="AWS/SageMaker", metric_name=metric_name, dimensions_map=dims,
+                             statistic="Sum", period=_PERIOD)
+
+        return {
+            f"{role}Endpoint5xx": metric("Invocation5XXErrors").create_alarm(
+                self, f"{role_id}Endpoint5xxAlarm", threshold=5, evaluation_periods=1,
+                alarm_description=f"{role} endpoint: the model server answers 5xx (no free worker, a worker died)",
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
+            f"{role}EndpointModelErrors": cw.MathExpression(
+                expression="100 * FILL(errors, 0) / invocations",
+                using_metrics={"errors": metric("Invocation4XXErrors"), "invocations": metric("Invocations")},
+                period=_PERIOD, label=f"{role}: % of invocations the model refused",
+            ).create_alarm(
+                self, f"{role_id}EndpointModelErrorsAlarm", threshold=20, evaluation_periods=3,
+                alarm_description=f"{role} endpoint refuses over 20% of invocations for 15 minutes: the model code "
+                                  "or its weights fail on everything, not just on corrupt inputs (see its log stream)",
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
+        }
 
     def _backfill(self, backfill: Backfill) -> dict[str, cw.Alarm]:
         """A backfill runs for hours and nobody watches it: its widget, and alarms when its
