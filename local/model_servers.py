@@ -26,6 +26,7 @@ and generation are left out ("model not available") unless env
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -187,26 +188,18 @@ class Container:
         return self.home / "container.log"
 
     def stop(self) -> None:
-        with _suppress():
+        """SIGTERM the entry point (the toolkit forwards it to multi-model-server), then make
+        sure no process of the group (Java, the workers) outlives the run."""
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            with _suppress():
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-        # Java and the workers share the process group; make sure none of them outlives the run.
-        with _suppress():
+            pass
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=5)
         shutil.rmtree(self.home, ignore_errors=True)
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, tb):
-        return kind is not None and issubclass(kind, (ProcessLookupError, PermissionError, OSError))
 
 
 def start_container(model: LocalModel, *, workers: int, host: str = "127.0.0.1",

@@ -1,7 +1,7 @@
 """extract Lambda: WorkItem -> StepResult (see functions/processing/extract_step.py).
 
 Env: STAGING_BUCKET, MODEL_ENDPOINTS, MAX_OBJECT_BYTES, VIDEO_CHUNK_SECONDS, TEXT_CHUNK_TOKENS,
-TEXT_CHUNK_OVERLAP, MODEL_BATCH_SIZE, DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_AUTH (+ DB_SECRET_ARN).
+TEXT_CHUNK_OVERLAP, MODEL_BATCH_ITEMS, DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_AUTH (+ DB_SECRET_ARN).
 Layers: core + media.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """generate Lambda: StepResult -> StepResult (see functions/processing/generate_step.py).
 
-Env: STAGING_BUCKET, MODEL_ENDPOINTS, MODEL_BATCH_SIZE. Layers: core only.
+Env: STAGING_BUCKET, MODEL_ENDPOINTS, MODEL_BATCH_ITEMS. Layers: core only.
 """
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ import io
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,3 +172,20 @@ def test_ocr_florence2_code_answers_the_ocr_contract(production_profile):
     assert set(output) == {"text", "words"}
     assert all(w["conf"] is None and len(w["box"]) == 4 for w in output["words"])
     assert result.model["id"] == "random-tiny-florence2-ocr"
+
+
+def test_a_stopped_profile_leaves_no_model_server_behind():
+    from local.model_servers import start_local_profile
+
+    with start_local_profile(roles=[MODEL_OCR], workers=1) as profile:
+        pids = [pid for group in profile.pids_by_role().values() for pid in group]
+        assert len(pids) >= 3  # the entry point, multi-model-server's Java frontend, a Python worker
+    assert not [pid for pid in pids if _running(pid)]
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a killed process stays in /proc until init reaps it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
