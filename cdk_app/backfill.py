@@ -69,7 +69,7 @@ class BackfillStateMachine(Construct):
     """The backfill state machine (step_functions/backfill.asl.json) and its batch Lambda.
 
     A Distributed Map reads the ingest bucket's listing itself (ListObjectsV2), batches it and
-    runs each batch as an Express child execution of the reprocess_batch Lambda, which starts
+    runs each batch as a Standard child execution of the reprocess_batch Lambda, which starts
     pipeline executions. Results go to the staging bucket under backfill-results/.
     Exposes `state_machine` and `function`.
     """

@@ -53,7 +53,7 @@ class Observability(Construct):
                 resources=[self.alarm_topic.topic_arn],
             )
         )
-        storage.key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
+        storage.allow_cloudwatch_alarms()
         if config.alarm_email:
             self.alarm_topic.add_subscription(subs.EmailSubscription(config.alarm_email))
 

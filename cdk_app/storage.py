@@ -1,7 +1,8 @@
 """Storage: the ingest bucket, the staging area between steps, and the failed-items location."""
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
@@ -31,6 +32,7 @@ class Storage(Construct):
             enable_key_rotation=True,
             removal_policy=data_policy,
         )
+        self._allow_cloudwatch_logs()
         # Server access logs cannot be delivered to a bucket encrypted with a KMS key.
         self.access_logs_bucket = s3.Bucket(
             self,
@@ -74,6 +76,33 @@ class Storage(Construct):
             retention_period=Duration.days(14),
         )
         suppress(self.forwarder_dlq, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue of the forwarder's async invocations.")
+
+    def _allow_cloudwatch_logs(self) -> None:
+        """CloudWatch Logs encrypts with the key itself, as its service principal, so only the key
+        policy can allow it (MWAA's task and scheduler logs, our encrypted log groups), limited
+        to log groups of this account and region by the encryption context it always sends.
+        https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+        https://docs.aws.amazon.com/mwaa/latest/userguide/custom-keys-certs.html"""
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowCloudWatchLogsOfThisAccount",
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],  # in a key policy, "*" is this key
+            conditions={"ArnLike": {
+                "kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"}},
+        ))
+
+    def allow_cloudwatch_alarms(self) -> None:
+        """CloudWatch alarms publish to our encrypted SNS topic as the CloudWatch service, which
+        needs Decrypt and GenerateDataKey* in the key policy (nothing more).
+        https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarm-sns-kms"""
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowCloudWatchAlarmsToPublish",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        ))
 
     def _bucket(self, construct_id: str, log_prefix: str, removal: RemovalPolicy, *, versioned: bool = False,
                 lifecycle: list[s3.LifecycleRule] | None = None) -> s3.Bucket:

@@ -11,10 +11,16 @@ Output: {"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}, the manifest of
 batches' results (functions.reprocess.results.summarize sums them).
 
 The ItemReader lists the bucket with ListObjectsV2 itself, so nothing lists objects one by
-one in Airflow; batches of up to 1,000 objects run as Express child executions of the
+one in Airflow; batches of up to 1,000 objects run as child executions of the
 reprocess_batch Lambda. For the largest buckets an S3 Inventory manifest is cheaper and
 faster than a listing: swap the ItemReader for the one `inventory_reader()` returns (see the
 README) and grant s3:GetObject on the inventory's destination.
+
+Children are Standard executions: a batch may take the Lambda's full 5 minutes and is retried
+several times, which an Express child (5 minutes in all) could never fit
+(step_functions/budget.py computes the worst case; tests/infra checks it against the limit). A
+child is two or three state transitions, so Standard's per-transition price costs a few cents
+per million objects, and each batch's history stays visible in the console.
 """
 from __future__ import annotations
 
@@ -93,7 +99,7 @@ def build(max_concurrency: int = MAX_CONCURRENCY, max_items_per_batch: int = MAX
     }
     return {
         "Comment": "Backfill / reconciliation: Distributed Map over the ingest bucket's listing; "
-                   "batches go to the reprocess_batch Lambda as Express child executions.",
+                   "batches go to the reprocess_batch Lambda as Standard child executions.",
         "StartAt": MAP_STATE,
         "States": {
             MAP_STATE: {
@@ -105,7 +111,7 @@ def build(max_concurrency: int = MAX_CONCURRENCY, max_items_per_batch: int = MAX
                     "BatchInput": {f"{name}.$": f"$.{name}" for name in _RUN_FIELDS},
                 },
                 "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                     "StartAt": BATCH_STATE,
                     "States": {BATCH_STATE: batch},
                 },

@@ -137,12 +137,12 @@ def test_committed_backfill_asl_matches_its_generator():
     assert backfill_asl.load() == backfill_asl.render()
 
 
-def test_backfill_is_a_distributed_map_over_the_listing_in_batches_of_express_children(template_json):
+def test_backfill_is_a_distributed_map_over_the_listing_in_batches_of_standard_children(template_json):
     _, machine = _backfill_machine(template_json)
     state = _definition(machine)["States"][backfill_asl.MAP_STATE]
 
     assert state["Type"] == "Map"
-    assert state["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
+    assert state["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
     assert state["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
     assert state["ItemReader"]["Parameters"] == {"Bucket.$": "$.bucket", "Prefix.$": "$.prefix"}
     assert state["ItemBatcher"]["MaxItemsPerBatch"] == 1000
