@@ -21,7 +21,7 @@ from cdk_app.config import PipelineConfig
 from cdk_app.database import Database
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.house.python_function import PipelineFunction, PipelineLayers
-from cdk_app.house.state_machine import pipeline_state_machine
+from cdk_app.house.state_machine import grant_start_execution, key_use_statement, pipeline_state_machine
 from cdk_app.network import Network
 from cdk_app.storage import Storage
 from functions.common import constants as c
@@ -104,7 +104,7 @@ class BackfillStateMachine(Construct):
         # HeadObject (current version ids) on the ingest bucket's objects.
         storage.ingest_bucket.grant_read(fn_role)
         database.grant_connect(fn_role)
-        pipeline.grant_start_execution(fn_role)
+        grant_start_execution(pipeline, storage.key, fn_role)
         suppress(fn_role, "AwsSolutions-IAM5",
                  "Object-level wildcards inside the ingest bucket and KMS GenerateDataKey*/ReEncrypt* from the "
                  "CDK bucket read grant (HeadObject on any listed object); ENI and X-Ray actions have no "
@@ -147,6 +147,7 @@ class BackfillStateMachine(Construct):
                                     arn_format=ArnFormat.COLON_RESOURCE_NAME)
         child_policy = iam.Policy(self, "ChildExecutions", roles=[sm_role], statements=[
             iam.PolicyStatement(actions=["states:StartExecution"], resources=[own]),
+            key_use_statement("kms:GenerateDataKey", storage.key, own),
             iam.PolicyStatement(actions=["states:DescribeExecution", "states:StopExecution"], resources=[children]),
         ])
         suppress(child_policy, "AwsSolutions-IAM5",
@@ -271,14 +272,14 @@ class Backfill(Construct):
             actions=["s3:ListBucketVersions"], resources=[storage.ingest_bucket.bucket_arn],
         ))
         self.db_connection.grant_read(role)
-        state_machine.grant_start_execution(role)
+        grant_start_execution(state_machine, storage.key, role)
         # Read its own executions (to link and watch them from Airflow); grant_read would add
         # account-wide activity actions on "*".
         state_machine.grant(role, "states:DescribeStateMachine", "states:ListExecutions")
         state_machine.grant_execution(role, "states:DescribeExecution", "states:GetExecutionHistory")
         database.grant_connect(role)
         # Large runs: start the backfill state machine, watch it, read its batches' results.
-        backfill_machine.grant_start_execution(role)
+        grant_start_execution(backfill_machine, storage.key, role)
         backfill_machine.grant_execution(role, "states:DescribeExecution")
         storage.staging_bucket.grant_read(role, f"{names.RESULTS_PREFIX}/*")
         role.add_to_policy(iam.PolicyStatement(

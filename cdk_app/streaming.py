@@ -19,6 +19,7 @@ from cdk_app.config import PipelineConfig
 from cdk_app.house.custom_resource import function_custom_resource
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.house.python_function import PipelineFunction, PipelineLayers
+from cdk_app.house.state_machine import grant_start_execution
 from cdk_app.network import Network
 from cdk_app.storage import Storage
 from functions.common import constants as c
@@ -187,7 +188,7 @@ class Streaming(Construct):
             vpc=network.vpc,
             security_groups=[network.lambda_security_group],
         )
-        state_machine.grant_start_execution(self.dispatcher.role)
+        grant_start_execution(state_machine, storage.key, self.dispatcher.role)
         storage.failed_bucket.grant_put(self.dispatcher.role, f"{c.FAILED_PREFIX}/*")
         self.dispatcher.role.add_to_policy(
             iam.PolicyStatement(

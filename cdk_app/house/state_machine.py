@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -48,3 +49,23 @@ def pipeline_state_machine(
             include_execution_data=False,
         ),
     )
+
+
+# Step Functions encrypts execution data with the state machine's customer-managed key under this
+# encryption context, on behalf of the caller.
+# https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html
+KMS_CONTEXT_KEY = "kms:EncryptionContext:aws:states:stateMachineArn"
+
+
+def key_use_statement(action: str, key: kms.IKey, state_machine_arn: str) -> iam.PolicyStatement:
+    """`action` on `key`, only for execution data of the state machine `state_machine_arn`."""
+    return iam.PolicyStatement(actions=[action], resources=[key.key_arn],
+                               conditions={"StringEquals": {KMS_CONTEXT_KEY: state_machine_arn}})
+
+
+def grant_start_execution(machine: sfn.StateMachine, key: kms.IKey, grantee: iam.IGrantable) -> None:
+    """StartExecution on `machine` and the key use it needs: the caller's kms:GenerateDataKey
+    encrypts the execution input (without it StartExecution fails with KMS.AccessDeniedException)."""
+    machine.grant_start_execution(grantee)
+    grantee.grant_principal.add_to_principal_policy(
+        key_use_statement("kms:GenerateDataKey", key, machine.state_machine_arn))
