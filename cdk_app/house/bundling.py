@@ -30,8 +30,50 @@ _PLATFORMS = {
     "arm64": [f"manylinux_2_{n}_aarch64" for n in (34, 28, 27, 24, 17)] + ["manylinux2014_aarch64"],
 }
 _CODE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "requirements", "tests")
+# Files in wheels that nothing imports at run time: Cython declarations, type stubs, C headers.
+_NEVER_IMPORTED = ("*.pxd", "*.pyi", "*.pyx", "*.h")
 # Local bundling always succeeds, so this image is never pulled; CDK just needs one named.
 _NO_DOCKER = DockerImage.from_registry("local-bundling-only")
+# "Deployment package (.zip file archive) ... 250 MB unzipped, including layers":
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
+# Synth refuses a function within this much of the limit: a patch release of a dependency must
+# not be what breaks the next deploy.
+LAMBDA_SIZE_MARGIN_BYTES = 15 * 1024 * 1024
+# Unzipped bytes of each layer this synth built, by the layer construct's path.
+LAYER_BYTES: dict[str, int] = {}
+
+
+class PackageTooLarge(ValueError):
+    """A function's code and layers come too close to Lambda's unzipped size limit."""
+
+
+def tree_bytes(folder: Path, skip: frozenset[str] = frozenset()) -> int:
+    """Bytes of the files under `folder` (what Lambda unzips), without caches and the `skip` folders."""
+    return sum(path.stat().st_size for path in folder.rglob("*")
+               if path.is_file() and path.suffix != ".pyc"
+               and not ({"__pycache__", *skip} & set(path.relative_to(folder).parts)))
+
+
+def function_code_bytes() -> int:
+    """Unzipped bytes of the code asset every function shares (functions/ and migrations/, as
+    _CopyFolders copies them)."""
+    return tree_bytes(FUNCTIONS_DIR, frozenset({"requirements", "tests"})) + tree_bytes(MIGRATIONS_DIR)
+
+
+def check_package_size(function_name: str, layer_bytes: dict[str, int],
+                       limit: int = LAMBDA_UNZIPPED_LIMIT_BYTES, margin: int = LAMBDA_SIZE_MARGIN_BYTES) -> int:
+    """The unzipped size of `function_name` (code + `layer_bytes`); raises PackageTooLarge when it
+    is within `margin` of `limit`, naming each part."""
+    code = function_code_bytes()
+    total = code + sum(layer_bytes.values())
+    if total > limit - margin:
+        parts = ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in {"code": code, **layer_bytes}.items())
+        raise PackageTooLarge(
+            f"{function_name}: {total / 1e6:.1f} MB unzipped ({parts}) is over Lambda's "
+            f"{limit / 1e6:.1f} MB limit less a {margin / 1e6:.1f} MB margin; slim a layer "
+            "(functions/requirements/) or move the dependency to a container image")
+    return total
 
 
 def runtime_architecture(name: str) -> lambda_.Architecture:
@@ -57,9 +99,13 @@ def build_layer(requirements: Path, architecture: str) -> Path:
     for platform in _PLATFORMS[architecture]:
         cmd += ["--platform", platform]
     subprocess.run(cmd, check=True)
-    # Tests and caches only make the layer bigger (250 MB unzipped limit for function + layers).
+    # Tests, caches and Cython/typing sources are never imported at run time and only count
+    # against the 250 MB unzipped limit for function + layers.
     for junk in list((target / "python").rglob("__pycache__")) + list((target / "python").glob("*/tests")):
         shutil.rmtree(junk, ignore_errors=True)
+    for pattern in _NEVER_IMPORTED:
+        for path in (target / "python").rglob(pattern):
+            path.unlink()
     done.write_text(digest)
     return target
 
@@ -86,10 +132,10 @@ class _CopyFolders:
         return True
 
 
-def layer_code(requirements_name: str, architecture: str) -> lambda_.Code:
-    """Code for a Lambda layer built from functions/requirements/<name>.txt."""
+def layer_code(requirements_name: str, architecture: str) -> tuple[lambda_.Code, int]:
+    """Code for a Lambda layer built from functions/requirements/<name>.txt, and its unzipped bytes."""
     built = build_layer(REQUIREMENTS_DIR / f"{requirements_name}.txt", architecture)
-    return lambda_.Code.from_asset(str(built), exclude=[".complete"])
+    return lambda_.Code.from_asset(str(built), exclude=[".complete"]), tree_bytes(built / "python")
 
 
 def function_code() -> lambda_.Code:

@@ -91,6 +91,8 @@ class PipelineFunction(Construct):
             security_groups=list(security_groups) if vpc else None,
             reserved_concurrent_executions=reserved_concurrency,
         )
+        self.unzipped_bytes = bundling.check_package_size(
+            name, {layer.node.path: bundling.LAYER_BYTES[layer.node.path] for layer in layers})
         suppress(self.role, "AwsSolutions-IAM5", XRAY_REASON, ["Resource::*"])
         if vpc is not None:
             self.role.add_to_policy(
@@ -115,20 +117,20 @@ class PipelineLayers(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig) -> None:
         super().__init__(scope, construct_id)
-        arch = bundling.runtime_architecture(config.lambda_architecture)
-        self.core = lambda_.LayerVersion(
+        self.core = self._layer(config, "Core", "core",
+                                "Powertools, pydantic, psycopg, pgvector, kafka-python, MSK IAM signer")
+        self.media = self._layer(config, "Media", "media",
+                                 "Pillow, PyAV (FFmpeg), pypdf, python-docx, charset-normalizer, tokenizers")
+
+    def _layer(self, config: PipelineConfig, construct_id: str, requirements: str, description: str) -> lambda_.LayerVersion:
+        code, unzipped = bundling.layer_code(requirements, config.lambda_architecture)
+        layer = lambda_.LayerVersion(
             self,
-            "Core",
-            code=bundling.layer_code("core", config.lambda_architecture),
+            construct_id,
+            code=code,
             compatible_runtimes=[RUNTIME],
-            compatible_architectures=[arch],
-            description="Powertools, pydantic, psycopg, pgvector, kafka-python, MSK IAM signer",
+            compatible_architectures=[bundling.runtime_architecture(config.lambda_architecture)],
+            description=description,
         )
-        self.media = lambda_.LayerVersion(
-            self,
-            "Media",
-            code=bundling.layer_code("media", config.lambda_architecture),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[arch],
-            description="Pillow, PyAV (FFmpeg), pypdf, python-docx, charset-normalizer, numpy",
-        )
+        bundling.LAYER_BYTES[layer.node.path] = unzipped
+        return layer
