@@ -36,6 +36,7 @@ DAG_SHARED_MODULES = (
     "functions/__init__.py",
     "functions/common/__init__.py",
     "functions/common/constants.py",
+    "functions/common/errors.py",
     "functions/common/events.py",
     "functions/streaming/__init__.py",
     "functions/streaming/classify.py",

@@ -1,6 +1,9 @@
 """Nightly reconciliation: every object in the ingest bucket without a succeeded result for
-the deployed pipeline version (never processed, failed, or processed by an older version)
-goes through the pipeline again. Up-to-date objects are skipped; re-sending is idempotent.
+the deployed pipeline version (never processed, processed by an older version, a newer upload,
+or failed with an error a retry can fix) goes through the pipeline again. Failures a retry
+cannot fix (a corrupt file, an input the model refused) are counted by error name, not sent;
+`pipeline_backfill` with `include_failed` sends them. Up-to-date objects are skipped;
+re-sending is idempotent.
 Unbounded, so it runs on the backfill state machine (a Distributed Map lists the bucket), not
 inside the Airflow worker."""
 from airflow import DAG

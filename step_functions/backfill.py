@@ -6,7 +6,7 @@ CloudFormation's DefinitionSubstitutions (cdk_app/backfill.py).
 
 Input (built by functions.reprocess.core.backfill_input; every field present):
     {"bucket", "prefix", "modified_since", "modified_until", "modalities",
-     "pipeline_version", "dry_run", "max_items"}
+     "pipeline_version", "dry_run", "include_failed", "max_items"}
 Output: {"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}, the manifest of the
 batches' results (functions.reprocess.results.summarize sums them).
 
@@ -52,7 +52,7 @@ TOLERATED_FAILURE_PERCENTAGE = 5
 # Step Functions sees.
 BATCH_TIMEOUT_SECONDS = 330
 _RUN_FIELDS = ("bucket", "prefix", "modified_since", "modified_until", "modalities", "pipeline_version", "dry_run",
-               "max_items")
+               "include_failed", "max_items")
 
 
 def list_reader() -> dict[str, Any]:

@@ -46,6 +46,10 @@ def params(*, dry_run: bool, max_objects: Optional[int]) -> dict[str, Param]:
                              description="send at most this many objects (empty: no limit). Empty or above the "
                                          "deployment's distributed_threshold: the backfill state machine lists "
                                          "the bucket (Distributed Map) and this bounds the objects it lists"),
+        "include_failed": Param(False, type="boolean",
+                                description="also send objects whose last failure a retry cannot fix (corrupt or "
+                                            "unsupported files, inputs the model refused, unexpected errors); "
+                                            "otherwise they are only counted, by error name"),
     }
 
 

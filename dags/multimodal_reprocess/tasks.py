@@ -11,10 +11,15 @@ Two paths, chosen per run by `choose_path` and named in the task log and XCom (`
   client, ListObjectVersions, 1,000 versions per page), asks PostgreSQL which versions of the
   page are stale (PostgresHook) and starts pipeline executions (StepFunctionHook) with
   deterministic names. Memory stays bounded by one page; `max_objects` bounds the run.
+
+Either way, failed objects whose error a retry cannot fix are held back (not sent) and counted
+by error name in `held_back_by_error`, unless the run's `include_failed` asks for them
+(the rule: `functions.reprocess.core.stale`).
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, Optional
 
 from airflow.configuration import conf
@@ -97,6 +102,11 @@ def collect(values: dict[str, Any], execution_output: Optional[dict[str, Any]], 
         result = summarize(s3, execution_output or {})
     except ValueError as exc:
         raise AirflowException(str(exc)) from exc
+    if params.include_failed and result["batches_succeeded"] and not result["include_failed"]:
+        # Each batch echoes the include_failed it was given; none did, so the state machine's
+        # ItemBatcher does not pass it on and failed objects were held back, not sent.
+        raise AirflowFailException("include_failed was asked for, but the backfill state machine did not pass it "
+                                   "to its batches (ItemBatcher BatchInput): failed objects were not sent")
     result.update({
         "path": DISTRIBUTED,
         "dry_run": params.dry_run,
@@ -131,24 +141,27 @@ def reprocess(values: dict[str, Any], state_machine_arn: Optional[str] = None) -
     )
     for number, page in enumerate(listing, start=1):
         refs = select(params.bucket, page.get("Versions", []), params, tally)
-        found = stale(refs, params.pipeline_version, db.get_records)
-        tally.up_to_date += len(refs) - len(found)
+        checked = stale(refs, params.pipeline_version, db.get_records, include_failed=params.include_failed)
+        found = checked.stale
         if remaining is not None and len(found) >= remaining:
             tally.truncated = len(found) > remaining or bool(page.get("IsTruncated"))
-            found = found[:remaining]
-        tally.count_stale(found)
+            checked = replace(checked, stale=found[:remaining])
+            found = checked.stale
+        tally.count_checked(checked)
         tally.sample_keys.extend(ref.key for ref in found[: max(0, KEEP - len(tally.sample_keys))])
-        batches = plan(found, params.pipeline_version)
+        batches = plan(found, params.pipeline_version, attempts=checked.attempts)
         tally.executions_planned += len(batches)
         if not params.dry_run:
             send(lambda name, body: sfn.start_execution(state_machine_arn=arn, name=name, state_machine_input=body),
                  batches, tally)
-        log.info("page %d: listed %d, selected %d, stale %d so far, sent %d, already sent %d, failed %d",
-                 number, tally.listed, tally.selected, tally.stale, tally.sent, tally.already_sent, tally.failed)
+        log.info("page %d: listed %d, selected %d, stale %d so far, held back %d, sent %d, already sent %d, failed %d",
+                 number, tally.listed, tally.selected, tally.stale, tally.held_back, tally.sent, tally.already_sent,
+                 tally.failed)
         if remaining is not None:
             remaining -= len(found)
             if remaining <= 0:
                 break
+    tally.include_failed = params.include_failed
     result = tally.as_dict()
     result["path"] = PAGED
     result["dry_run"] = params.dry_run
@@ -168,6 +181,9 @@ def report(result: dict[str, Any]) -> dict[str, Any]:
         result["already_sent"], result["failed"], " (max_objects reached)" if result["truncated"] else "",
     )
     log.info("stale by modality: %s; estimated cost (USD): %s", result["stale_by_modality"], result["estimated_cost_usd"])
+    if result.get("held_back"):
+        log.warning("held back %d failed objects a retry cannot fix (a backfill with include_failed sends them): %s",
+                    result["held_back"], result["held_back_by_error"])
     for key in result["sample_keys"]:
         log.info("stale: %s", key)
     for arn in result["execution_arns"]:
@@ -178,5 +194,5 @@ def report(result: dict[str, Any]) -> dict[str, Any]:
     if result["failed"]:
         errors = [*result["errors"], *result.get("failed_batch_errors", [])]
         raise AirflowException(f"{result['failed']} objects not sent: " + "; ".join(errors[:5]))
-    return {k: result[k] for k in ("path", "listed", "selected", "up_to_date", "stale", "sent", "already_sent", "failed")
-            if k in result}
+    return {k: result[k] for k in ("path", "listed", "selected", "up_to_date", "stale", "held_back", "held_back_by_error",
+                                   "sent", "already_sent", "failed") if k in result}

@@ -6,12 +6,13 @@ objects at a time, in this shape
 
     {"Items": [{"Key", "Size", "LastModified", "Etag", "StorageClass"}, ...],   # listObjectsV2
      "BatchInput": {"bucket", "prefix", "modified_since", "modified_until", "modalities",
-                    "pipeline_version", "dry_run", "max_items"}}
+                    "pipeline_version", "dry_run", "max_items", "include_failed"}}
 
 S3 Inventory rows (`Bucket`, `Key`, `VersionId`, `IsLatest`, `Size`, `LastModifiedDate`)
 are accepted too. A ListObjectsV2 listing carries no version ids, so the current version of
 each selected object is read with HeadObject; one database query per batch finds the stale
-ones; they leave as pipeline executions with deterministic names (or are only counted: dry run).
+ones and the failed ones a retry cannot fix (held back, counted by error name: core.stale);
+the stale ones leave as pipeline executions with deterministic names (or are only counted: dry run).
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class RunInput(BaseModel):
     modalities: Optional[list[str]] = None
     dry_run: bool = False
     max_items: Optional[int] = None
+    include_failed: bool = False
 
     def params(self) -> RunParams:
         """As RunParams (ValueError names a bad field). max_items bounds the listing, not the sends."""
@@ -82,6 +84,9 @@ def process_batch(
 ) -> dict[str, Any]:
     """Send (or, on a dry run, count) the stale objects of one batch; return the batch's Tally.
 
+    Failed objects a retry cannot fix are held back and counted by error name, unless the run
+    asked for `include_failed` (core.stale).
+
     `head(bucket, key)` returns HeadObject's response, or None when the object is gone;
     `query(sql, params)` runs one SELECT; `start(name, input_json)` starts one pipeline
     execution and returns its ARN. Raises ValueError for bad run parameters and
@@ -93,11 +98,11 @@ def process_batch(
     entries = [item.model_dump(exclude_none=True) for item in event.Items]
     refs = select(params.bucket, entries, params, tally)
     refs = _current_versions(params.bucket, refs, {e["Key"] for e in entries if e.get("VersionId")}, head, tally)
-    found = stale(refs, params.pipeline_version, query)
-    tally.up_to_date += len(refs) - len(found)
-    tally.count_stale(found)
-    tally.sample_keys.extend(ref.key for ref in found[:_SAMPLE_KEYS])
-    planned = plan(found, params.pipeline_version)
+    checked = stale(refs, params.pipeline_version, query, include_failed=params.include_failed)
+    tally.count_checked(checked)
+    tally.include_failed = params.include_failed
+    tally.sample_keys.extend(ref.key for ref in checked.stale[:_SAMPLE_KEYS])
+    planned = plan(checked.stale, params.pipeline_version, attempts=checked.attempts)
     tally.executions_planned += len(planned)
     if not params.dry_run:
         send(start, planned, tally, raise_retryable=True)

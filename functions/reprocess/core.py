@@ -12,9 +12,17 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
-from functions.common.constants import DB_SCHEMA, MAX_EXECUTION_NAME, MODALITIES, TABLE_OBJECTS, UNSUPPORTED
+from functions.common.constants import (
+    DB_SCHEMA,
+    MAX_EXECUTION_NAME,
+    MODALITIES,
+    TABLE_FAILURES,
+    TABLE_OBJECTS,
+    UNSUPPORTED,
+)
+from functions.common.errors import RETRYABLE_ERROR_NAMES
 from functions.common.events import ExecutionInput, ObjectRef
 from functions.streaming.classify import classify
 from functions.streaming.executions import MAX_EXECUTION_INPUT_BYTES, MAX_OBJECTS_PER_EXECUTION, identity
@@ -29,20 +37,60 @@ _NAME_PREFIX = "rp"
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _DIGEST_CHARS = 48
 
-# An object is up to date when it has a succeeded row for this pipeline version. Anything
-# else (no row, a failed row, rows for other pipeline versions only) is stale. The
-# objects_identity unique index on (bucket, key, version_id, pipeline_version) serves the probe.
+# Which object versions a run sends, decided here and nowhere else (`stale` applies it):
+#
+# * no result row for the pipeline version: never processed, processed only by an older
+#   pipeline version, or a version of the object uploaded since (rows are per object version);
+# * a row whose recorded ETag differs from the listed one: the object was overwritten in place
+#   (an unversioned bucket has one "version"), so the row is about other content (extract's
+#   own up-to-date check compares the ETag too);
+# * a failed row whose latest failure a retry can fix (`retry_can_fix`), or without a failure
+#   record (nothing says it is hopeless);
+# * with `include_failed` (a backfill explicitly asked for), every failed row.
+#
+# Every other failed row is held back and counted by error name: a corrupt or unsupported
+# file, an input the model refused, or an error our code did not expect (a bug, which a
+# retry of the same version would hit again; after the fix, a backfill with include_failed
+# or a new pipeline version sends those). A succeeded row is up to date.
+#
+# Failures a retry can fix: the errors our code raises for exactly that (RETRYABLE_ERROR_NAMES,
+# which the state machine retries by name until its attempts run out), and the errors the
+# services raise when a function did not finish and so said nothing about the object: the
+# task's or the Lambda's timeout and the Lambda service's own errors while invoking
+# (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html,
+# https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+# States.TaskFailed is among them: an exception our code raised reaches the Catch under its
+# own class name, never as States.TaskFailed, so that name carries no verdict on the object.
+RETRY_CAN_FIX_ERRORS = frozenset({
+    *RETRYABLE_ERROR_NAMES,
+    "States.Timeout", "States.HeartbeatTimeout", "States.TaskFailed", "Sandbox.Timedout",
+})
+RETRY_CAN_FIX_PREFIXES = ("Lambda.",)  # Lambda.ServiceException, Lambda.TooManyRequestsException, Lambda.Unknown...
+
+
+def retry_can_fix(error: Optional[str]) -> bool:
+    """Whether a failure recorded with this error name (pipeline.failures.error) may succeed
+    when the same object version is sent again. None (no failure recorded) counts as yes."""
+    return error is None or error in RETRY_CAN_FIX_ERRORS or error.startswith(RETRY_CAN_FIX_PREFIXES)
+
+
+# One row per ref, in input order: its position, the recorded status for the pipeline version
+# (NULL: no row), the latest failure's error name, the recorded ETag and when the row last
+# changed (microseconds since the epoch). The objects_identity and failures_identity unique
+# indexes on (bucket, key, version_id, pipeline_version) serve the joins.
 STALE_SQL = f"""
-SELECT t.ord
+SELECT t.ord, o.status, f.error, o.etag, (extract(epoch FROM o.updated_at) * 1000000)::bigint
 FROM unnest(%(keys)s::text[], %(version_ids)s::text[]) WITH ORDINALITY AS t(key, version_id, ord)
-WHERE NOT EXISTS (
-    SELECT 1 FROM {DB_SCHEMA}.{TABLE_OBJECTS} o
-    WHERE o.bucket = %(bucket)s
-      AND o.key = t.key
-      AND (o.version_id = t.version_id OR (o.version_id IS NULL AND t.version_id IS NULL))
-      AND o.pipeline_version = %(pipeline_version)s
-      AND o.status = 'succeeded'
-)
+LEFT JOIN {DB_SCHEMA}.{TABLE_OBJECTS} o
+    ON o.bucket = %(bucket)s
+   AND o.key = t.key
+   AND (o.version_id = t.version_id OR (o.version_id IS NULL AND t.version_id IS NULL))
+   AND o.pipeline_version = %(pipeline_version)s
+LEFT JOIN {DB_SCHEMA}.{TABLE_FAILURES} f
+    ON f.bucket = o.bucket
+   AND f.key = o.key
+   AND (f.version_id = o.version_id OR (f.version_id IS NULL AND o.version_id IS NULL))
+   AND f.pipeline_version = o.pipeline_version
 ORDER BY t.ord
 """
 
@@ -77,6 +125,8 @@ class RunParams:
     modalities: tuple[str, ...] = MODALITIES
     dry_run: bool = False
     max_objects: Optional[int] = None
+    # Also send objects whose latest failure a retry cannot fix (see `retry_can_fix`).
+    include_failed: bool = False
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> "RunParams":
@@ -101,6 +151,7 @@ class RunParams:
             bucket=bucket, pipeline_version=version, prefix=values.get("prefix") or "",
             modified_since=since, modified_until=until, modalities=modalities,
             dry_run=bool(values.get("dry_run")), max_objects=int(max_objects) if max_objects is not None else None,
+            include_failed=bool(values.get("include_failed")),
         )
 
 
@@ -137,12 +188,23 @@ class Tally:
     errors: list[str] = field(default_factory=list)  # the first few
     truncated: bool = False  # max_objects reached before the listing ended
     gone: int = 0  # listed, then deleted before its current version could be read (batch path)
+    held_back: int = 0  # failed with an error a retry cannot fix: not sent (see `retry_can_fix`)
+    held_back_by_error: dict[str, int] = field(default_factory=dict)
+    include_failed: bool = False  # the run sent failed objects whatever their error (echoed by each batch)
 
     def count_stale(self, refs: Iterable[ObjectRef]) -> None:
         for ref in refs:
             self.stale += 1
             self.stale_by_modality[ref.modality] = self.stale_by_modality.get(ref.modality, 0) + 1
             self.stale_bytes_by_modality[ref.modality] = self.stale_bytes_by_modality.get(ref.modality, 0) + ref.size
+
+    def count_checked(self, checked: "Checked") -> None:
+        """Count one `stale` answer: the up-to-date refs, the stale ones and the held-back ones."""
+        self.up_to_date += checked.up_to_date
+        self.count_stale(checked.stale)
+        for _, error in checked.held_back:
+            self.held_back += 1
+            self.held_back_by_error[error] = self.held_back_by_error.get(error, 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v) for k, v in self.__dict__.items()}
@@ -224,14 +286,30 @@ def select(bucket: str, entries: Iterable[dict[str, Any]], params: RunParams, ta
     return kept
 
 
-def stale(refs: Sequence[ObjectRef], pipeline_version: str, query: Callable[[str, dict], list[tuple]]) -> list[ObjectRef]:
-    """The refs with no succeeded result for `pipeline_version`, in their input order.
+@dataclass(frozen=True)
+class Checked:
+    """What `stale` found among a page or batch of refs."""
 
-    `query(sql, parameters)` runs one SELECT and returns its rows (PostgresHook.get_records).
-    All refs must be in one bucket (a run covers one bucket).
+    stale: list[ObjectRef]  # to send, in input order
+    held_back: list[tuple[ObjectRef, str]]  # failed with an error a retry cannot fix, with that error's name
+    up_to_date: int
+    # identity -> when its recorded row last changed, for stale refs that have one (a failure a
+    # retry can fix, an overwritten object): `plan` puts it in the execution name, so a newer
+    # failure gets a new execution, while a re-run before the pipeline has answered (and a
+    # closed execution's name is refused for 90 days) still starts nothing.
+    attempts: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+
+def stale(refs: Sequence[ObjectRef], pipeline_version: str, query: Callable[[str, dict], list[tuple]],
+          include_failed: bool = False) -> Checked:
+    """Sort refs by the rule above STALE_SQL: up to date, stale (to send) or held back.
+
+    `query(sql, parameters)` runs one SELECT and returns its rows (PostgresHook.get_records,
+    or psycopg's fetchall). All refs must be in one bucket (a run covers one bucket); raises
+    ValueError otherwise. `include_failed` sends every failed ref (nothing is held back).
     """
     if not refs:
-        return []
+        return Checked(stale=[], held_back=[], up_to_date=0)
     buckets = {ref.bucket for ref in refs}
     if len(buckets) != 1:
         raise ValueError(f"one bucket per call, got {sorted(buckets)}")
@@ -241,17 +319,47 @@ def stale(refs: Sequence[ObjectRef], pipeline_version: str, query: Callable[[str
         "version_ids": [ref.version_id for ref in refs],
         "pipeline_version": pipeline_version,
     })
-    return [refs[int(row[0]) - 1] for row in rows]
+    found: list[ObjectRef] = []
+    held_back: list[tuple[ObjectRef, str]] = []
+    attempts: dict[tuple[str, str, str], str] = {}
+    up_to_date = 0
+    for ord_, status, error, recorded_etag, changed_at in rows:
+        ref = refs[int(ord_) - 1]
+        if status is None:
+            found.append(ref)
+            continue
+        overwritten = _overwritten(ref.etag, recorded_etag)
+        if status == "succeeded" and not overwritten:
+            up_to_date += 1
+        elif overwritten or include_failed or retry_can_fix(error):
+            found.append(ref)
+            attempts[identity(ref)] = str(changed_at)
+        else:
+            held_back.append((ref, error))
+    return Checked(stale=found, held_back=held_back, up_to_date=up_to_date, attempts=attempts)
 
 
-def execution_name(refs: Iterable[ObjectRef], pipeline_version: str) -> str:
+def _overwritten(listed_etag: Optional[str], recorded_etag: Optional[str]) -> bool:
+    """True when both ETags are known and differ (S3 writes them quoted in some APIs, not in others)."""
+    if not listed_etag or not recorded_etag:
+        return False
+    return listed_etag.strip('"') != recorded_etag.strip('"')
+
+
+def execution_name(refs: Iterable[ObjectRef], pipeline_version: str,
+                   attempts: Optional[Mapping[tuple[str, str, str], str]] = None) -> str:
     """A StartExecution name (<= 80 chars of [A-Za-z0-9_-]) that depends only on what it carries.
 
     The same objects for the same pipeline version always get the same name, so re-sending a
-    batch that is running or done starts nothing (ExecutionAlreadyExists).
+    batch that is running or done starts nothing (ExecutionAlreadyExists). `attempts` (from
+    `stale`) marks objects sent again after a recorded failure: a newer failure, a new name.
     https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
     """
-    lines = "\n".join("\x1f".join(ident) for ident in sorted(identity(ref) for ref in refs))
+    attempts = attempts or {}
+    lines = "\n".join(
+        "\x1f".join((*ident, attempts[ident]) if ident in attempts else ident)
+        for ident in sorted(identity(ref) for ref in refs)
+    )
     digest = hashlib.sha256(f"{pipeline_version}\n{lines}".encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
     version = _NAME_UNSAFE.sub("_", pipeline_version)[: MAX_EXECUTION_NAME - _DIGEST_CHARS - len(_NAME_PREFIX) - 2]
     return f"{_NAME_PREFIX}-{version}-{digest}"
@@ -259,10 +367,12 @@ def execution_name(refs: Iterable[ObjectRef], pipeline_version: str) -> str:
 
 def plan(refs: Sequence[ObjectRef], pipeline_version: str,
          max_objects: int = MAX_OBJECTS_PER_EXECUTION,
-         max_input_bytes: int = MAX_EXECUTION_INPUT_BYTES) -> list[tuple[str, ExecutionInput]]:
+         max_input_bytes: int = MAX_EXECUTION_INPUT_BYTES,
+         attempts: Optional[Mapping[tuple[str, str, str], str]] = None) -> list[tuple[str, ExecutionInput]]:
     """Cut stale refs into (name, ExecutionInput) pairs under the dispatcher's size limits.
 
-    The refs are sorted first, so the same set of stale objects always yields the same names.
+    The refs are sorted first, so the same set of stale objects (with the same `attempts`,
+    see `Checked`) always yields the same names.
     """
     ordered = sorted(refs, key=identity)
     empty = ExecutionInput(batch_id="x" * MAX_EXECUTION_NAME, pipeline_version=pipeline_version)
@@ -281,7 +391,7 @@ def plan(refs: Sequence[ObjectRef], pipeline_version: str,
         chunks.append(current)
     planned = []
     for chunk in chunks:
-        name = execution_name(chunk, pipeline_version)
+        name = execution_name(chunk, pipeline_version, attempts)
         by_modality: dict[str, list[ObjectRef]] = {}
         for ref in chunk:
             by_modality.setdefault(ref.modality, []).append(ref)
@@ -392,6 +502,7 @@ def backfill_input(params: RunParams) -> dict[str, Any]:
         "pipeline_version": params.pipeline_version,
         "dry_run": params.dry_run,
         "max_items": min(params.max_objects or MAX_READER_ITEMS, MAX_READER_ITEMS),
+        "include_failed": params.include_failed,
     }
 
 

@@ -174,6 +174,19 @@ class World:
                 (BUCKET, key, version_id, modality, pipeline_version, status),
             )
 
+    def fail(self, key: str, error: str, modality: str = "image") -> None:
+        """What the Map iteration's Catch does when a step raised `error` for the current version
+        of `key`: record_failure writes the failure and a failed row."""
+        from functions.common.events import FailureInput
+        from functions.processing.store_step import record_failure
+
+        head = self.s3.head_object(Bucket=BUCKET, Key=key)
+        record_failure(self.db, FailureInput.model_validate({
+            "object": {"bucket": BUCKET, "key": key, "version_id": head["VersionId"], "size": head["ContentLength"],
+                       "modality": modality},
+            "pipeline_version": PIPELINE_VERSION, "failed_step": "extract", "error": {"Error": error, "Cause": "why"},
+        }))
+
     def record_sent_as_processed(self) -> None:
         """What the pipeline would do with every object the DAGs sent: a succeeded row each."""
         for ref, pipeline_version in self.sent_objects():

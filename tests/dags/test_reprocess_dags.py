@@ -1,7 +1,8 @@
 """The reconciliation and backfill DAGs, run by real Airflow against moto and PostgreSQL.
 
 Given objects in a versioned bucket and result rows in pipeline.objects, when a DAG runs,
-then only objects without a succeeded result for the pipeline version are sent.
+then only objects without a succeeded result for the pipeline version are sent, except
+failures a retry cannot fix, which are counted unless the run includes them.
 """
 from __future__ import annotations
 
@@ -49,6 +50,27 @@ def test_reconcile_sends_the_current_version_of_a_replaced_object(mixed):
     current = mixed.s3.head_object(Bucket=mixed.bucket, Key="audio/replaced.wav")["VersionId"]
     sent = {ref["key"]: ref for ref, _ in mixed.sent_objects()}
     assert sent["audio/replaced.wav"]["version_id"] == current
+
+
+def test_reconcile_holds_back_a_corrupt_file_and_counts_it_by_error(mixed):
+    mixed.fail("photos/failed.png", "InvalidObjectError")
+
+    result = mixed.run(RECONCILE)
+
+    assert result["state"] == "success", result
+    assert mixed.sent_keys() == [k for k in STALE_KEYS if k != "photos/failed.png"]
+    counts = result["xcom"]
+    assert (counts["stale"], counts["held_back"], counts["held_back_by_error"]) == (3, 1, {"InvalidObjectError": 1})
+
+
+def test_backfill_with_include_failed_sends_a_corrupt_file(mixed):
+    mixed.fail("photos/failed.png", "InvalidObjectError")
+
+    result = mixed.run(BACKFILL, dry_run=False, include_failed=True)
+
+    assert result["state"] == "success", result
+    assert mixed.sent_keys() == STALE_KEYS
+    assert (result["xcom"]["held_back"], result["xcom"]["include_failed"]) == (0, True)
 
 
 def test_dry_run_reports_and_sends_nothing(mixed):
@@ -117,7 +139,7 @@ def _batch_input(world, **overrides):
 
     return {"bucket": world.bucket, "prefix": "", "modified_since": None, "modified_until": None,
             "modalities": list(MODALITIES), "pipeline_version": world.pipeline_version, "dry_run": False,
-            "max_items": 100_000_000, **overrides}
+            "max_items": 100_000_000, "include_failed": False, **overrides}
 
 
 def test_unbounded_reconcile_hands_the_listing_to_the_backfill_state_machine(mixed):
@@ -133,6 +155,28 @@ def test_unbounded_reconcile_hands_the_listing_to_the_backfill_state_machine(mix
     assert (counts["listed"], counts["selected"], counts["up_to_date"], counts["sent"]) == (6, 5, 1, 4)
     assert counts["sent"] == expected["sent"] and counts["batches_succeeded"] == 1
     assert counts["backfill_execution_arn"].split(":")[-2] == "backfill-stub"
+
+
+def test_distributed_reconcile_counts_held_back_failures_by_error(mixed):
+    mixed.fail("photos/failed.png", "ModelInputError")
+    mixed.play_backfill(**_batch_input(mixed))
+
+    result = mixed.run(RECONCILE)
+
+    assert result["state"] == "success", result
+    counts = result["xcom"]
+    assert (counts["path"], counts["sent"], counts["held_back_by_error"]) == ("distributed", 3, {"ModelInputError": 1})
+
+
+def test_include_failed_fails_the_run_when_the_batches_did_not_get_it(mixed):
+    mixed.fail("photos/failed.png", "InvalidObjectError")
+    mixed.play_backfill(**_batch_input(mixed))  # batches run without include_failed
+
+    result = mixed.run(RECONCILE, include_failed=True)
+
+    assert result["state"] == "failed"
+    assert result["task_states"]["collect_backfill"] == "failed"
+    assert mixed.backfill_inputs() == [_batch_input(mixed, include_failed=True)]
 
 
 def test_small_bounded_backfill_stays_on_the_paged_path(mixed):

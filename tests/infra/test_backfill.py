@@ -2,6 +2,8 @@
 and the backfill state machine (Distributed Map) with its batch Lambda."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 
 from aws_cdk.assertions import Match
@@ -48,18 +50,36 @@ def test_dag_bundle_carries_the_shared_function_modules(template_json):
     assert staged == set(backfill.DAG_SHARED_MODULES)
 
 
-def test_shared_modules_cover_every_functions_import_of_the_dags():
-    for path in (ROOT / "dags").rglob("*.py"):
-        for line in path.read_text().splitlines():
-            if line.startswith("from functions."):
-                words = line.replace(",", " ").split()
-                base = words[1].replace(".", "/")
-                if (ROOT / base).is_dir():  # "from functions.pkg import module": the package and the module
-                    needed = [f"{base}/__init__.py"] + [f"{base}/{w}.py" for w in words[3:] if (ROOT / base / f"{w}.py").exists()]
-                else:
-                    needed = [base + ".py"]
-                for module in needed:
-                    assert module in backfill.DAG_SHARED_MODULES, f"{path.name} imports {module}, not shipped to MWAA"
+def _functions_imports(path: Path) -> set[str]:
+    """Repository files that `path` imports from the functions package (any depth of the code)."""
+    import ast
+
+    needed: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("functions"):
+            parts = node.module.split(".")
+            for depth in range(1, len(parts) + 1):  # every package on the way is imported too
+                package = ROOT.joinpath(*parts[:depth])
+                if package.is_dir():
+                    needed.add(f"{'/'.join(parts[:depth])}/__init__.py")
+            base = ROOT.joinpath(*parts)
+            if base.is_dir():  # "from functions.pkg import module"
+                needed |= {f"{'/'.join(parts)}/{a.name}.py" for a in node.names if (base / f"{a.name}.py").exists()}
+            else:
+                needed.add("/".join(parts) + ".py")
+    return needed
+
+
+def test_shared_modules_cover_every_functions_import_of_the_dags_transitively():
+    """What MWAA gets must import: the DAGs' imports, and theirs, all shipped."""
+    pending = {p for p in (ROOT / "dags").rglob("*.py")}
+    seen: set[str] = set()
+    while pending:
+        path = pending.pop()
+        for module in _functions_imports(path) - seen:
+            seen.add(module)
+            assert module in backfill.DAG_SHARED_MODULES, f"{path.relative_to(ROOT)} imports {module}, not shipped to MWAA"
+            pending.add(ROOT / module)
 
 
 def test_db_connection_secret_uses_iam_auth_and_holds_no_password(template_json):

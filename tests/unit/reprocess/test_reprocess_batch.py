@@ -51,6 +51,16 @@ class World:
                 " VALUES (%s, %s, %s, 1, %s, %s, %s)",
                 (INGEST_BUCKET, key, version_id, modality, pipeline_version, status))
 
+    def fail(self, key: str, version_id: str, error: str, modality: str = "image") -> None:
+        """What the Map iteration's Catch does when a step raised `error` for this object version."""
+        from functions.common.events import FailureInput
+        from functions.processing.store_step import record_failure
+
+        record_failure(self.db, FailureInput.model_validate({
+            "object": {"bucket": INGEST_BUCKET, "key": key, "version_id": version_id, "size": 1, "modality": modality},
+            "pipeline_version": PIPELINE_VERSION, "failed_step": "extract", "error": {"Error": error, "Cause": "why"},
+        }))
+
     def sent(self) -> dict[str, dict]:
         """{key: ObjectRef as dict} of every object in every started pipeline execution."""
         out = {}
@@ -133,6 +143,38 @@ def test_same_batch_twice_starts_nothing_new(mixed):
     # StartExecution with a running execution's name and input returns that execution (AWS and
     # moto alike); a closed one answers ExecutionAlreadyExists. Either way nothing new starts.
     assert result["sent"] + result["already_sent"] == 4 and result["failed"] == 0
+
+
+def test_batch_holds_back_a_corrupt_file_and_counts_it_by_error(mixed):
+    version = mixed.s3.head_object(Bucket=INGEST_BUCKET, Key="photos/failed.png")["VersionId"]
+    mixed.fail("photos/failed.png", version, "InvalidObjectError")
+
+    result = _handle(_event())
+
+    assert sorted(mixed.sent()) == [k for k in STALE_KEYS if k != "photos/failed.png"]
+    assert (result["stale"], result["sent"], result["held_back"], result["up_to_date"]) == (3, 3, 1, 1)
+    assert result["held_back_by_error"] == {"InvalidObjectError": 1}
+
+
+def test_batch_sends_a_corrupt_file_when_the_run_includes_failed(mixed):
+    version = mixed.s3.head_object(Bucket=INGEST_BUCKET, Key="photos/failed.png")["VersionId"]
+    mixed.fail("photos/failed.png", version, "InvalidObjectError")
+
+    result = _handle(_event(include_failed=True))
+
+    assert sorted(mixed.sent()) == STALE_KEYS
+    assert (result["held_back"], result["include_failed"]) == (0, True)
+
+
+def test_object_that_failed_again_after_a_resend_is_sent_in_a_new_execution(mixed):
+    _handle(_event())
+    version = mixed.s3.head_object(Bucket=INGEST_BUCKET, Key="docs/new.pdf")["VersionId"]
+    mixed.fail("docs/new.pdf", version, "ModelThrottledError", modality="document")  # retries ran out
+
+    result = _handle(_event())  # the next night
+
+    assert mixed.executions() == 2  # a closed execution's name would be refused: the new failure changes it
+    assert result["sent"] == 4 and result["held_back"] == 0
 
 
 def test_time_window_and_modalities_narrow_the_batch(mixed):

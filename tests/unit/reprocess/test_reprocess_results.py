@@ -45,6 +45,20 @@ def test_batch_tallies_add_up_and_failed_batches_count_their_objects(s3):
     assert "DatabaseUnavailableError" in result["failed_batch_errors"][0]
 
 
+def test_held_back_failures_add_up_by_error_name_across_batches(s3):
+    from functions.reprocess.results import summarize
+
+    a = {"held_back": 2, "held_back_by_error": {"InvalidObjectError": 2}}
+    b = {"held_back": 3, "held_back_by_error": {"InvalidObjectError": 1, "ModelInputError": 2}}
+    output = _write(s3, {"SUCCEEDED": [{"Key": f"{PREFIX}/SUCCEEDED_0.json", "Size": 1}], "FAILED": [], "PENDING": []},
+                    {f"{PREFIX}/SUCCEEDED_0.json": json.dumps(a) + "\n" + json.dumps(b) + "\n"})
+
+    result = summarize(s3, output)
+
+    assert result["held_back"] == 5
+    assert result["held_back_by_error"] == {"InvalidObjectError": 3, "ModelInputError": 2}
+
+
 def test_output_without_result_writer_details_is_an_error(s3):
     import pytest
 
