@@ -12,7 +12,7 @@ from typing import Any, Literal, Mapping, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cdk_app.house.log_retention import RETENTION_BY_DAYS
-from functions.common.constants import MODALITIES, MODEL_ROLES
+from functions.common.constants import MODALITIES, MODEL_ROLES, TEXT_CHUNK_MAX_TOKENS
 
 CONTEXT_KEY = "pipeline"
 
@@ -84,7 +84,9 @@ class PipelineConfig(_Strict):
     log_retention_days: int
     max_object_mb: int = Field(ge=1, le=10240)
     video_chunk_seconds: int = Field(ge=1, le=600)
-    text_chunk_tokens: int = Field(ge=16, le=8192)
+    # Tokens of the text_embedding model's tokenizer per chunk, [CLS]/[SEP] not counted: at most
+    # its 256-token input less those two, or the model truncates the chunk (functions/processing/text.py).
+    text_chunk_tokens: int = Field(ge=16, le=TEXT_CHUNK_MAX_TOKENS)
     text_chunk_overlap: int = Field(ge=0)
     map_max_concurrency: Mapping[str, int]
     staging_expiry_days: int = Field(ge=1, le=365)

@@ -59,12 +59,20 @@ ENV_MODEL_ENDPOINTS = "MODEL_ENDPOINTS"  # JSON {role: SageMaker endpoint name}
 ENV_MODEL_BATCH_ITEMS = "MODEL_BATCH_ITEMS"  # JSON {role: items per request} (catalog client_batch_items)
 ENV_MAX_OBJECT_BYTES = "MAX_OBJECT_BYTES"
 ENV_VIDEO_CHUNK_SECONDS = "VIDEO_CHUNK_SECONDS"
-ENV_TEXT_CHUNK_TOKENS = "TEXT_CHUNK_TOKENS"
-ENV_TEXT_CHUNK_OVERLAP = "TEXT_CHUNK_OVERLAP"
+ENV_TEXT_CHUNK_TOKENS = "TEXT_CHUNK_TOKENS"  # text_embedding model tokens per chunk, [CLS]/[SEP] not counted
+ENV_TEXT_CHUNK_OVERLAP = "TEXT_CHUNK_OVERLAP"  # model tokens shared by consecutive chunks
 ENV_MODEL_BATCH_SIZE = "MODEL_BATCH_SIZE"  # model containers: items per forward pass
 ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # boto3 honours it; set only by the local run
 # boto3 honours it for sagemaker-runtime alone; set only by the local run (local/sagemaker_runtime.py)
 ENV_SAGEMAKER_RUNTIME_ENDPOINT_URL = "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"
+
+# --- Text chunks fit the text_embedding model (all-MiniLM-L6-v2) -----------------
+# Its max_seq_length (sentence_bert_config.json): "input text longer than 256 word pieces is
+# truncated" (https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2#intended-uses), so
+# text past it would never be embedded. Its tokenizer adds [CLS] and [SEP] around every input.
+TEXT_EMBEDDING_MAX_TOKENS = 256
+TEXT_EMBEDDING_SPECIAL_TOKENS = 2
+TEXT_CHUNK_MAX_TOKENS = TEXT_EMBEDDING_MAX_TOKENS - TEXT_EMBEDDING_SPECIAL_TOKENS
 
 # --- Powertools -----------------------------------------------------------------
 POWERTOOLS_SERVICE = "multimodal-pipeline"

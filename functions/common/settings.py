@@ -21,12 +21,14 @@ from functions.common.constants import (
     ENV_TEXT_CHUNK_TOKENS,
     ENV_VIDEO_CHUNK_SECONDS,
     MODEL_ROLES,
+    TEXT_CHUNK_MAX_TOKENS,
 )
 
 DEFAULT_MAX_OBJECT_BYTES = 2 * 1024**3  # 2 GiB: fits Lambda's 10 GiB ephemeral /tmp with room
 DEFAULT_VIDEO_CHUNK_SECONDS = 10.0
-DEFAULT_TEXT_CHUNK_TOKENS = 180  # words; all-MiniLM-L6-v2 truncates at 256 word pieces
-DEFAULT_TEXT_CHUNK_OVERLAP = 30
+# Tokens of the text_embedding model's own tokenizer (functions/processing/text.py), as in cdk.json.
+DEFAULT_TEXT_CHUNK_TOKENS = TEXT_CHUNK_MAX_TOKENS
+DEFAULT_TEXT_CHUNK_OVERLAP = 32
 # SageMaker endpoint names: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
@@ -70,7 +72,9 @@ class Settings:
             raise ValueError(f"{ENV_MAX_OBJECT_BYTES} must be positive")
         if self.video_chunk_seconds <= 0:
             raise ValueError(f"{ENV_VIDEO_CHUNK_SECONDS} must be positive")
-        if self.text_chunk_tokens <= 0 or not 0 <= self.text_chunk_overlap < self.text_chunk_tokens:
+        if not 0 < self.text_chunk_tokens <= TEXT_CHUNK_MAX_TOKENS:
+            raise ValueError(f"{ENV_TEXT_CHUNK_TOKENS} must be 1..{TEXT_CHUNK_MAX_TOKENS} (the embedding model's limit)")
+        if not 0 <= self.text_chunk_overlap < self.text_chunk_tokens:
             raise ValueError(f"need 0 <= {ENV_TEXT_CHUNK_OVERLAP} < {ENV_TEXT_CHUNK_TOKENS}")
         if any(n <= 0 for n in self.model_batch_items.values()):
             raise ValueError(f"{ENV_MODEL_BATCH_ITEMS} values must be positive")

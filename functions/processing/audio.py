@@ -1,7 +1,7 @@
 """Audio transcripts: placing speech-model segments on the object's timeline and grouping them."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 WINDOW_SECONDS = 30.0  # audio sent to the speech model per item
 GROUP_MAX_SECONDS = 30.0
@@ -26,26 +26,36 @@ def offset_segments(output: dict[str, Any], offset: float, window_end: float) ->
     return placed
 
 
-def group_segments(segments: Iterable[dict[str, Any]], max_words: int, max_seconds: float = GROUP_MAX_SECONDS) -> list[dict[str, Any]]:
-    """Consecutive segments merged until a group reaches max_words words or max_seconds.
+def group_segments(
+    segments: Iterable[dict[str, Any]],
+    max_tokens: int,
+    count_tokens: Callable[[str], int],
+    max_seconds: float = GROUP_MAX_SECONDS,
+) -> list[dict[str, Any]]:
+    """Consecutive segments merged until a group reaches max_tokens tokens or max_seconds.
 
     Speech models often return word- or phrase-level segments; embedding each alone would
-    give vectors of single words. Returns [{"start", "end", "text", "segments"}].
+    give vectors of single words. `count_tokens` counts a text's tokens as the embedding model
+    does (functions.processing.text.count_tokens): segments are joined with spaces, which the
+    model's tokenizer splits on, so a group's tokens are the sum of its segments'. A single
+    segment longer than max_tokens stays one group (a segment lies within one WINDOW_SECONDS
+    window: fitting 254 tokens into 30 s takes about 380 words a minute).
+    Returns [{"start", "end", "text", "segments"}].
     """
     groups: list[dict[str, Any]] = []
     current: dict[str, Any] | None = None
     for segment in segments:
-        words = len(segment["text"].split())
+        tokens = count_tokens(segment["text"])
         if current is not None and (
-            current["words"] + words > max_words or segment["end"] - current["start"] > max_seconds
+            current["tokens"] + tokens > max_tokens or segment["end"] - current["start"] > max_seconds
         ):
             groups.append(current)
             current = None
         if current is None:
-            current = {"start": segment["start"], "end": segment["end"], "texts": [], "words": 0, "segments": 0}
+            current = {"start": segment["start"], "end": segment["end"], "texts": [], "tokens": 0, "segments": 0}
         current["texts"].append(segment["text"])
         current["end"] = max(current["end"], segment["end"])
-        current["words"] += words
+        current["tokens"] += tokens
         current["segments"] += 1
     if current is not None:
         groups.append(current)

@@ -157,6 +157,17 @@ def _ocr_text(output: dict[str, Any]) -> str:
     return " ".join(str(output.get("text", "")).split())
 
 
+def _span(chunk: text_mod.TextChunk) -> dict[str, int]:
+    """Where a text chunk lies: characters of the normalised text (text.txt, or the page's text
+    for documents) and tokens of the text_embedding model, end exclusive."""
+    return {
+        "char_start": chunk.char_start,
+        "char_end": chunk.char_end,
+        "token_start": chunk.token_start,
+        "token_end": chunk.token_end,
+    }
+
+
 # -- per modality ------------------------------------------------------------------
 def _extract_image(source: Path, workdir: Path, ctx: Context, staging: Staging, m: ExtractManifest) -> None:
     image = extract_image(source)
@@ -237,7 +248,7 @@ def _extract_audio(source: Path, workdir: Path, ctx: Context, staging: Staging, 
     for w, output in zip(windows, outputs):
         segments.extend(audio_mod.offset_segments(output, w.start, w.end))
         m.metadata.setdefault("language", output.get("language"))
-    groups = audio_mod.group_segments(segments, max_words=ctx.settings.text_chunk_tokens)
+    groups = audio_mod.group_segments(segments, ctx.settings.text_chunk_tokens, text_mod.count_tokens)
     m.chunks = [
         Chunk(
             ordinal=i,
@@ -263,12 +274,9 @@ def _extract_text(source: Path, workdir: Path, ctx: Context, staging: Staging, m
     text = text_mod.normalise(decoded.text)
     if not text:
         raise InvalidObjectError("the text file holds no text after normalisation")
-    chunks = text_mod.chunk_words(text, ctx.settings.text_chunk_tokens, ctx.settings.text_chunk_overlap)
+    chunks = text_mod.chunk_text(text, ctx.settings.text_chunk_tokens, ctx.settings.text_chunk_overlap)
     m.metadata.update(encoding=decoded.encoding, characters=len(text), words=len(text.split()), lines=text.count("\n") + 1)
-    m.chunks = [
-        Chunk(ordinal=i, kind="text", text=c.text, metadata={"word_start": c.word_start, "word_end": c.word_end})
-        for i, c in enumerate(chunks)
-    ]
+    m.chunks = [Chunk(ordinal=i, kind="text", text=c.text, metadata=_span(c)) for i, c in enumerate(chunks)]
     m.artefacts["text"] = _stage(staging, "text.txt", text.encode("utf-8"), "text/plain; charset=utf-8")
 
 
@@ -298,14 +306,14 @@ def _extract_document(source: Path, workdir: Path, ctx: Context, staging: Stagin
     for page in doc.pages:
         text = text_mod.normalise(page.text)
         full.append(text)
-        for c in text_mod.chunk_words(text, ctx.settings.text_chunk_tokens, ctx.settings.text_chunk_overlap):
+        for c in text_mod.chunk_text(text, ctx.settings.text_chunk_tokens, ctx.settings.text_chunk_overlap):
             chunks.append(
                 Chunk(
                     ordinal=len(chunks),
                     kind="page_text",
                     text=c.text,
                     page=page.number,
-                    metadata={"word_start": c.word_start, "word_end": c.word_end, "ocr": page.number in ocr_pages},
+                    metadata={**_span(c), "ocr": page.number in ocr_pages},
                 )
             )
     m.chunks = chunks

@@ -23,6 +23,7 @@ def test_the_committed_config_is_valid():
         ({"modalities": ["image", "hologram"]}, "modalities"),
         ({"log_retention_days": 42}, "log_retention_days"),
         ({"text_chunk_overlap": 999}, "text_chunk_overlap"),
+        ({"text_chunk_tokens": 256}, "text_chunk_tokens"),  # MiniLM's 256 include [CLS]/[SEP]
         ({"map_max_concurrency": {"smell": 3}}, "map_max_concurrency"),
         ({"models": {"image_embedding": {"min_instances": 3, "max_instances": 1}}}, "max_instances"),
         ({"models": {"telepathy": {}}}, "unknown roles"),

@@ -12,17 +12,21 @@ def test_utf8_text_is_chunked_with_overlap_and_embedded(pipeline):
     assert result["status"] == "succeeded"
     rows = pipeline.rows(obj)
     chunks = rows["chunks"]
-    # 100 words + the period, 40-word windows with a 30-word stride
-    assert [c["metadata"]["word_start"] for c in chunks] == [0, 30, 60]
-    assert chunks[0]["text"].split()[-10:] == chunks[1]["text"].split()[:10]
+    # 100 words of two or three MiniLM word pieces ("river0": "river", "##0"; "ocean73": "ocean",
+    # "##7", "##3") and the period: 231 tokens. Chunks of at most 40 tokens ending between words,
+    # each starting 10 tokens (a word less where 10 would split one) before the previous one ends.
+    spans = [(c["metadata"]["token_start"], c["metadata"]["token_end"]) for c in chunks]
+    assert [start for start, _ in spans] == [0, 30, 60, 90, 118, 148, 179, 209]
+    assert all(end - start <= 40 for start, end in spans) and spans[-1][1] == 231
+    assert chunks[0]["text"].split()[-5:] == chunks[1]["text"].split()[:5]
     assert {e[1:] for e in rows["embeddings"]} == {
         ("text_embedding", rows["embeddings"][0][2], rows["embeddings"][0][3], 384, 384)
     }
-    assert len(rows["embeddings"]) == 3
+    assert len(rows["embeddings"]) == 8
     assert "minilm" in rows["embeddings"][0][2].lower()
     summary = [g for g in rows["generated"] if g[1] == "summarize"]
     assert summary and summary[0][2]["summary"].startswith("river0")
-    assert result["chunks"] == 3 and result["embeddings"] == 3
+    assert result["chunks"] == 8 and result["embeddings"] == 8
 
 
 def test_latin1_text_is_detected_and_normalised(pipeline):

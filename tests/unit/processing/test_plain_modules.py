@@ -45,11 +45,12 @@ def test_unsupported_modality_raises_unsupported_type_error():
         check_modality("unsupported", sniff(b"\x7fELF"), "application/octet-stream")
 
 
-def test_chunk_words_overlaps_and_covers_every_word():
-    from functions.processing.text import chunk_words
+def test_chunk_text_overlaps_in_model_tokens_and_covers_every_token():
+    from functions.processing.text import chunk_text
 
-    chunks = chunk_words(" ".join(str(i) for i in range(25)), size=10, overlap=3)
-    assert [(c.word_start, c.word_end) for c in chunks] == [(0, 10), (7, 17), (14, 24), (21, 25)]
+    # "0" .. "24" are one word piece each, so tokens and words coincide here.
+    chunks = chunk_text(" ".join(str(i) for i in range(25)), size=10, overlap=3)
+    assert [(c.token_start, c.token_end) for c in chunks] == [(0, 10), (7, 17), (14, 24), (21, 25)]
     assert chunks[1].text.split()[:3] == chunks[0].text.split()[-3:]
 
 
@@ -77,13 +78,28 @@ def test_plan_chunks_covers_duration_with_remainder():
 
 def test_speech_segments_are_offset_and_grouped():
     from functions.processing.audio import group_segments, offset_segments
+    from functions.processing.text import count_tokens
 
     output = {"text": "a b c", "segments": [{"start": 0.5, "end": 1.0, "text": "a"},
                                             {"start": 1.0, "end": 2.0, "text": "b c"}]}
     placed = offset_segments(output, offset=30.0, window_end=60.0)
     assert placed[0] == {"start": 30.5, "end": 31.0, "text": "a"}
-    groups = group_segments(placed + [{"start": 70.0, "end": 71.0, "text": "d"}], max_words=10, max_seconds=30)
+    groups = group_segments(placed + [{"start": 70.0, "end": 71.0, "text": "d"}], 10, count_tokens, max_seconds=30)
     assert [(g["start"], g["end"], g["text"]) for g in groups] == [(30.5, 32.0, "a b c"), (70.0, 71.0, "d")]
+
+
+def test_speech_groups_are_bounded_by_embedding_model_tokens():
+    from functions.processing.audio import group_segments
+    from functions.processing.text import count_tokens
+
+    # Three words but six word pieces a segment ("glacier12" is "glacier", "##12"): nine words fit
+    # in 16, eighteen word pieces do not.
+    segments = [{"start": float(i), "end": i + 1.0, "text": "glacier12 river34 forest56"} for i in range(3)]
+
+    groups = group_segments(segments, 16, count_tokens)
+
+    assert [g["segments"] for g in groups] == [2, 1]
+    assert all(count_tokens(g["text"]) <= 16 for g in groups)
 
 
 def test_truncated_image_is_invalid():
@@ -133,6 +149,8 @@ def test_settings_parse_model_endpoints_and_reject_bad_values():
         Settings.from_env({"MODEL_BATCH_ITEMS": '{"ocr": 0}'})
     with pytest.raises(ValueError):
         Settings.from_env({"TEXT_CHUNK_TOKENS": "10", "TEXT_CHUNK_OVERLAP": "10"})
+    with pytest.raises(ValueError, match="TEXT_CHUNK_TOKENS"):  # all-MiniLM-L6-v2: 256 with [CLS]/[SEP]
+        Settings.from_env({"TEXT_CHUNK_TOKENS": "255"})
 
 
 def test_iam_auth_uses_an_rds_token_and_tls():
