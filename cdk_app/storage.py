@@ -64,7 +64,10 @@ class Storage(Construct):
             "failed/",
             data_policy,
             lifecycle=[
-                s3.LifecycleRule(prefix=f"{FAILED_PREFIX}/", expiration=Duration.days(config.failed_items_expiry_days))
+                s3.LifecycleRule(prefix=f"{FAILED_PREFIX}/", expiration=Duration.days(config.failed_items_expiry_days)),
+                # Where the Kafka event source mapping's on-failure destination writes its records
+                # (aws/lambda/<mapping>/...): https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+                s3.LifecycleRule(prefix="aws/lambda/", expiration=Duration.days(config.failed_items_expiry_days)),
             ],
         )
         self.forwarder_dlq = sqs.Queue(

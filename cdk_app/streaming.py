@@ -25,6 +25,10 @@ from cdk_app.storage import Storage
 from functions.common import constants as c
 
 KAFKA_IAM_PORT = 9098  # SASL/IAM over TLS on MSK Serverless
+# How long a record may wait for the dispatcher before the mapping stops retrying it and writes it
+# to the failed-items bucket (Kafka mappings accept 60 s to 7 days). local/run.py runs its mapping
+# stand-in with the same value; tests/infra/test_template.py checks that.
+MAX_RECORD_AGE = Duration.days(1)
 
 
 class Streaming(Construct):
@@ -216,16 +220,26 @@ class Streaming(Construct):
             batch_size=config.kafka.batch_size,
             max_batching_window=Duration.seconds(config.kafka.batching_window_seconds),
             # Provisioned pollers absorb spikes without the cold ramp-up of on-demand polling,
-            # and enable retries with an on-failure destination for Kafka sources.
+            # and Kafka mappings take the error-handling controls below only in provisioned mode.
+            # https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
             provisioned_poller_config=sources.ProvisionedPollerConfig(
                 minimum_pollers=config.kafka.min_pollers, maximum_pollers=config.kafka.max_pollers
             ),
-            retry_attempts=config.kafka.retry_attempts,
-            # A batch that still fails after its retries, or is older than this, goes to the
-            # failed-items bucket and the partition moves on.
-            max_record_age=Duration.days(1),
+            # The dispatcher returns {"batchItemFailures": [{"itemIdentifier": {"partition":
+            # "<topic>-<partition>", "offset": n}}]} for the records a retry can fix (StartExecution
+            # throttled); the mapping retries only those. Poison records are parked by the
+            # dispatcher itself and never reported, so they are not retried.
             report_batch_item_failures=True,
+            # Explicit: -1 (the default) with an on-failure destination would mean 10 retries.
+            retry_attempts=config.kafka.retry_attempts,
+            # Records that still fail after their retries, or are older than this, go to the
+            # failed-items bucket (one JSON invocation record with the records' event as
+            # `payload`) and the partition moves on.
+            # https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html
+            max_record_age=MAX_RECORD_AGE,
             on_failure=sources.S3OnFailureDestination(storage.failed_bucket),
+            # BisectBatchOnFunctionError stays off: the function errors only on misconfiguration,
+            # which no half of a batch escapes; record-level failures come back as item failures.
         )
         self.dispatcher.function.add_event_source(self.event_source)
         suppress(self.dispatcher.role, "AwsSolutions-IAM4",

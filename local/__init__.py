@@ -5,7 +5,8 @@
 * `create_pipeline_functions`, `create_state_machine`, `setup_pipeline` (local.aws): the
   pipeline's Lambdas in moto, routed in-process to functions.<step>.handler.
 * `KafkaEventSourceMapping` (local.esm): polls the topic and feeds the dispatcher MSK-shaped
-  batches, committing offsets only after it returns.
+  batches with the deployed mapping's error handling (partial batch responses, retry attempts,
+  maximum record age, the S3 on-failure destination), committing offsets once a batch is resolved.
 """
 from local.aws import (
     LOCAL_REGION,

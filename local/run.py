@@ -12,6 +12,7 @@ and an HTML report in .local-run/report.html.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import mimetypes
 import os
@@ -32,6 +33,18 @@ BUCKETS = {"ingest": "local-ingest", "staging": "local-staging", "failed": "loca
 PIPELINE_VERSION = "local-1"
 TOPIC = "object-events"
 LOCAL_KAFKA_API_VERSION = "2.3"  # the librdkafka mock cluster answers ApiVersions up to this
+# The deployed mapping's MaximumRecordAgeInSeconds (cdk_app/streaming.py); tests/infra/test_template.py
+# checks that esm_error_handling() matches the synthesized event source mapping.
+ESM_MAX_RECORD_AGE_S = 24 * 60 * 60
+
+
+def esm_error_handling() -> dict:
+    """KafkaEventSourceMapping keyword arguments for the deployed mapping's error handling: its
+    retry attempts (cdk.json pipeline.kafka.retry_attempts), maximum record age and partial batch
+    responses. The on-failure destination (the failed-items bucket) is passed by the caller."""
+    kafka = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]["pipeline"]["kafka"]
+    return {"maximum_retry_attempts": kafka["retry_attempts"], "maximum_record_age_s": ESM_MAX_RECORD_AGE_S,
+            "report_batch_item_failures": True}
 
 
 def start_postgres(work: Path, fresh: bool) -> dict[str, str]:
@@ -227,9 +240,12 @@ class LocalPipeline:
         """
         from functions.dispatcher.handler import lambda_handler as dispatch
         from local import KafkaEventSourceMapping
+        from local.esm import S3OnFailureDestination
 
         esm = KafkaEventSourceMapping(self.kafka.bootstrap_servers, TOPIC, dispatch, group_id=group_id,
-                                      batch_size=100, max_wait_ms=500, api_version=LOCAL_KAFKA_API_VERSION)
+                                      batch_size=100, max_wait_ms=500, api_version=LOCAL_KAFKA_API_VERSION,
+                                      on_failure=S3OnFailureDestination(self.s3, BUCKETS["failed"]),
+                                      **esm_error_handling())
         before = set(self._known_executions)
         histories: dict[str, list[dict]] = {}
         deadline = time.monotonic() + timeout_s

@@ -1,9 +1,13 @@
 """dispatcher Lambda: MSK event source mapping batch -> Step Functions executions.
 
 Env: STATE_MACHINE_ARN, PIPELINE_VERSION, FAILED_BUCKET. Layers: core only.
-Poison records are parked under s3://FAILED_BUCKET/failed/kafka/ and do not fail the batch;
-a raised exception (throttling, 5xx, misconfiguration) makes the ESM retry the whole batch,
-which is safe because execution names are derived from the batch's Kafka coordinates.
+Poison records are parked under s3://FAILED_BUCKET/failed/kafka/ and do not fail the batch.
+Records that a retry can fix (StartExecution throttled, 5xx) come back as a partial batch
+response, {"batchItemFailures": [{"itemIdentifier": {"partition": "<topic>-<partition>",
+"offset": <offset>}}]}, so the mapping (FunctionResponseTypes ReportBatchItemFailures)
+retries only them; execution names stay the same on that retry (functions.streaming.dispatch).
+A misconfiguration raises, and the mapping retries the whole batch, then sends it to its
+on-failure destination. https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ def _client(service: str) -> Any:
         import boto3
         from botocore.config import Config
 
-        # Standard-mode retries absorb short throttling before we hand the batch back to the ESM.
+        # Standard-mode retries absorb short throttling before we hand records back to the ESM.
         _clients[service] = boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
     return _clients[service]
 
@@ -39,6 +43,8 @@ def _client(service: str) -> Any:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """An MSK event source mapping batch in; {"batchItemFailures": [...]} out (empty when every
+    record was dispatched or parked). Raises DispatchConfigError when a retry cannot help."""
     result = dispatch(
         event,
         sfn=_client("stepfunctions"),
@@ -49,5 +55,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     for uri in result.poison:
         logger.error("poison record parked", extra={"failed_item": uri})
-    logger.info("batch dispatched", extra=result.as_dict())
-    return result.as_dict()
+    if result.retry:
+        logger.warning("records handed back to the event source mapping for a retry", extra=result.as_dict())
+    else:
+        logger.info("batch dispatched", extra=result.as_dict())
+    # Only the documented partial batch response: an empty list means the whole batch succeeded.
+    return {"batchItemFailures": result.batch_item_failures()}

@@ -1,23 +1,41 @@
-"""Dispatcher logic: one ESM batch -> poison records parked in S3 + idempotent executions.
+"""Dispatcher logic: one ESM batch -> poison records parked in S3 + idempotent executions,
+and the records to retry reported back to the event source mapping.
 
 Poison records (bad encoding, JSON or schema) can never succeed, so they are written with
 their reason to s3://FAILED_BUCKET/failed/kafka/<topic>/<partition>/<offset>.json and the
-batch goes on: the ESM never retries them and the partition is not blocked. Anything a
-retry can fix (throttling, S3/Step Functions 5xx) raises TransientDispatchError so the
-whole batch is retried; the deterministic execution names make that retry start nothing twice.
+batch goes on: the ESM never retries them and the partition is not blocked.
+
+Anything a retry can fix (throttling, S3/Step Functions 5xx, timeouts) is not raised: the
+records it hit are returned as batch item failures, and the mapping (FunctionResponseTypes
+ReportBatchItemFailures) retries only those records, within its MaximumRetryAttempts and
+MaximumRecordAgeInSeconds; a record that runs out of either lands in the mapping's on-failure
+destination. https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+
+Idempotent names when only some records come back: the batch's records are cut into
+executions in one fixed order (executions.plan_executions, a greedy cut that starts afresh at
+each execution's first object). When a StartExecution fails with a retryable error, that
+execution's records and those of every execution after it in the plan are reported, and none
+of the later ones is attempted. The retried records are therefore a suffix of the plan that
+begins at an execution boundary, which plan_executions cuts into exactly the same executions,
+with the same names: a StartExecution that did reach Step Functions before its error answers
+ExecutionAlreadyExists on the retry and starts nothing twice.
+
+Errors a retry cannot fix (missing state machine, access denied) raise DispatchConfigError:
+the invocation fails, the ESM retries the whole batch until MaximumRetryAttempts, then writes
+it to its on-failure destination.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common.constants import FAILED_PREFIX
 from functions.streaming.executions import PlannedExecution, plan_executions
-from functions.streaming.msk_batch import DecodedBatch, PoisonRecord, decode_batch
+from functions.streaming.msk_batch import Coordinates, DecodedBatch, PoisonRecord, decode_batch
 
 # Errors after which the same call may succeed; everything else is a configuration problem.
 _TRANSIENT_CODES = {
@@ -28,7 +46,7 @@ _TRANSIENT_CODES = {
 
 
 class TransientDispatchError(RuntimeError):
-    """A retry of the whole batch can fix this (the ESM retries when the function raises)."""
+    """A retry can fix this; dispatch() turns it into batch item failures for the records it hit."""
 
 
 class DispatchConfigError(RuntimeError):
@@ -42,6 +60,17 @@ class DispatchResult:
     already_started: list[str] = field(default_factory=list)
     poison: list[str] = field(default_factory=list)  # s3:// URIs of the parked records
     objects: int = 0
+    retry: list[Coordinates] = field(default_factory=list)  # records the ESM must deliver again
+    retry_reason: Optional[str] = None
+
+    def batch_item_failures(self) -> list[dict[str, Any]]:
+        """The records to retry, in the partial batch response shape Lambda documents for Kafka:
+        {"itemIdentifier": {"partition": "<topic>-<partition>", "offset": <offset>}}.
+        https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html"""
+        return [
+            {"itemIdentifier": {"partition": f"{c.topic}-{c.partition}", "offset": c.offset}}
+            for c in sorted(set(self.retry))
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +78,8 @@ class DispatchResult:
             "already_started": self.already_started,
             "poison": self.poison,
             "objects": self.objects,
+            "retry": [str(c) for c in sorted(set(self.retry))],
+            "retry_reason": self.retry_reason,
         }
 
 
@@ -68,32 +99,36 @@ def _raise_for(exc: Exception, what: str) -> None:
     raise TransientDispatchError(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
+def park(s3: Any, failed_bucket: str, record: PoisonRecord, pipeline_version: str) -> str:
+    """Write one poison record with its reason to the failed-items location; return its URI.
+
+    Raises TransientDispatchError (retry can fix) or DispatchConfigError."""
+    key = failed_key(record)
+    body = {
+        "kind": "kafka_poison_record",
+        "reason": record.reason,
+        "topic": record.coordinates.topic,
+        "partition": record.coordinates.partition,
+        "offset": record.coordinates.offset,
+        "pipeline_version": pipeline_version,
+        "parked_at": datetime.now(timezone.utc).isoformat(),
+        "record": record.raw,
+    }
+    try:
+        s3.put_object(
+            Bucket=failed_bucket,
+            Key=key,
+            Body=json.dumps(body, ensure_ascii=False, default=str).encode("utf-8"),
+            ContentType="application/json",
+        )
+    except (ClientError, BotoCoreError) as exc:
+        _raise_for(exc, f"writing poison record to s3://{failed_bucket}/{key}")
+    return f"s3://{failed_bucket}/{key}"
+
+
 def park_poison(s3: Any, failed_bucket: str, records: list[PoisonRecord], pipeline_version: str) -> list[str]:
-    """Write each poison record with its reason to the failed-items location; return URIs."""
-    uris = []
-    for record in records:
-        key = failed_key(record)
-        body = {
-            "kind": "kafka_poison_record",
-            "reason": record.reason,
-            "topic": record.coordinates.topic,
-            "partition": record.coordinates.partition,
-            "offset": record.coordinates.offset,
-            "pipeline_version": pipeline_version,
-            "parked_at": datetime.now(timezone.utc).isoformat(),
-            "record": record.raw,
-        }
-        try:
-            s3.put_object(
-                Bucket=failed_bucket,
-                Key=key,
-                Body=json.dumps(body, ensure_ascii=False, default=str).encode("utf-8"),
-                ContentType="application/json",
-            )
-        except (ClientError, BotoCoreError) as exc:
-            _raise_for(exc, f"writing poison record to s3://{failed_bucket}/{key}")
-        uris.append(f"s3://{failed_bucket}/{key}")
-    return uris
+    """Park every record (see park); return their URIs. Raises on the first error."""
+    return [park(s3, failed_bucket, record, pipeline_version) for record in records]
 
 
 def start(sfn: Any, state_machine_arn: str, planned: PlannedExecution) -> bool:
@@ -110,6 +145,11 @@ def start(sfn: Any, state_machine_arn: str, planned: PlannedExecution) -> bool:
     return False  # pragma: no cover - _raise_for always raises
 
 
+def _known(coordinates: Coordinates) -> bool:
+    """Whether these are a real record's coordinates (a malformed record may lack them)."""
+    return coordinates.partition >= 0 and coordinates.offset >= 0
+
+
 def dispatch(
     event: dict[str, Any],
     *,
@@ -119,15 +159,33 @@ def dispatch(
     failed_bucket: str,
     pipeline_version: str,
 ) -> DispatchResult:
-    """Handle one ESM batch. Raises TransientDispatchError / DispatchConfigError (batch retried),
-    pydantic.ValidationError when the event is not an MSK batch at all."""
+    """Handle one ESM batch: park its poison records, start its executions.
+
+    Returns a DispatchResult whose `retry` lists the records to hand back to the ESM (see the
+    module docstring for which). Raises DispatchConfigError when a retry cannot help,
+    TransientDispatchError only when a poison record that must be retried has no coordinates
+    to report it by (the whole batch is then retried), pydantic.ValidationError when the event
+    is not an MSK batch at all.
+    """
     batch: DecodedBatch = decode_batch(event)
     result = DispatchResult(objects=len(batch.records))
-    if batch.poison:
-        result.poison = park_poison(s3, failed_bucket, batch.poison, pipeline_version)
-    for planned in plan_executions(batch.records, pipeline_version):
-        if start(sfn, state_machine_arn, planned):
-            result.started.append(planned.name)
-        else:
-            result.already_started.append(planned.name)
+    for record in batch.poison:
+        try:
+            result.poison.append(park(s3, failed_bucket, record, pipeline_version))
+        except TransientDispatchError as exc:
+            if not _known(record.coordinates):
+                raise
+            result.retry.append(record.coordinates)
+            result.retry_reason = str(exc)
+    plan = plan_executions(batch.records, pipeline_version)
+    for index, planned in enumerate(plan):
+        try:
+            started = start(sfn, state_machine_arn, planned)
+        except TransientDispatchError as exc:
+            # This execution and every later one go back, so that the retry's plan (a suffix
+            # of this one, starting at an execution boundary) gives the same names.
+            result.retry.extend(c for later in plan[index:] for c in later.coordinates)
+            result.retry_reason = str(exc)
+            break
+        (result.started if started else result.already_started).append(planned.name)
     return result

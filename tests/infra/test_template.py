@@ -90,6 +90,44 @@ def test_dispatcher_consumes_the_topic_with_failure_destination_and_provisioned_
     )
 
 
+def _kafka_esm(template_json: dict) -> dict:
+    [esm] = [r["Properties"] for r in _resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+             if "AmazonManagedKafkaEventSourceConfig" in r["Properties"]]
+    return esm
+
+
+def test_kafka_esm_error_handling_is_within_what_lambda_accepts_for_msk(template_json):
+    # https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html: retries 0-10000
+    # (-1 infinite), record age 60-604800 s (-1 infinite), only in provisioned mode;
+    # https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html: SNS, SQS, S3 or Kafka.
+    esm = _kafka_esm(template_json)
+    kafka = json.loads(open("cdk.json").read())["context"]["pipeline"]["kafka"]
+    assert esm["ProvisionedPollerConfig"]["MinimumPollers"] >= 1
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert esm["MaximumRetryAttempts"] == kafka["retry_attempts"] and 0 <= esm["MaximumRetryAttempts"] <= 10_000
+    assert 60 <= esm["MaximumRecordAgeInSeconds"] <= 604_800
+    assert "BisectBatchOnFunctionError" not in esm
+
+
+def test_kafka_esm_discards_to_the_failed_items_bucket(template_json):
+    destination = _kafka_esm(template_json)["DestinationConfig"]["OnFailure"]["Destination"]
+    [bucket] = destination["Fn::GetAtt"][:1]
+    assert destination["Fn::GetAtt"][1] == "Arn"
+    assert template_json["Resources"][bucket]["Type"] == "AWS::S3::Bucket"
+    assert "FailedItems" in bucket
+
+
+def test_local_esm_runs_with_the_deployed_mappings_error_handling(template_json):
+    from local.run import esm_error_handling
+
+    esm = _kafka_esm(template_json)
+    assert esm_error_handling() == {
+        "maximum_retry_attempts": esm["MaximumRetryAttempts"],
+        "maximum_record_age_s": esm["MaximumRecordAgeInSeconds"],
+        "report_batch_item_failures": esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"],
+    }
+
+
 def test_one_sagemaker_endpoint_per_enabled_model_with_autoscaling(template_json, template):
     config = json.loads(open("cdk.json").read())["context"]["pipeline"]
     enabled = [role for role, m in config["models"].items() if m.get("enabled", True)]

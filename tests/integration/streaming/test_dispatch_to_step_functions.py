@@ -1,16 +1,23 @@
-"""Kafka -> ESM-like consumer -> dispatcher -> moto Step Functions (executing the real ASL)."""
+"""Kafka -> the event source mapping stand-in (with the deployed mapping's error handling) ->
+dispatcher -> moto Step Functions (executing the real ASL)."""
 from __future__ import annotations
 
 import json
 import re
 
+import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
 from kafka import KafkaProducer
 
+import functions.dispatcher.handler as dispatcher_module
 from functions.common.events import ObjectRef
 from functions.dispatcher.handler import lambda_handler as dispatch_handler
 from functions.forwarder.handler import lambda_handler as forward
 from functions.streaming.kafka_config import client_config
 from local import FakeLambdaContext, KafkaEventSourceMapping, setup_pipeline
+from local.esm import S3OnFailureDestination
+from local.run import esm_error_handling
 
 FAILED_BUCKET = "test-failed-bucket"
 
@@ -50,9 +57,39 @@ class Recorder:
         return dispatch_handler(event, context)
 
 
-def _esm(bootstrap, topic, handler):
+def _esm(bootstrap, topic, handler, aws):
     return KafkaEventSourceMapping(bootstrap, topic, handler, group_id=f"esm-{topic}", batch_size=100,
-                                   max_wait_ms=300, api_version="2.3")
+                                   max_wait_ms=300, api_version="2.3", retry_backoff_s=0.05,
+                                   on_failure=S3OnFailureDestination(aws.client("s3"), FAILED_BUCKET),
+                                   **esm_error_handling())
+
+
+class _Body:
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def stream(self, **_):
+        yield self.data
+
+
+def _throttling_sfn_client(times: int):
+    """A Step Functions client whose first `times` StartExecution requests are answered, before they
+    reach moto, the way Step Functions throttles (HTTP 400, ThrottlingException). botocore's own
+    retries are off: the handler's would absorb short throttling, and this is about what comes
+    after. Returns the client and the execution names that were throttled."""
+    throttled: list[str] = []
+
+    def gateway(request, **_):
+        if len(throttled) >= times:
+            return None
+        throttled.append(json.loads(request.body)["name"])
+        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0",
+                                              "x-amzn-RequestId": "throttled"}, _Body(body))
+
+    client = boto3.client("stepfunctions", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    client.meta.events.register("before-send.sfn.StartExecution", gateway)
+    return client, throttled
 
 
 def test_batches_start_named_executions_and_a_redelivered_batch_starts_none(kafka_env, topic, aws, dispatcher_env, load_event, wait_for_executions):
@@ -61,23 +98,22 @@ def test_batches_start_named_executions_and_a_redelivered_batch_starts_none(kafk
     forward(load_event("s3_mixed_records.json"), FakeLambdaContext("pipeline-forwarder"))
 
     recorder = Recorder()
-    esm = _esm(kafka_env, topic, recorder)
+    esm = _esm(kafka_env, topic, recorder, aws)
     try:
         stats = esm.drain(idle_s=1.5, timeout_s=40)
     finally:
         esm.stop()
     assert stats.records == 4 and stats.failures == 0
-    started = [name for result in stats.results for name in result["started"]]
+    assert all(result == {"batchItemFailures": []} for result in stats.results)
     sfn = aws.client("stepfunctions")
     executions = wait_for_executions(sfn, arn)
-    assert sorted(e["name"] for e in executions) == sorted(started)
-    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,80}", name) for name in started)
+    assert executions and all(re.fullmatch(r"[A-Za-z0-9_-]{1,80}", e["name"]) for e in executions)
     assert all(e["status"] == "SUCCEEDED" for e in executions)
     inputs = [json.loads(e["input"]) for e in executions]
     assert sum(len(i["image"]) + len(i["video"]) + len(i["document"]) + len(i["unsupported"]) for i in inputs) == 4
 
     again = dispatch_handler(recorder.events[0], FakeLambdaContext("pipeline-dispatcher"))
-    assert again["started"] == [] and again["already_started"]
+    assert again == {"batchItemFailures": []}
     assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == len(executions)
 
 
@@ -92,7 +128,7 @@ def test_a_poison_message_is_parked_and_the_rest_of_the_batch_goes_through(kafka
     poison_meta = sent[1].get(5)
     producer.close()
 
-    esm = _esm(kafka_env, topic, dispatch_handler)
+    esm = _esm(kafka_env, topic, dispatch_handler, aws)
     try:
         stats = esm.drain(idle_s=1.5, timeout_s=40)
     finally:
@@ -122,7 +158,7 @@ def test_a_failing_dispatch_is_retried_until_it_succeeds(kafka_env, topic, aws, 
             raise RuntimeError("throttled")
         return dispatch_handler(event, context)
 
-    esm = _esm(kafka_env, topic, flaky)
+    esm = _esm(kafka_env, topic, flaky, aws)
     try:
         stats = esm.drain(idle_s=1.5, timeout_s=40)
     finally:
@@ -130,3 +166,35 @@ def test_a_failing_dispatch_is_retried_until_it_succeeds(kafka_env, topic, aws, 
     assert stats.failures == 1 and stats.batches == 1
     assert calls[0]["records"] == calls[1]["records"]  # the same records came again
     assert len(wait_for_executions(aws.client("stepfunctions"), arn)) == 1
+
+
+def test_a_throttled_start_is_retried_for_that_record_only_and_then_succeeds(kafka_env, topic, aws, dispatcher_env, wait_for_executions):
+    arn = setup_pipeline(aws, handlers=FAST_STEPS)
+    dispatcher_env(arn)
+    sfn, throttled = _throttling_sfn_client(times=1)
+    dispatcher_module._clients["stepfunctions"] = sfn
+    producer = KafkaProducer(**client_config(kafka_env, auth="none", api_version="2.3"))
+    good = ObjectRef(bucket="test-ingest-bucket", key="notes/a.txt", version_id="v1", size=3, modality="text")
+    sent = [producer.send(topic, partition=0, key=b"test-ingest-bucket/notes/a.txt", value=good.model_dump_json().encode()),
+            producer.send(topic, partition=0, key=b"junk", value=b"{definitely not json")]
+    producer.flush(10)
+    good_offset, poison_offset = (future.get(5).offset for future in sent)
+    producer.close()
+
+    recorder = Recorder()
+    esm = _esm(kafka_env, topic, recorder, aws)
+    try:
+        stats = esm.drain(idle_s=1.5, timeout_s=40)
+    finally:
+        esm.stop()
+
+    delivered = [sorted(r["offset"] for recs in event["records"].values() for r in recs) for event in recorder.events]
+    assert sum(offsets.count(good_offset) for offsets in delivered) == 2
+    assert sum(offsets.count(poison_offset) for offsets in delivered) == 1  # parked, never retried
+    assert delivered[-1] == [good_offset]  # the retry carried that record alone
+    assert {"itemIdentifier": {"partition": f"{topic}-0", "offset": good_offset}} in stats.results[0]["batchItemFailures"]
+    assert stats.results[-1] == {"batchItemFailures": []} and stats.discarded == []
+    [execution] = wait_for_executions(aws.client("stepfunctions"), arn)
+    assert execution["name"] == throttled[0]  # the retry asked for the very same execution
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["text"][0]["key"] == "notes/a.txt"
