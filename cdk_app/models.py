@@ -14,6 +14,7 @@ from aws_cdk import Duration
 from constructs import Construct
 
 from cdk_app.config import ModelConfig, PipelineConfig
+from cdk_app.house import checkov
 from cdk_app.house.bundling import BUILD_DIR
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.storage import Storage
@@ -149,6 +150,10 @@ class Models(Construct):
             ),
         )
         model.node.add_dependency(execution_role)
+        checkov.skip(model, "CKV_AWS_370",
+                     "The container reads staged inputs from S3 (s3_uri items) and, for a code-only package, "
+                     "downloads the pinned hub weights when it starts; network isolation would block both. "
+                     "Its role can read only the model artefact and the staging bucket.")
         has_instance_store = bool(_INSTANCE_STORE.match(spec.instance_type))
         endpoint_config = sagemaker.CfnEndpointConfig(
             self,

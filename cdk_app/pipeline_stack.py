@@ -1,12 +1,14 @@
 """The pipeline stack: wires one construct per concern. No business logic here."""
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Aspects, CfnOutput, Stack
 from constructs import Construct
 
 from cdk_app.backfill import Backfill
 from cdk_app.config import PipelineConfig
 from cdk_app.database import Database
+from cdk_app.house.checkov import CdkProvidedFunctions
+from cdk_app.house.log_encryption import EncryptLogGroups
 from cdk_app.house.nag import suppress_cdk_singletons
 from cdk_app.house.python_function import PipelineLayers
 from cdk_app.models import Models
@@ -59,5 +61,7 @@ class PipelineStack(Stack):
         for key, value in outputs.items():
             CfnOutput(self, key, value=value)
         suppress_cdk_singletons(self)
+        Aspects.of(self).add(EncryptLogGroups(storage.key))
+        Aspects.of(self).add(CdkProvidedFunctions())
         self.network, self.storage, self.database, self.models = network, storage, database, models
         self.orchestration, self.streaming, self.observability = orchestration, streaming, observability

@@ -48,6 +48,18 @@ if [ ! -f .venv-airflow/.constraints.sha ] || ! sha256sum -c --status .venv-airf
 fi
 # --- end Airflow virtualenv -------------------------------------------------------------------------
 
+# --- checkov virtualenv (.venv-checkov): the independent scanner CI runs on the template ---------
+# Its own virtualenv: its pinned dependencies are not the app's. tests/infra/test_checkov.py runs it.
+CHECKOV_VERSION="3.3.30"
+if [ ! -x .venv-checkov/bin/checkov ] || [ "$(cat .venv-checkov/.version 2>/dev/null)" != "$CHECKOV_VERSION" ]; then
+  echo "==> checkov $CHECKOV_VERSION virtualenv (.venv-checkov)"
+  rm -rf .venv-checkov
+  python3 -m venv .venv-checkov
+  .venv-checkov/bin/pip install -q --upgrade pip wheel
+  .venv-checkov/bin/pip install -q "checkov==${CHECKOV_VERSION}"
+  echo "$CHECKOV_VERSION" > .venv-checkov/.version
+fi
+
 if [ ! -x node_modules/.bin/cdk ]; then
   echo "==> AWS CDK CLI (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error

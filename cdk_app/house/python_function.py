@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_app.config import PipelineConfig
-from cdk_app.house import bundling
+from cdk_app.house import bundling, checkov
 from cdk_app.house.log_retention import retention
 from cdk_app.house.nag import ENI_REASON, XRAY_REASON, suppress
 from functions.common.constants import METRICS_NAMESPACE, POWERTOOLS_SERVICE
@@ -109,6 +109,12 @@ class PipelineFunction(Construct):
                 )
             )
             suppress(self.role, "AwsSolutions-IAM5", ENI_REASON + " " + XRAY_REASON, ["Resource::*"])
+        checkov.skip(self.function, "CKV_AWS_115", checkov.FUNCTION_CONCURRENCY)
+        checkov.skip(self.function, "CKV_AWS_116", checkov.FUNCTION_DLQ)
+        checkov.skip(self.function, "CKV_AWS_173", checkov.FUNCTION_ENV)
+        # Its role's policy: X-Ray writes (and, in a VPC, the ENI actions) have no resource scope.
+        checkov.skip(self.role.node.find_child("DefaultPolicy"), "CKV_AWS_111",
+                     XRAY_REASON + (" " + ENI_REASON if vpc is not None else ""))
 
 
 class PipelineLayers(Construct):
