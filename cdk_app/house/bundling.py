@@ -81,24 +81,34 @@ def runtime_architecture(name: str) -> lambda_.Architecture:
 
 
 def build_layer(requirements: Path, architecture: str) -> Path:
-    """pip-install `requirements` for Lambda into .build/layers/<hash>/python; return the layer root."""
+    """pip-install `requirements` for Lambda into .build/layers/<hash>/python; return the layer root.
+
+    A sibling `<name>.no-deps.txt` is installed into the same layer without its dependencies:
+    for packages whose declared dependencies serve features the functions never use (tokenizers
+    declares huggingface_hub for `from_pretrained` downloads, about 23 MB).
+    """
+    no_deps = requirements.with_name(f"{requirements.stem}.no-deps.txt")
     digest = hashlib.sha256(
-        requirements.read_bytes() + f"{architecture}|{LAMBDA_PYTHON}".encode()
+        requirements.read_bytes() + (no_deps.read_bytes() if no_deps.exists() else b"")
+        + f"{architecture}|{LAMBDA_PYTHON}".encode()
     ).hexdigest()[:16]
     target = BUILD_DIR / "layers" / f"{requirements.stem}-{architecture}-{digest}"
     done = target / ".complete"
     if done.exists():
         return target
     shutil.rmtree(target, ignore_errors=True)
-    cmd = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--no-compile", "--only-binary=:all:", "--implementation", "cp",
-        "--python-version", LAMBDA_PYTHON, "--target", str(target / "python"),
-        "-r", str(requirements),
-    ]
-    for platform in _PLATFORMS[architecture]:
-        cmd += ["--platform", platform]
-    subprocess.run(cmd, check=True)
+    for path, extra in ((requirements, []), (no_deps, ["--no-deps"])):
+        if not path.exists():
+            continue
+        cmd = [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--no-compile", "--only-binary=:all:", "--implementation", "cp",
+            "--python-version", LAMBDA_PYTHON, "--target", str(target / "python"), *extra,
+            "-r", str(path),
+        ]
+        for platform in _PLATFORMS[architecture]:
+            cmd += ["--platform", platform]
+        subprocess.run(cmd, check=True)
     # Tests, caches and Cython/typing sources are never imported at run time and only count
     # against the 250 MB unzipped limit for function + layers.
     for junk in list((target / "python").rglob("__pycache__")) + list((target / "python").glob("*/tests")):
