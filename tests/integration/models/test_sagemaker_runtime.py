@@ -68,6 +68,15 @@ def _error(gateway, **kwargs) -> dict:
     return caught.value.response
 
 
+def _error_from(gateway, container: "Container") -> dict:
+    """The error the gateway answers with `container` behind endpoint "ep"."""
+    gateway.add("ep", container.url)
+    try:
+        return _error(gateway)
+    finally:
+        container.close()
+
+
 def _service_model():
     import botocore.session
 
@@ -95,12 +104,7 @@ def test_container_reply_passes_through_with_its_content_type(gateway):
 
 def test_container_error_becomes_model_error_with_original_status_and_message(gateway):
     original = json.dumps({"code": 400, "type": "InternalServerException", "message": "[input] bad image"})
-    container = Container(400, original.encode())
-    gateway.add("ep", container.url)
-    try:
-        error = _error(gateway)
-    finally:
-        container.close()
+    error = _error_from(gateway, Container(400, original.encode()))
     assert error["Error"]["Code"] == "ModelError"
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
     assert error["OriginalStatusCode"] == 400
@@ -110,12 +114,7 @@ def test_container_error_becomes_model_error_with_original_status_and_message(ga
 
 
 def test_silent_container_times_out_as_a_model_error(gateway):
-    container = Container(200, b"{}", delay=2.0)
-    gateway.add("ep", container.url)
-    try:
-        error = _error(gateway)
-    finally:
-        container.close()
+    error = _error_from(gateway, Container(200, b"{}", delay=2.0))
     assert error["Error"]["Code"] == "ModelError"
     assert "Your invocation timed out while waiting for a response from container primary" in error["Error"]["Message"]
     assert error["OriginalStatusCode"] == 0

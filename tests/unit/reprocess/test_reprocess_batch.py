@@ -8,7 +8,6 @@ against moto S3 and Step Functions and the session's PostgreSQL (tests/conftest.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,10 @@ PIPELINE_VERSION = "2026.11.1"
 STALE_KEYS = ["audio/replaced.wav", "docs/new.pdf", "notes/old.txt", "photos/failed.png"]
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "reprocess-batch"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:reprocess-batch"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+def FakeLambdaContext():  # noqa: N802 - stands in for the class
+    from local.lambda_dispatch import FakeLambdaContext as LocalContext
+
+    return LocalContext("reprocess-batch", memory_limit_in_mb=512)
 
 
 class World:
