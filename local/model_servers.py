@@ -202,8 +202,7 @@ class Container:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-def start_container(model: LocalModel, *, workers: int, host: str = "127.0.0.1",
-                    invocation_timeout: float = INVOCATION_TIMEOUT_SECONDS) -> tuple[Container, str]:
+def start_container(model: LocalModel, *, workers: int, host: str = "127.0.0.1") -> tuple[Container, str]:
     """Unpack the role's model.tar.gz into a fresh SAGEMAKER_BASE_DIR and start the container
     there; returns it and its URL without waiting for it to be healthy."""
     home = Path(tempfile.mkdtemp(prefix=f"mm-{model.role[:8]}-"))  # short: MMS puts unix sockets here
@@ -221,7 +220,6 @@ def start_container(model: LocalModel, *, workers: int, host: str = "127.0.0.1",
         "SAGEMAKER_BASE_DIR": str(home),
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
-        "SAGEMAKER_MODEL_SERVER_TIMEOUT": str(int(invocation_timeout)),
         "SAGEMAKER_MODEL_SERVER_VMARGS": f"{DEFAULT_VMARGS} -Djava.io.tmpdir={home / 'tmp'}",
         "TMPDIR": str(home / "tmp"),
         "HF_HUB_OFFLINE": "1",
@@ -317,7 +315,8 @@ def start_local_profile(
 
     ``roles`` limits which roles start (default: all the profile has); ``weights`` is
     {role: folder} (default env LOCAL_MODEL_DIRS); ``workers``: model workers per container
-    (default ``default_workers()``). A role that fails to start is recorded in ``unavailable``
+    (default ``default_workers()``); ``invocation_timeout``: the gateway's limit (SageMaker: 60 s).
+    A role that fails to start is recorded in ``unavailable``
     with the end of its log, so the run can go on without it.
     """
     models, unavailable = local_profile(weights)
@@ -331,8 +330,7 @@ def start_local_profile(
     if missing_java:
         profile.unavailable.update({role: missing_java for role in wanted})
         return profile
-    starting = [(role, *start_container(models[role], workers=workers or default_workers(),
-                                        invocation_timeout=invocation_timeout)) for role in wanted]
+    starting = [(role, *start_container(models[role], workers=workers or default_workers())) for role in wanted]
     for role, container, url in starting:
         try:
             wait_ready(url, timeout, container.process, container.log)

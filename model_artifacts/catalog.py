@@ -131,9 +131,10 @@ class ModelSpec:
             # Hugging Face DLC: load our handlers from code/inference.py.
             "SAGEMAKER_PROGRAM": "inference.py",
             "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-            # multi-model-server's response timeout, at SageMaker's own invocation limit (60 s):
-            # a worker still busy after the caller got its ModelError is recycled.
-            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "60",
+            # multi-model-server's response timeout, above SageMaker's 60 s invocation limit: a
+            # request that outlives its caller finishes rather than costing the worker a restart
+            # (and the model a reload).
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "300",
             **dict(self.extra_env),
         }
         if self.hub_revision:
