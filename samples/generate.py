@@ -1,6 +1,7 @@
 """The bundled sample set, generated on the spot (no third-party media; everything here is
 made by this script from Pillow, reportlab, python-docx, Debian festival and ffmpeg, so it
-carries this repository's licence): two files of each modality and one planted bad file.
+carries this repository's licence): two files of each modality (the text ones a UTF-16 file and
+an HTML page in Latin-1) and one planted bad file.
 
 `python -m samples.generate OUT_DIR` writes them; `generate(out_dir)` returns the paths.
 """
@@ -70,15 +71,26 @@ def _docx(heading: str, rows: list[tuple[str, str]]) -> bytes:
     return out.getvalue()
 
 
+def _html(title: str, sections: list[tuple[str, str]]) -> str:
+    body = "".join(f"<h2>{heading}</h2>\n<p>{text}</p>\n" for heading, text in sections)
+    return (f'<!DOCTYPE html>\n<html><head><meta charset="iso-8859-1"><title>{title}</title>\n'
+            "<style>h2 { color: navy }</style><script>var tracking = 'not text';</script></head>\n"
+            f"<body><h1>{title}</h1>\n{body}</body></html>\n")
+
+
 def generate(out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, bytes] = {
         "images/invoice hello.png": _image(DRAWN[0], "PNG"),
         "images/quarterly-report.jpg": _image(DRAWN[1], "JPEG"),
+        # UTF-16 with its byte-order mark, as Windows Notepad saves "Unicode" text.
         "text/notes.txt": ("Kafka batches start Step Functions executions. Each modality has its own Map state. "
-                           "Results land in PostgreSQL with pgvector for similarity search. " * 8).encode(),
-        "text/résumé latin1.txt": ("Café crème, naïve façade: the résumé lists skills in data engineering. " * 6)
-        .encode("latin-1"),
+                           "Results land in PostgreSQL with pgvector for similarity search. " * 8).encode("utf-16"),
+        # HTML in Latin-1 that says so in <meta charset>: read as text, title and headings kept.
+        "text/résumé latin1.html": _html("Résumé", [
+            ("Skills", "Café crème, naïve façade: the résumé lists skills in data engineering. " * 3),
+            ("Experience", "Built streaming pipelines with Kafka, Step Functions and PostgreSQL. " * 3),
+        ]).encode("latin-1"),
         "documents/handbook.pdf": _pdf("Operations handbook", [
             "Alarms publish to an encrypted SNS topic.", "Backfills run nightly on Airflow."]),
         "documents/regional totals.docx": _docx("Regional totals", [("North", "1200"), ("South", "950")]),

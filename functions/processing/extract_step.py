@@ -22,6 +22,7 @@ from functions.common.model_client import Blob, ModelClient
 from functions.common.staging import Staging
 from functions.processing import audio as audio_mod
 from functions.processing import document as document_mod
+from functions.processing import html_text as html_mod
 from functions.processing import media
 from functions.processing import text as text_mod
 from functions.processing.context import Context
@@ -267,16 +268,42 @@ def _extract_audio(source: Path, workdir: Path, ctx: Context, staging: Staging, 
         m.artefacts["text"] = _stage(staging, "transcript.txt", transcript.encode("utf-8"), "text/plain; charset=utf-8")
 
 
+_HTML_EXTENSIONS = (".html", ".htm", ".xhtml")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def _claims_html(m: ExtractManifest) -> bool:
+    """HTML by its sniffed content or by its claim: a fragment without <html> is still read as
+    HTML when the uploader says it is."""
+    claimed_type = (m.object.content_type or "").split(";", 1)[0].strip().lower()
+    return m.detected_format == "html" or m.object.key.lower().endswith(_HTML_EXTENSIONS) or claimed_type in _HTML_TYPES
+
+
 def _extract_text(source: Path, workdir: Path, ctx: Context, staging: Staging, m: ExtractManifest) -> None:
     if source.stat().st_size > MAX_TEXT_BYTES:
         raise InvalidObjectError(f"the text file is above the {MAX_TEXT_BYTES} byte limit for text")
-    decoded = text_mod.decode(source.read_bytes())
-    text = text_mod.normalise(decoded.text)
-    if not text:
-        raise InvalidObjectError("the text file holds no text after normalisation")
+    data = source.read_bytes()
+    claims_html = _claims_html(m)
+    decoded = text_mod.decode(data, declared=html_mod.declared_charset(data) if claims_html else None)
+    page: html_mod.HtmlText | None = None
+    # HTML in UTF-16 shows its <html> only once decoded.
+    if claims_html or sniff(decoded.text[:1024].encode("utf-8")).format == "html":
+        m.detected_format = "html"
+        page = html_mod.extract(decoded.text)
+        text = page.text
+        if not text:
+            raise InvalidObjectError("the HTML file holds no visible text (only markup, scripts or styles)")
+    else:
+        text = text_mod.normalise(decoded.text)
+        if not text:
+            raise InvalidObjectError("the text file holds no text after normalisation")
     chunks = text_mod.chunk_text(text, ctx.settings.text_chunk_tokens, ctx.settings.text_chunk_overlap)
     m.metadata.update(encoding=decoded.encoding, characters=len(text), words=len(text.split()), lines=text.count("\n") + 1)
     m.chunks = [Chunk(ordinal=i, kind="text", text=c.text, metadata=_span(c)) for i, c in enumerate(chunks)]
+    if page is not None:
+        m.metadata.update(title=page.title, headings=page.outline)
+        for chunk, piece in zip(m.chunks, chunks):
+            chunk.metadata["headings"] = page.headings_at(piece.char_start)
     m.artefacts["text"] = _stage(staging, "text.txt", text.encode("utf-8"), "text/plain; charset=utf-8")
 
 

@@ -1,9 +1,21 @@
-"""What a file really is, judged by its content (magic numbers), never by name or content type."""
+"""What a file really is, judged by its content (magic numbers), never by name or content type.
+
+Signatures come from puremagic (https://github.com/cdgriffith/puremagic, pure Python, so it
+runs in the Lambda layer without libmagic). Our own checks stay only where they add
+something puremagic does not do: byte-order marks (read before any signature, because the
+UTF-16 LE mark FF FE is also a valid MPEG audio frame sync), whether a ZIP really holds a
+Word document, MPEG transport streams and MPEG-2 audio frames (which puremagic does not
+know), and plain text, which has no signature at all.
+"""
 from __future__ import annotations
 
+import codecs
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import puremagic
 
 from functions.common.errors import InvalidObjectError, UnsupportedTypeError
 
@@ -18,56 +30,81 @@ ACCEPTED: dict[str, tuple[str, ...]] = {
     "document": ("pdf", "docx"),
 }
 
+# Longest first: the UTF-32 LE mark starts with the UTF-16 LE one.
+BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+# puremagic's signatures of two bytes (confidence 0.2: "BM", "MZ", an MPEG frame sync) also
+# begin ordinary text; below this confidence, content that reads as text is text.
+_STRONG = 0.3
+
+_IMAGES = {"image/jpeg": "jpeg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
+           "image/tiff": "tiff", "image/bmp": "bmp", "image/x-ms-bmp": "bmp"}
+_IMAGE_NAMES = {"jpeg": "a JPEG image", "png": "a PNG image", "gif": "a GIF image", "webp": "a WebP image",
+                "tiff": "a TIFF image", "bmp": "a BMP image"}
+# Container formats FFmpeg (PyAV) reads, by puremagic's MIME type; any other audio/* or video/*
+# type is media too, named by its extension.
+_MEDIA = {"video/mp4": "mp4", "video/quicktime": "mov", "audio/mp4": "m4a", "video/webm": "webm",
+          "application/x-matroska": "matroska", "video/x-matroska": "matroska", "video/avi": "avi",
+          "video/x-msvideo": "avi", "audio/wave": "wav", "audio/x-wav": "wav", "audio/wav": "wav",
+          "audio/mpeg": "mp3", "audio/flac": "flac", "audio/ogg": "ogg", "audio/x-opus+ogg": "ogg",
+          "audio/aac": "aac", "video/mpeg": "mpeg", "video/dvd": "mpeg", "application/ogg": "ogg"}
+_MEDIA_EXTENSIONS = {"m4a", "m4v", "3gp", "3g2", "mkv", "mka", "webm", "ogg", "opus", "oga", "ogv", "wma", "wmv"}
+_ARCHIVES = {"application/x-gzip": "gzip", "application/gzip": "gzip", "application/x-7z-compressed": "7z",
+             "application/vnd.rar": "rar", "application/x-rar-compressed": "rar", "application/x-tar": "tar",
+             "application/x-bzip2": "bzip2", "application/x-xz": "xz", "application/zstd": "zstd"}
+# Text formats puremagic knows by their first bytes (HTML, XML, scripts): read as text.
+_TEXT_MIMES = {"application/json", "application/xml", "application/javascript", "application/x-sh",
+               "application/xhtml+xml", "image/svg+xml"}
+_HTML_START = re.compile(rb"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL)
+
 
 @dataclass(frozen=True)
 class Detected:
     family: str  # image | media | pdf | docx | text | archive | unknown
-    format: str  # jpeg, png, mp4, wav, pdf, docx, text, zip, ...
+    format: str  # jpeg, png, mp4, wav, pdf, docx, text, html, zip, ...
     description: str
 
 
 def sniff(head: bytes, path: Path | None = None) -> Detected:
-    """Classify a file from its first bytes (and, for ZIP containers, its member names)."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return Detected("image", "jpeg", "a JPEG image")
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return Detected("image", "png", "a PNG image")
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return Detected("image", "gif", "a GIF image")
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return Detected("image", "webp", "a WebP image")
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return Detected("image", "tiff", "a TIFF image")
-    if head[:2] == b"BM" and len(head) > 14:
-        return Detected("image", "bmp", "a BMP image")
-    if head.startswith(b"%PDF-"):
-        return Detected("pdf", "pdf", "a PDF document")
+    """Classify a file from its first bytes (and, for ZIP containers, its member names).
+
+    Takes the head of the file (HEAD_BYTES are enough) and, optionally, the whole file's path.
+    Returns a Detected; never raises for any input.
+    """
+    bom = byte_order_mark(head)
+    if bom is not None:
+        label = bom[1].replace("-sig", "").upper().replace("-LE", " LE").replace("-BE", " BE")
+        return Detected("text", "text", f"{label} text (with a byte-order mark)")
     if head[:4] == b"PK\x03\x04":
+        # puremagic guesses an Office document from the ZIP header alone; the member list decides.
         if path is not None and _zip_has(path, "word/document.xml"):
             return Detected("docx", "docx", "a DOCX document")
         return Detected("archive", "zip", "a ZIP archive")
-    if head[4:8] == b"ftyp":
-        brand = head[8:12].decode("latin-1").strip()
-        return Detected("media", "mp4", f"an ISO media file (brand {brand})")
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return Detected("media", "matroska", "a Matroska/WebM file")
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return Detected("media", "avi", "an AVI file")
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return Detected("media", "wav", "a WAV file")
-    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return Detected("media", "mp3", "an MPEG audio file")
-    if head.startswith(b"fLaC"):
-        return Detected("media", "flac", "a FLAC file")
-    if head.startswith(b"OggS"):
-        return Detected("media", "ogg", "an Ogg file")
-    if head[:3] == b"\x47\x40\x00" or head[:1] == b"\x47" and len(head) > 188 and head[188:189] == b"\x47":
+    if _is_mpeg_ts(head):
         return Detected("media", "mpegts", "an MPEG transport stream")
-    if _looks_like_text(head):
+    match = _best_match(head)
+    text = looks_like_text(head)
+    known = _known(match, head) if match is not None else None
+    if known is not None:
+        if known.family == "text":
+            if text:
+                return known
+        elif not text or match.confidence >= _STRONG:
+            return known  # %PDF-, GIF89a, ...: a signature that long is not a coincidence
+    if text:
+        if _HTML_START.match(head):
+            return Detected("text", "html", "an HTML document")
         return Detected("text", "text", "plain text")
-    for magic, fmt in ((b"\x1f\x8b", "gzip"), (b"7z\xbc\xaf", "7z"), (b"Rar!", "rar"), (b"\x7fELF", "elf")):
-        if head.startswith(magic):
-            return Detected("archive", fmt, f"a {fmt} file")
+    if _is_mpeg_audio_frame(head):
+        return Detected("media", "mp3", "an MPEG audio file")
+    # Other signatures puremagic knows are often ambiguous (two bytes shared by dozens of
+    # formats); naming one would mislead more than it helps.
     return Detected("unknown", "binary", "binary data of an unknown format")
 
 
@@ -89,6 +126,57 @@ def check_modality(modality: str, detected: Detected, content_type: str | None) 
         )
 
 
+def byte_order_mark(data: bytes) -> tuple[bytes, str] | None:
+    """The (mark, Python codec) of a Unicode byte-order mark `data` starts with, or None."""
+    for bom, codec in BOMS:
+        if data.startswith(bom):
+            return bom, codec
+    return None
+
+
+def looks_like_text(head: bytes) -> bool:
+    """Whether bytes without a byte-order mark read as text in UTF-8 or an 8-bit code page."""
+    if not head or b"\x00" in head:
+        return False
+    # Control bytes other than whitespace are rare in text in any 8-bit or UTF-8 encoding.
+    controls = sum(1 for b in head if b < 0x20 and b not in (0x09, 0x0A, 0x0D, 0x0C, 0x1B))
+    return controls / len(head) < 0.01
+
+
+def _best_match(head: bytes) -> puremagic.PureMagicWithConfidence | None:
+    try:
+        matches = puremagic.magic_string(head)
+    except (puremagic.PureError, ValueError):
+        return None
+    return matches[0] if matches else None
+
+
+def _known(match: puremagic.PureMagicWithConfidence, head: bytes) -> Detected | None:
+    """Our family and format for a puremagic match, or None for a format we do not map."""
+    mime = (match.mime_type or "").lower()
+    ext = (match.extension or "").lstrip(".").lower()
+    if mime in _IMAGES:
+        fmt = _IMAGES[mime]
+        return Detected("image", fmt, _IMAGE_NAMES[fmt])
+    if mime == "application/pdf":
+        return Detected("pdf", "pdf", "a PDF document")
+    if head[4:8] == b"ftyp":
+        brand = head[8:12].decode("latin-1").strip()
+        return Detected("media", _MEDIA.get(mime, ext or "mp4"), f"an ISO media file (brand {brand})")
+    if mime in _MEDIA or mime.startswith(("audio/", "video/")) or ext in _MEDIA_EXTENSIONS:
+        fmt = _MEDIA.get(mime, ext or "media")
+        return Detected("media", fmt, f"an audio/video file ({match.name.strip()})")
+    if mime in _ARCHIVES:
+        return Detected("archive", _ARCHIVES[mime], f"a {_ARCHIVES[mime]} archive")
+    if match.name.startswith("ELF"):
+        return Detected("archive", "elf", "an ELF executable")
+    if mime == "text/html":
+        return Detected("text", "html", "an HTML document")
+    if mime.startswith("text/") or mime in _TEXT_MIMES or mime.endswith(("+xml", "+json")):
+        return Detected("text", "text", f"text ({match.name.strip()})")
+    return None
+
+
 def _zip_has(path: Path, member: str) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
@@ -97,11 +185,14 @@ def _zip_has(path: Path, member: str) -> bool:
         return False
 
 
-def _looks_like_text(head: bytes) -> bool:
-    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
-        return True
-    if not head or b"\x00" in head:
+def _is_mpeg_ts(head: bytes) -> bool:
+    # 188-byte packets, each starting with the sync byte 0x47 (ISO/IEC 13818-1).
+    return head[:3] == b"\x47\x40\x00" or (head[:1] == b"\x47" and len(head) > 188 and head[188:189] == b"\x47")
+
+
+def _is_mpeg_audio_frame(head: bytes) -> bool:
+    """An MPEG audio frame header: 11 sync bits, then a version and a layer that are not reserved."""
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
         return False
-    # Control bytes other than whitespace are rare in text in any 8-bit or UTF-8 encoding.
-    controls = sum(1 for b in head if b < 0x20 and b not in (0x09, 0x0A, 0x0D, 0x0C))
-    return controls / len(head) < 0.01
+    version, layer = (head[1] >> 3) & 0x03, (head[1] >> 1) & 0x03
+    return version != 0x01 and layer != 0x00

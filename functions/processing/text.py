@@ -54,17 +54,35 @@ class TextChunk:
     token_end: int
 
 
-def decode(data: bytes) -> DecodedText:
-    """Decode bytes of unknown encoding. Raises InvalidObjectError for empty or binary data."""
+def decode(data: bytes, declared: str | None = None) -> DecodedText:
+    """Decode bytes of unknown encoding: a byte-order mark decides, then valid UTF-8 (which
+    text in a legacy code page almost never is), then `declared` (an encoding the file names
+    itself, such as an HTML <meta charset>), then charset-normalizer's guess.
+
+    UTF-16 and UTF-32 (which only a byte-order mark tells apart from binary) are decoded
+    strictly. Raises InvalidObjectError for empty or binary data, and for UTF-16/UTF-32 that is
+    cut inside a code unit or holds invalid code units (a lone surrogate).
+    """
     if not data.strip():
         raise InvalidObjectError("the text file is empty")
-    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
+    from functions.processing.sniff import byte_order_mark
+
+    bom = byte_order_mark(data)
+    if bom is not None:
+        mark, name = bom
+        if name == "utf-8-sig":
             return DecodedText(data.decode(name, errors="replace"), name)
+        return DecodedText(_decode_wide(data[len(mark):], name, len(mark)), name)
     try:
         return DecodedText(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
         pass
+    codec = _codec(declared) if declared else None
+    if codec is not None:
+        try:
+            return DecodedText(data.decode(codec), codec)
+        except UnicodeDecodeError:
+            pass  # the declaration is wrong: judge the bytes
     from charset_normalizer import from_bytes
 
     results = list(from_bytes(data[:_SAMPLE_BYTES]))
@@ -78,6 +96,30 @@ def decode(data: bytes) -> DecodedText:
             best = candidate
             break
     return DecodedText(data.decode(best.encoding, errors="replace"), best.encoding)
+
+
+def _decode_wide(body: bytes, codec: str, offset: int) -> str:
+    label = codec.upper().replace("-LE", " LE").replace("-BE", " BE")
+    unit = 4 if "32" in codec else 2
+    if len(body) % unit:
+        raise InvalidObjectError(
+            f"the {label} text is truncated: it ends inside a {unit}-byte code unit "
+            f"({len(body) + offset} bytes with the byte-order mark)"
+        )
+    try:
+        return body.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise InvalidObjectError(f"the {label} text is invalid at byte {exc.start + offset}: {exc.reason}") from exc
+
+
+def _codec(name: str) -> str | None:
+    """Python's codec for an encoding label, or None. As in the WHATWG Encoding standard
+    (https://encoding.spec.whatwg.org/#names-and-labels), Latin-1 and ASCII labels mean windows-1252."""
+    try:
+        codec = codecs.lookup(name.strip()).name
+    except LookupError:
+        return None
+    return "cp1252" if codec in ("latin-1", "iso8859-1", "ascii") else codec
 
 
 def normalise(text: str) -> str:

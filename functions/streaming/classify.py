@@ -23,7 +23,16 @@ EXTENSIONS: dict[str, str] = {
     ".m4a": "audio", ".aac": "audio", ".opus": "audio",
     # text
     ".txt": "text", ".md": "text", ".markdown": "text", ".csv": "text", ".json": "text",
-    ".log": "text", ".rst": "text", ".html": "text", ".htm": "text",
+    ".log": "text", ".rst": "text", ".html": "text", ".htm": "text", ".xhtml": "text",
+    ".yaml": "text", ".yml": "text", ".toml": "text", ".ini": "text", ".cfg": "text", ".conf": "text",
+    ".xml": "text", ".jsonl": "text", ".ndjson": "text", ".tsv": "text", ".tex": "text", ".adoc": "text",
+    ".srt": "text", ".vtt": "text",
+    # source code (not ".ts": it is also an MPEG transport stream; its content type decides)
+    ".py": "text", ".js": "text", ".mjs": "text", ".jsx": "text", ".tsx": "text", ".java": "text",
+    ".kt": "text", ".scala": "text", ".go": "text", ".rs": "text", ".c": "text", ".h": "text",
+    ".cc": "text", ".cpp": "text", ".hpp": "text", ".cs": "text", ".rb": "text", ".php": "text",
+    ".swift": "text", ".sh": "text", ".bash": "text", ".sql": "text", ".r": "text", ".lua": "text",
+    ".pl": "text", ".css": "text", ".scss": "text",
     # document
     ".pdf": "document", ".docx": "document",
 }
@@ -35,7 +44,17 @@ _EXACT: dict[str, str] = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "document",
     "application/json": "text",
     "application/x-ndjson": "text",
+    "application/xml": "text",
+    "application/xhtml+xml": "text",
+    "application/yaml": "text",
+    "application/x-yaml": "text",
+    "application/toml": "text",
+    "application/javascript": "text",
+    "application/x-sh": "text",
+    "application/sql": "text",
 }
+# Structured syntax suffixes (RFC 6839): application/ld+json, application/atom+xml, ... are text.
+_TEXT_SUFFIXES = ("+json", "+xml", "+yaml")
 # Content types that say nothing about the object (S3 defaults, generic uploads).
 _UNINFORMATIVE = {"", "application/octet-stream", "binary/octet-stream", "application/x-directory"}
 
@@ -58,7 +77,9 @@ def from_content_type(content_type: Optional[str]) -> Optional[str]:
     if mime in _EXACT:
         return _EXACT[mime]
     top = mime.split("/", 1)[0]
-    return _TOP_LEVEL.get(top)
+    if top in _TOP_LEVEL:
+        return _TOP_LEVEL[top]
+    return "text" if top == "application" and mime.endswith(_TEXT_SUFFIXES) else None
 
 
 def classify(key: str, content_type: Optional[str] = None) -> str:

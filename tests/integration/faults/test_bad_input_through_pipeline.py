@@ -1,6 +1,6 @@
 """A corpus of bad input, generated here, through the whole local pipeline in one run.
 
-Corrupt and truncated JPEG/PNG/MP4/MP3/WAV/PDF/DOCX, zero-byte files, a lying content type,
+Corrupt and truncated JPEG/PNG/MP4/MP3/WAV/PDF/DOCX/UTF-16 text, zero-byte files, a lying content type,
 unsupported types, an encrypted PDF, decompression bombs (huge declared image dimensions, a
 PDF page whose image inflates to gigabytes, a deeply nested PDF), a file above
 MAX_OBJECT_BYTES (set low for this run), beside good files with very long, unicode,
@@ -141,12 +141,17 @@ def build_corpus(root: Path) -> tuple[dict[str, tuple[str, str]], list[str]]:
         "bad/huge page bomb.pdf": (_pdf_with_image_bomb(), invalid, "decompression bomb"),
         "bad/deeply nested.pdf": (_pdf_deeply_nested(), invalid, "PDF"),
         "bad/too big.txt": ((b"word " * (MAX_OBJECT_BYTES // 5 + 1000)), invalid, "above MAX_OBJECT_BYTES"),
+        "bad/truncated utf16.txt": (("a UTF-16 file cut in transit " * 20).encode("utf-16")[:-1], invalid,
+                                    "UTF-16 LE text is truncated"),
     }
     good = {
         LONG_KEY: b"a good file behind a very long unicode key with spaces and percent signs\n" * 20,
         "good/plain.txt": b"the good files must be unaffected by the bad ones around them\n" * 20,
         "good/page.pdf": pdf,
         "good/photo.png": png,
+        "good/unicode.txt": ("a UTF-16 file with its byte-order mark, as Notepad saves it\n" * 20).encode("utf-16"),
+        "good/page.html": b"<!DOCTYPE html><html><head><title>Good page</title><script>x()</script></head>"
+                          b"<body><h1>Good</h1><p>an HTML page read as text beside the bad files</p></body></html>",
     }
     expected = {}
     for key, (data, error, words) in bad.items():
@@ -210,7 +215,7 @@ BAD_KEYS = [
     "bad/corrupt.jpg", "bad/truncated.jpg", "bad/corrupt.png", "bad/truncated.png", "bad/truncated.mp4",
     "bad/corrupt.mp4", "bad/corrupt.mp3", "bad/truncated.wav", "bad/corrupt.pdf", "bad/truncated.pdf",
     "bad/corrupt.docx", "bad/empty.txt", "bad/empty.png", "bad/liar.pdf", "bad/program.exe", "bad/mystery.xyz",
-    "bad/encrypted.pdf", "bad/bomb.png", "bad/huge page bomb.pdf", "bad/deeply nested.pdf", "bad/too big.txt"]
+    "bad/encrypted.pdf", "bad/bomb.png", "bad/huge page bomb.pdf", "bad/deeply nested.pdf", "bad/too big.txt", "bad/truncated utf16.txt"]
 
 
 @pytest.mark.parametrize("key", BAD_KEYS)

@@ -23,6 +23,16 @@ from functions.streaming.classify import classify, extension
         ("photo.jpg", "application/pdf", "image"),  # the extension decides; extract verifies the bytes
         (".hidden", None, "unsupported"),
         ("dir.with.dots/file", None, "unsupported"),
+        ("README.markdown", None, "text"),
+        ("page.html", None, "text"),
+        ("config/app.yaml", None, "text"),
+        ("src/main.py", None, "text"),
+        ("logs/app.log", None, "text"),
+        ("data.jsonl", None, "text"),
+        ("no_extension", "application/x-yaml", "text"),
+        ("no_extension", "application/ld+json", "text"),
+        ("feed", "application/atom+xml", "text"),
+        ("stream.ts", "video/mp2t", "video"),  # .ts is not taken for TypeScript
     ],
 )
 def test_classification(key, content_type, modality):
