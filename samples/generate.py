@@ -3,7 +3,8 @@ made by this script from Pillow, reportlab, python-docx, Debian festival and ffm
 carries this repository's licence): two files of each modality (the text ones a UTF-16 file and
 an HTML page in Latin-1) and one planted bad file.
 
-`python -m samples.generate OUT_DIR` writes them; `generate(out_dir)` returns the paths.
+`python -m samples.generate OUT_DIR` writes them; `generate(out_dir)` returns the paths. The
+XLSX and PPTX builders (openpyxl, python-pptx) make the table and slide inputs of the tests.
 """
 from __future__ import annotations
 
@@ -71,6 +72,44 @@ def _docx(heading: str, rows: list[tuple[str, str]]) -> bytes:
     return out.getvalue()
 
 
+def _xlsx(sheets: dict[str, list[tuple]]) -> bytes:
+    """A workbook with one sheet per entry, its rows as given (the first one a header)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _pptx(slides: list[tuple[str, str, list[tuple[str, ...]], str]]) -> bytes:
+    """A presentation of (title, body, table rows, speaker notes) slides; empty parts are left out."""
+    import pptx
+    from pptx.util import Inches
+
+    deck = pptx.Presentation()
+    for title, body, rows, notes in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[1 if body else 5])
+        slide.shapes.title.text = title
+        if body:
+            slide.placeholders[1].text = body
+        if rows:
+            grid = slide.shapes.add_table(len(rows), len(rows[0]), Inches(1), Inches(2), Inches(6), Inches(2)).table
+            for r, row in enumerate(rows):
+                for c, value in enumerate(row):
+                    grid.cell(r, c).text = value
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
 def _html(title: str, sections: list[tuple[str, str]]) -> str:
     body = "".join(f"<h2>{heading}</h2>\n<p>{text}</p>\n" for heading, text in sections)
     return (f'<!DOCTYPE html>\n<html><head><meta charset="iso-8859-1"><title>{title}</title>\n'
@@ -93,7 +132,7 @@ def generate(out_dir: Path) -> list[Path]:
         ]).encode("latin-1"),
         "documents/handbook.pdf": _pdf("Operations handbook", [
             "Alarms publish to an encrypted SNS topic.", "Backfills run nightly on Airflow."]),
-        "documents/regional totals.docx": _docx("Regional totals", [("North", "1200"), ("South", "950")]),
+        "documents/regional totals.docx": _docx("Regional totals", [("Region", "Total"), ("North", "1200"), ("South", "950")]),
         # Planted bad input: a "PDF" that is not one. It must end as a failure row with a reason.
         "documents/broken.pdf": b"%PDF-1.7\nthis file was truncated in transit",
     }

@@ -24,11 +24,12 @@ from functions.processing import audio as audio_mod
 from functions.processing import document as document_mod
 from functions.processing import html_text as html_mod
 from functions.processing import media
+from functions.processing import tables as tables_mod
 from functions.processing import text as text_mod
 from functions.processing.context import Context
 from functions.processing.image import extract_image
 from functions.processing.manifest import Chunk, ExtractManifest, ModelRef, StagedFile
-from functions.processing.sniff import HEAD_BYTES, check_modality, sniff
+from functions.processing.sniff import HEAD_BYTES, TABLE_TEXT_TYPES, as_table_text, check_modality, sniff
 from functions.processing.store_step import is_up_to_date
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def run(item: WorkItem, ctx: Context) -> StepResult:
         with source.open("rb") as f:
             head = f.read(HEAD_BYTES)
         detected = sniff(head, source)
+        if obj.modality == "document":
+            detected = as_table_text(detected, obj.key, obj.content_type)
         check_modality(obj.modality, detected, obj.content_type)
         manifest = ExtractManifest(
             object=obj,
@@ -307,8 +310,14 @@ def _extract_text(source: Path, workdir: Path, ctx: Context, staging: Staging, m
     m.artefacts["text"] = _stage(staging, "text.txt", text.encode("utf-8"), "text/plain; charset=utf-8")
 
 
+_PAGED_DOCUMENTS = {"pdf": document_mod.extract_pdf, "docx": document_mod.extract_docx, "pptx": document_mod.extract_pptx}
+
+
 def _extract_document(source: Path, workdir: Path, ctx: Context, staging: Staging, m: ExtractManifest) -> None:
-    doc = document_mod.extract_pdf(source) if m.detected_format == "pdf" else document_mod.extract_docx(source)
+    if m.detected_format in ("xlsx", "csv"):
+        _extract_sheets(source, ctx, staging, m)
+        return
+    doc = _PAGED_DOCUMENTS[m.detected_format](source)
     m.metadata.update(doc.metadata)
     m.metadata["scanned_pages"] = [p.number for p in doc.pages if p.scanned]
     scanned = [p for p in doc.pages if p.scanned and p.images]
@@ -333,20 +342,82 @@ def _extract_document(source: Path, workdir: Path, ctx: Context, staging: Stagin
     for page in doc.pages:
         text = text_mod.normalise(page.text)
         full.append(text)
+        table_rows = _table_rows(text, page.tables)
         for c in text_mod.chunk_text(text, ctx.settings.text_chunk_tokens, ctx.settings.text_chunk_overlap):
-            chunks.append(
-                Chunk(
-                    ordinal=len(chunks),
-                    kind="page_text",
-                    text=c.text,
-                    page=page.number,
-                    metadata={**_span(c), "ocr": page.number in ocr_pages},
-                )
+            chunk = Chunk(
+                ordinal=len(chunks),
+                kind="page_text",
+                text=c.text,
+                page=page.number,
+                metadata={**_span(c), "ocr": page.number in ocr_pages},
             )
+            in_chunk = _tables_in(table_rows, c.char_start, c.char_end)
+            if in_chunk:
+                chunk.metadata["tables"] = in_chunk
+            chunks.append(chunk)
     m.chunks = chunks
     joined = "\n\f\n".join(full).strip()
     if joined:
         m.artefacts["text"] = _stage(staging, "text.txt", joined.encode("utf-8"), "text/plain; charset=utf-8")
+
+
+def _table_rows(text: str, tables: list[tables_mod.Table]) -> list[tuple[int, int, tables_mod.Table, int]]:
+    """Where each table row's line lies in the page's normalised text: (start, end, table, row
+    index in table.rows), in text order."""
+    found: list[tuple[int, int, tables_mod.Table, int]] = []
+    cursor = 0
+    for table in tables:
+        first = 1 if table.header else 0
+        for i, row in enumerate(table.rows[first:], start=first):
+            line = text_mod.normalise(tables_mod.row_text(row, table.labels))
+            at = text.find(line, cursor) if line else -1
+            if at >= 0:
+                found.append((at, at + len(line), table, i))
+                cursor = at + len(line)
+    return found
+
+
+def _tables_in(rows: list[tuple[int, int, tables_mod.Table, int]], start: int, end: int) -> list[dict[str, Any]]:
+    """The tables a chunk [start, end) holds rows of: each table's index, header and those rows
+    (cells as text), with their 0-based positions in the table."""
+    by_table: dict[int, dict[str, Any]] = {}
+    for row_start, row_end, table, i in rows:
+        if row_start < end and row_end > start:
+            entry = by_table.setdefault(table.index, {"table": table.index, "header": table.labels, "rows": [],
+                                                      "row_indexes": []})
+            entry["rows"].append(table.rows[i])
+            entry["row_indexes"].append(i)
+    return list(by_table.values())
+
+
+def _extract_sheets(source: Path, ctx: Context, staging: Staging, m: ExtractManifest) -> None:
+    """XLSX sheets or a CSV file as tables: chunks of whole rows (header cells as labels), each
+    naming its sheet and rows."""
+    if m.detected_format == "xlsx":
+        sheets = tables_mod.read_xlsx(source)
+        m.metadata["sheets"] = [s.name for s in sheets]
+    else:
+        if source.stat().st_size > MAX_TEXT_BYTES:
+            raise InvalidObjectError(f"the CSV file is above the {MAX_TEXT_BYTES} byte limit for text")
+        decoded = text_mod.decode(source.read_bytes())
+        claimed = (m.object.content_type or "").split(";", 1)[0].strip().lower()
+        tab = m.object.key.lower().endswith(".tsv") or claimed == TABLE_TEXT_TYPES[1]
+        sheets = [tables_mod.read_csv(decoded.text, tab_separated=tab)]
+        m.metadata["encoding"] = decoded.encoding
+    chunks: list[Chunk] = []
+    rows = 0
+    for sheet in tables_mod.capped(sheets):
+        for piece in tables_mod.chunk_rows(sheet.rows, ctx.settings.text_chunk_tokens, text_mod.count_tokens, sheet.name):
+            chunks.append(Chunk(ordinal=len(chunks), kind="table_rows", text=piece.text, metadata=piece.metadata()))
+            rows += len(piece.rows)
+            if len(chunks) > MAX_CHUNKS:
+                raise InvalidObjectError(f"the table yields more than {MAX_CHUNKS} chunks, above the limit")
+    if not chunks:
+        raise InvalidObjectError("the table holds no cells with content")
+    m.metadata["rows"] = rows
+    m.chunks = chunks
+    joined = "\n\n".join(c.text for c in chunks if c.text)
+    m.artefacts["text"] = _stage(staging, "text.txt", joined.encode("utf-8"), "text/plain; charset=utf-8")
 
 
 EXTRACTORS: dict[str, Callable[[Path, Path, Context, Staging, ExtractManifest], None]] = {

@@ -4,7 +4,7 @@ Signatures come from puremagic (https://github.com/cdgriffith/puremagic, pure Py
 runs in the Lambda layer without libmagic). Our own checks stay only where they add
 something puremagic does not do: byte-order marks (read before any signature, because the
 UTF-16 LE mark FF FE is also a valid MPEG audio frame sync), whether a ZIP really holds a
-Word document, MPEG transport streams and MPEG-2 audio frames (which puremagic does not
+Word document, an Excel workbook or a PowerPoint presentation, MPEG transport streams and MPEG-2 audio frames (which puremagic does not
 know), and plain text, which has no signature at all.
 """
 from __future__ import annotations
@@ -27,8 +27,19 @@ ACCEPTED: dict[str, tuple[str, ...]] = {
     "video": ("media",),
     "audio": ("media",),
     "text": ("text",),
-    "document": ("pdf", "docx"),
+    "document": ("pdf", "docx", "xlsx", "pptx", "csv"),
 }
+
+# CSV has no signature: text is read as a table when the uploader calls it CSV or TSV.
+TABLE_TEXT_EXTENSIONS = (".csv", ".tsv")
+TABLE_TEXT_TYPES = ("text/csv", "text/tab-separated-values", "application/csv")
+
+# Office Open XML packages are ZIP archives; the part their content types name tells them apart.
+_OFFICE_PARTS = (
+    ("word/document.xml", "docx", "a DOCX document"),
+    ("xl/workbook.xml", "xlsx", "an XLSX workbook"),
+    ("ppt/presentation.xml", "pptx", "a PPTX presentation"),
+)
 
 # Longest first: the UTF-32 LE mark starts with the UTF-16 LE one.
 BOMS: tuple[tuple[bytes, str], ...] = (
@@ -66,8 +77,8 @@ _HTML_START = re.compile(rb"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>])", re
 
 @dataclass(frozen=True)
 class Detected:
-    family: str  # image | media | pdf | docx | text | archive | unknown
-    format: str  # jpeg, png, mp4, wav, pdf, docx, text, html, zip, ...
+    family: str  # image | media | pdf | docx | xlsx | pptx | csv | text | archive | unknown
+    format: str  # jpeg, png, mp4, wav, pdf, docx, xlsx, pptx, csv, text, html, zip, ...
     description: str
 
 
@@ -83,8 +94,12 @@ def sniff(head: bytes, path: Path | None = None) -> Detected:
         return Detected("text", "text", f"{label} text (with a byte-order mark)")
     if head[:4] == b"PK\x03\x04":
         # puremagic guesses an Office document from the ZIP header alone; the member list decides.
-        if path is not None and _zip_has(path, "word/document.xml"):
-            return Detected("docx", "docx", "a DOCX document")
+        members = _zip_members(path) if path is not None else set()
+        if members is None:
+            return Detected("archive", "zip", "a truncated or damaged ZIP archive (no readable member list)")
+        for part, fmt, description in _OFFICE_PARTS:
+            if part in members:
+                return Detected(fmt, fmt, description)
         return Detected("archive", "zip", "a ZIP archive")
     if _is_mpeg_ts(head):
         return Detected("media", "mpegts", "an MPEG transport stream")
@@ -124,6 +139,17 @@ def check_modality(modality: str, detected: Detected, content_type: str | None) 
             f"content does not match its type: claimed {claimed!r} ({modality}) but the content is "
             f"{detected.description}"
         )
+
+
+def as_table_text(detected: Detected, key: str, content_type: str | None) -> Detected:
+    """Text that the object's key or content type calls CSV/TSV, as the table format "csv";
+    anything else unchanged. The claim never turns binary content into a table."""
+    if detected.family != "text" or detected.format != "text":
+        return detected
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if key.lower().endswith(TABLE_TEXT_EXTENSIONS) or mime in TABLE_TEXT_TYPES:
+        return Detected("csv", "csv", "CSV text")
+    return detected
 
 
 def byte_order_mark(data: bytes) -> tuple[bytes, str] | None:
@@ -177,12 +203,13 @@ def _known(match: puremagic.PureMagicWithConfidence, head: bytes) -> Detected | 
     return None
 
 
-def _zip_has(path: Path, member: str) -> bool:
+def _zip_members(path: Path) -> set[str] | None:
+    """The member names of a ZIP archive, or None when its central directory cannot be read."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return member in archive.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
+            return set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
 
 
 def _is_mpeg_ts(head: bytes) -> bool:

@@ -22,10 +22,10 @@ EXTENSIONS: dict[str, str] = {
     ".mp3": "audio", ".wav": "audio", ".flac": "audio", ".ogg": "audio", ".oga": "audio",
     ".m4a": "audio", ".aac": "audio", ".opus": "audio",
     # text
-    ".txt": "text", ".md": "text", ".markdown": "text", ".csv": "text", ".json": "text",
+    ".txt": "text", ".md": "text", ".markdown": "text", ".json": "text",
     ".log": "text", ".rst": "text", ".html": "text", ".htm": "text", ".xhtml": "text",
     ".yaml": "text", ".yml": "text", ".toml": "text", ".ini": "text", ".cfg": "text", ".conf": "text",
-    ".xml": "text", ".jsonl": "text", ".ndjson": "text", ".tsv": "text", ".tex": "text", ".adoc": "text",
+    ".xml": "text", ".jsonl": "text", ".ndjson": "text", ".tex": "text", ".adoc": "text",
     ".srt": "text", ".vtt": "text",
     # source code (not ".ts": it is also an MPEG transport stream; its content type decides)
     ".py": "text", ".js": "text", ".mjs": "text", ".jsx": "text", ".tsx": "text", ".java": "text",
@@ -33,8 +33,9 @@ EXTENSIONS: dict[str, str] = {
     ".cc": "text", ".cpp": "text", ".hpp": "text", ".cs": "text", ".rb": "text", ".php": "text",
     ".swift": "text", ".sh": "text", ".bash": "text", ".sql": "text", ".r": "text", ".lua": "text",
     ".pl": "text", ".css": "text", ".scss": "text",
-    # document
-    ".pdf": "document", ".docx": "document",
+    # document (CSV and TSV too: they are read as tables, their header cells labelling each row)
+    ".pdf": "document", ".docx": "document", ".xlsx": "document", ".pptx": "document",
+    ".csv": "document", ".tsv": "document",
 }
 
 # Content types whose top-level type decides; the rest are looked up exactly.
@@ -42,6 +43,11 @@ _TOP_LEVEL: dict[str, str] = {"image": "image", "video": "video", "audio": "audi
 _EXACT: dict[str, str] = {
     "application/pdf": "document",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "document",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "document",
+    "text/csv": "document",
+    "application/csv": "document",
+    "text/tab-separated-values": "document",
     "application/json": "text",
     "application/x-ndjson": "text",
     "application/xml": "text",

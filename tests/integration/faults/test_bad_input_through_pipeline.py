@@ -106,12 +106,14 @@ def _png_bomb() -> bytes:
 
 def build_corpus(root: Path) -> tuple[dict[str, tuple[str, str]], list[str]]:
     """Write the corpus under `root`. Returns ({bad key: (error name, reason words)}, [good keys])."""
-    from samples.generate import _docx, _image, _pdf
+    from samples.generate import _docx, _image, _pdf, _pptx, _xlsx
 
     tmp = root.parent / "media-tmp"
     tmp.mkdir(exist_ok=True)
     jpeg, png = _image(["BAD", "INPUT"], "JPEG"), _image(["BAD", "INPUT"], "PNG")
     pdf, docx = _pdf("Corpus", ["a page of text for the corpus"]), _docx("Corpus", [("north", "12")])
+    xlsx = _xlsx({"Sales": [("Region", "Q1"), ("North", 120)]})
+    pptx = _pptx([("Corpus", "a slide for the corpus", [], "notes")])
     wav = _wav()
     (tmp / "tone.wav").write_bytes(wav)
     _ffmpeg("-i", str(tmp / "tone.wav"), str(tmp / "tone.mp3"))
@@ -131,6 +133,8 @@ def build_corpus(root: Path) -> tuple[dict[str, tuple[str, str]], list[str]]:
         "bad/corrupt.pdf": (pdf[:40] + b"\x00garbage" * 200, invalid, "PDF"),
         "bad/truncated.pdf": (pdf[: len(pdf) // 3], invalid, "PDF"),
         "bad/corrupt.docx": (docx[:200] + b"\x00" * 500, invalid, ""),
+        "bad/truncated.xlsx": (xlsx[: len(xlsx) // 2], invalid, "truncated"),
+        "bad/truncated.pptx": (pptx[: len(pptx) // 2], invalid, "truncated"),
         "bad/empty.txt": (b"", invalid, "empty (0 bytes)"),
         "bad/empty.png": (b"", invalid, "empty (0 bytes)"),
         "bad/liar.pdf": (png, invalid, "content does not match its type"),
@@ -148,6 +152,8 @@ def build_corpus(root: Path) -> tuple[dict[str, tuple[str, str]], list[str]]:
         LONG_KEY: b"a good file behind a very long unicode key with spaces and percent signs\n" * 20,
         "good/plain.txt": b"the good files must be unaffected by the bad ones around them\n" * 20,
         "good/page.pdf": pdf,
+        "good/sheet.xlsx": xlsx,
+        "good/table.csv": b"region,q1\nnorth,120\nsouth,98\n",
         "good/photo.png": png,
         "good/unicode.txt": ("a UTF-16 file with its byte-order mark, as Notepad saves it\n" * 20).encode("utf-16"),
         "good/page.html": b"<!DOCTYPE html><html><head><title>Good page</title><script>x()</script></head>"
@@ -214,7 +220,7 @@ def test_every_file_of_the_corpus_has_exactly_one_outcome(corpus):
 BAD_KEYS = [
     "bad/corrupt.jpg", "bad/truncated.jpg", "bad/corrupt.png", "bad/truncated.png", "bad/truncated.mp4",
     "bad/corrupt.mp4", "bad/corrupt.mp3", "bad/truncated.wav", "bad/corrupt.pdf", "bad/truncated.pdf",
-    "bad/corrupt.docx", "bad/empty.txt", "bad/empty.png", "bad/liar.pdf", "bad/program.exe", "bad/mystery.xyz",
+    "bad/corrupt.docx", "bad/truncated.xlsx", "bad/truncated.pptx", "bad/empty.txt", "bad/empty.png", "bad/liar.pdf", "bad/program.exe", "bad/mystery.xyz",
     "bad/encrypted.pdf", "bad/bomb.png", "bad/huge page bomb.pdf", "bad/deeply nested.pdf", "bad/too big.txt", "bad/truncated utf16.txt"]
 
 

@@ -109,3 +109,22 @@ def docx_with_table() -> bytes:
 def long_text(words: int = 500) -> str:
     vocabulary = "river mountain forest ocean desert valley meadow canyon glacier island".split()
     return " ".join(f"{vocabulary[i % len(vocabulary)]}{i}" for i in range(words)) + "."
+
+
+def sales_xlsx() -> bytes:
+    """Two sheets: regional sales with a header row, and a second sheet of many rows."""
+    from samples.generate import _xlsx
+
+    return _xlsx({
+        "Sales": [("Region", "Q1", "Q2"), ("North", 120, 135), ("South", 98, 101), ("Harbour", 44, 57)],
+        "Stock": [("Part", "Count")] + [(f"part{n}", n) for n in range(1, 41)],
+    })
+
+
+def review_pptx() -> bytes:
+    from samples.generate import _pptx
+
+    return _pptx([
+        ("Quarterly review", "Revenue grew in every region", [], "Mention the lighthouse renovation"),
+        ("Costs", "", [("Item", "Cost"), ("Lamp", "300"), ("Paint", "75")], ""),
+    ])

@@ -6,7 +6,7 @@ import io
 import pytest
 
 from functions.common.constants import DB_SCHEMA, ENV_MAX_OBJECT_BYTES
-from media_files import long_text, pdf_with_scanned_page, words_image
+from media_files import long_text, pdf_with_scanned_page, review_pptx, sales_xlsx, words_image
 
 
 def _failure(pipeline, obj):
@@ -25,6 +25,9 @@ def _failure(pipeline, obj):
         ("docs/cut.pdf", pdf_with_scanned_page()[:300], "document", "application/pdf", "InvalidObjectError", "PDF"),
         ("video/fake.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 500, "video", "video/mp4", "InvalidObjectError", "audio/video"),
         ("docs/fake.docx", b"PK\x03\x04" + b"garbage" * 50, "document", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "InvalidObjectError", "ZIP archive"),
+        ("tables/cut.xlsx", sales_xlsx()[:1500], "document", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "InvalidObjectError", "truncated or damaged ZIP"),
+        ("slides/cut.pptx", review_pptx()[:3000], "document", "application/vnd.openxmlformats-officedocument.presentationml.presentation", "InvalidObjectError", "truncated or damaged ZIP"),
+        ("tables/image.csv", words_image(), "document", "text/csv", "InvalidObjectError", "content is a PNG image"),
         ("bin/archive.7z", b"7z\xbc\xaf\x27\x1c" + bytes(range(256)) * 4, "unsupported", "application/x-7z-compressed", "UnsupportedTypeError", "unsupported type"),
     ],
 )

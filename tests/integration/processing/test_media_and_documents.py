@@ -7,6 +7,8 @@ from media_files import (
     SPOKEN,
     docx_with_table,
     pdf_with_scanned_page,
+    review_pptx,
+    sales_xlsx,
     silent_video,
     speech_mp3,
     speech_video,
@@ -120,6 +122,80 @@ def test_docx_keeps_table_rows_and_page_breaks(pipeline):
     rows = pipeline.rows(obj)
     assert rows["object"]["detected_format"] == "docx"
     pages = {c["page"]: c["text"] for c in rows["chunks"]}
-    assert "| Lamp | 300 |" in pages[1] and "lighthouse" in pages[1]
+    assert "Item: Lamp; Cost: 300" in pages[1] and "lighthouse" in pages[1]
     assert "harbour master" in pages[2]
     assert rows["object"]["metadata"]["tables"] == 1
+
+
+def test_docx_table_row_is_found_with_its_header_labels_and_the_chunk_carries_the_table(pipeline):
+    obj = pipeline.put("docs/budget.docx", docx_with_table(), "document",
+                       "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+
+    pipeline.run(obj)
+
+    chunks = pipeline.rows(obj)["chunks"]
+    lamp = next(c for c in chunks if "Item: Lamp; Cost: 300" in c["text"])
+    table = lamp["metadata"]["tables"][0]
+    assert table["table"] == 0 and table["header"] == ["Item", "Cost"]
+    assert ["Lamp", "300"] in table["rows"]
+    assert all("tables" not in c["metadata"] for c in chunks if c["page"] == 2)
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def test_xlsx_sheets_become_row_chunks_naming_sheet_and_rows(pipeline):
+    obj = pipeline.put("tables/sales.xlsx", sales_xlsx(), "document", XLSX_TYPE)
+
+    result = pipeline.run(obj)
+
+    assert result["status"] == "succeeded", result
+    rows = pipeline.rows(obj)
+    assert rows["object"]["detected_format"] == "xlsx"
+    assert rows["object"]["metadata"]["sheets"] == ["Sales", "Stock"]
+    assert rows["object"]["metadata"]["rows"] == 3 + 40
+    chunks = rows["chunks"]
+    assert all(c["kind"] == "table_rows" for c in chunks)
+    harbour = next(c for c in chunks if "Region: Harbour; Q1: 44; Q2: 57" in c["text"])
+    assert harbour["metadata"]["sheet"] == "Sales" and harbour["metadata"]["header"] == ["Region", "Q1", "Q2"]
+    assert ["Harbour", "44", "57"] in harbour["metadata"]["rows"]
+    stock = [c["metadata"] for c in chunks if c["metadata"]["sheet"] == "Stock"]
+    assert len(stock) > 1  # 40 rows do not fit one chunk of 40 tokens
+    assert stock[0]["row_start"] == 2 and stock[-1]["row_end"] == 41
+    assert all(a["row_end"] + 1 == b["row_start"] for a, b in zip(stock, stock[1:]))
+    assert len(rows["embeddings"]) == len(chunks)
+
+
+def test_csv_is_read_as_a_table_with_its_header_as_labels(pipeline):
+    data = "city;country;population\nLisbon;Portugal;545000\nPorto;Portugal;232000\n".encode("utf-8")
+    obj = pipeline.put("tables/cities.csv", data, "document", "text/csv")
+
+    result = pipeline.run(obj)
+
+    assert result["status"] == "succeeded", result
+    rows = pipeline.rows(obj)
+    assert rows["object"]["detected_format"] == "csv"
+    [chunk] = rows["chunks"]
+    assert "city: Porto; country: Portugal; population: 232000" in chunk["text"]
+    assert (chunk["metadata"]["row_start"], chunk["metadata"]["row_end"]) == (2, 3)
+    assert "sheet" not in chunk["metadata"]
+
+
+def test_pptx_slides_are_chunks_with_slide_number_notes_and_tables(pipeline):
+    obj = pipeline.put("slides/review.pptx", review_pptx(), "document",
+                       "application/vnd.openxmlformats-officedocument.presentationml.presentation")
+
+    result = pipeline.run(obj)
+
+    assert result["status"] == "succeeded", result
+    rows = pipeline.rows(obj)
+    assert rows["object"]["detected_format"] == "pptx"
+    assert rows["object"]["metadata"]["slides"] == 2
+    by_slide = {}
+    for c in rows["chunks"]:
+        by_slide.setdefault(c["page"], []).append(c)
+    assert sorted(by_slide) == [1, 2]
+    first = " ".join(c["text"] for c in by_slide[1])
+    assert "Quarterly review" in first and "Speaker notes: Mention the lighthouse renovation" in first
+    lamp = next(c for c in by_slide[2] if "Item: Lamp; Cost: 300" in c["text"])
+    assert lamp["metadata"]["tables"][0]["header"] == ["Item", "Cost"]

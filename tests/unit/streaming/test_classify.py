@@ -33,6 +33,15 @@ from functions.streaming.classify import classify, extension
         ("no_extension", "application/ld+json", "text"),
         ("feed", "application/atom+xml", "text"),
         ("stream.ts", "video/mp2t", "video"),  # .ts is not taken for TypeScript
+        # spreadsheets, presentations and CSV/TSV are documents: read as tables and slides
+        ("budget.XLSX", None, "document"),
+        ("deck.pptx", None, "document"),
+        ("exports/orders.csv", None, "document"),
+        ("exports/orders.tsv", "text/plain", "document"),
+        ("no_extension", "text/csv; charset=utf-8", "document"),
+        ("no_extension", "text/tab-separated-values", "document"),
+        ("no_extension", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "document"),
+        ("no_extension", "application/vnd.openxmlformats-officedocument.presentationml.presentation", "document"),
     ],
 )
 def test_classification(key, content_type, modality):
