@@ -36,6 +36,9 @@ LOCAL_KAFKA_API_VERSION = "2.3"  # the librdkafka mock cluster answers ApiVersio
 # The deployed mapping's MaximumRecordAgeInSeconds (cdk_app/streaming.py); tests/infra/test_template.py
 # checks that esm_error_handling() matches the synthesized event source mapping.
 ESM_MAX_RECORD_AGE_S = 24 * 60 * 60
+# Seconds without a committed record, nothing running and records still unread before the local
+# mapping's consumer is replaced (see LocalPipeline.process).
+STALLED_CONSUMER_S = 60
 
 
 def esm_error_handling() -> dict:
@@ -242,10 +245,15 @@ class LocalPipeline:
         from local import KafkaEventSourceMapping
         from local.esm import S3OnFailureDestination
 
-        esm = KafkaEventSourceMapping(self.kafka.bootstrap_servers, TOPIC, dispatch, group_id=group_id,
-                                      batch_size=100, max_wait_ms=500, api_version=LOCAL_KAFKA_API_VERSION,
-                                      on_failure=S3OnFailureDestination(self.s3, BUCKETS["failed"]),
-                                      **esm_error_handling())
+        def mapping() -> KafkaEventSourceMapping:
+            return KafkaEventSourceMapping(
+                self.kafka.bootstrap_servers, TOPIC, dispatch, group_id=group_id, batch_size=100, max_wait_ms=500,
+                api_version=LOCAL_KAFKA_API_VERSION, on_failure=S3OnFailureDestination(self.s3, BUCKETS["failed"]),
+                **esm_error_handling())
+
+        esm = mapping()
+        consumed_before = 0  # records committed by mappings this call replaced
+        progress_at, progress = time.monotonic(), 0
         before = set(self._known_executions)
         histories: dict[str, list[dict]] = {}
         deadline = time.monotonic() + timeout_s
@@ -259,8 +267,24 @@ class LocalPipeline:
                         histories[e["executionArn"]] = history(self.sfn, e["executionArn"])
                 if bar:
                     _show(bar, histories)
-                consumed = esm.stats.records >= self.published
-                if consumed and all(e["status"] != "RUNNING" for e in executions):
+                records = consumed_before + esm.stats.records
+                consumed = records >= self.published
+                running = any(e["status"] == "RUNNING" for e in executions)
+                if records != progress or running:
+                    progress_at, progress = time.monotonic(), records
+                elif not consumed and time.monotonic() - progress_at > STALLED_CONSUMER_S:
+                    # kafka-python's consumer can stay stuck joining the mock cluster's group under
+                    # heavy load; a new member of the same group resumes from the committed offsets
+                    # (what Lambda's pollers do when one is replaced), and the dispatcher's execution
+                    # names make a re-read batch start nothing twice.
+                    print(f"the local event source mapping made no progress for {STALLED_CONSUMER_S} s: "
+                          "replacing its consumer", file=sys.stderr)
+                    esm.stop()
+                    consumed_before += esm.stats.records
+                    esm = mapping()
+                    esm.start()
+                    progress_at = time.monotonic()
+                if consumed and not running:
                     # one last read: the executions may have ended after their histories were fetched
                     for e in executions:
                         histories[e["executionArn"]] = history(self.sfn, e["executionArn"])
