@@ -13,15 +13,9 @@ from functions.processing.text import count_tokens
 
 
 def _xlsx(path: Path, sheets: dict[str, list[tuple]]) -> Path:
-    import openpyxl
+    from samples.generate import _xlsx as workbook
 
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        sheet = book.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    book.save(path)
+    path.write_bytes(workbook(sheets))
     return path
 
 
