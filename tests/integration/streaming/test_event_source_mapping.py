@@ -73,7 +73,9 @@ def _run(bootstrap, topic, function, aws, clock=time.time, **overrides):
         **{**DEPLOYED, **overrides},
     )
     try:
-        stats = esm.drain(idle_s=1.5, timeout_s=40)
+        # Idle means 5 s without records once the group is joined: a loaded machine's first fetch
+        # can take longer than a second and must not end the drain before anything arrived.
+        stats = esm.drain(idle_s=5.0, timeout_s=60)
         committed = esm.consumer.committed(TopicPartition(topic, 0))
     finally:
         esm.stop()
@@ -170,7 +172,10 @@ def test_an_identifier_that_is_not_in_the_batch_retries_the_whole_batch(kafka_en
 
     stats, _ = _run(kafka_env, topic, function, aws)
 
-    assert len(function.invocations) == 2 and function.invocations[1] == function.invocations[0]
+    # The first batch is invoked again whole; how many records one poll returns is the broker's
+    # business, so later batches (if the records came in two) are not counted here.
+    assert len(function.invocations) >= 2 and function.invocations[1] == function.invocations[0]
+    assert sorted(r for batch in function.invocations[1:] for r in batch) == [b"a", b"b"]
     assert stats.discarded == []
 
 
