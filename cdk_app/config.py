@@ -84,6 +84,10 @@ class PipelineConfig(_Strict):
     log_retention_days: int
     max_object_mb: int = Field(ge=1, le=10240)
     video_chunk_seconds: int = Field(ge=1, le=600)
+    # Text and CSV files are decoded whole in extract (3,008 MB): about 4 bytes of memory per byte.
+    max_text_mb: int = Field(default=128, ge=1, le=512)
+    # Chunks of one object at most (embed and store page through them in one invocation each).
+    max_chunks: int = Field(default=300_000, ge=1, le=1_000_000)
     # Tokens of the text_embedding model's tokenizer per chunk, [CLS]/[SEP] not counted: at most
     # its 256-token input less those two, or the model truncates the chunk (functions/processing/text.py).
     text_chunk_tokens: int = Field(ge=16, le=TEXT_CHUNK_MAX_TOKENS)

@@ -23,8 +23,10 @@ from step_functions import definition as asl
 _SIZING = {
     c.STEP_EXTRACT: (3008, Duration.minutes(15), 10240, True),
     c.STEP_GENERATE: (1024, Duration.minutes(10), 1024, False),
-    c.STEP_EMBED: (1024, Duration.minutes(10), 1024, False),
-    c.STEP_STORE: (1024, Duration.minutes(5), 512, False),
+    # embed and store page through a large object's chunks (up to max_chunks) in one invocation:
+    # Lambda's longest timeout (the Map task's TimeoutSeconds, 960, stays above it).
+    c.STEP_EMBED: (1024, Duration.minutes(15), 1024, False),
+    c.STEP_STORE: (1024, Duration.minutes(15), 512, False),
     c.STEP_RECORD_FAILURE: (256, Duration.minutes(2), 512, False),
 }
 # Which model endpoints each step calls (OCR and speech make chunk text, so extract calls them).
@@ -65,6 +67,8 @@ class Orchestration(Construct):
             c.ENV_MODEL_ENDPOINTS: stack.to_json_string(models.endpoint_names),
             c.ENV_MAX_OBJECT_BYTES: str(config.max_object_mb * 1024 * 1024),
             c.ENV_VIDEO_CHUNK_SECONDS: str(config.video_chunk_seconds),
+            c.ENV_MAX_TEXT_BYTES: str(config.max_text_mb * 1024 * 1024),
+            c.ENV_MAX_CHUNKS: str(config.max_chunks),
             c.ENV_TEXT_CHUNK_TOKENS: str(config.text_chunk_tokens),
             c.ENV_TEXT_CHUNK_OVERLAP: str(config.text_chunk_overlap),
             c.ENV_MODEL_BATCH_ITEMS: json.dumps(models.batch_items),
@@ -90,6 +94,9 @@ class Orchestration(Construct):
 
         f = self.functions
         storage.ingest_bucket.grant_read(f[c.STEP_EXTRACT].role)
+        # extract writes each e-mail attachment back as an object of its own, under one prefix only
+        # (functions/processing/email_message.py); its notification starts its own processing.
+        storage.ingest_bucket.grant_put(f[c.STEP_EXTRACT].role, f"{c.ATTACHMENTS_PREFIX}/*")
         for step in (c.STEP_EXTRACT, c.STEP_GENERATE, c.STEP_EMBED):
             storage.staging_bucket.grant_read_write(f[step].role, f"{c.STAGING_PREFIX}/*")
         storage.staging_bucket.grant_read(f[c.STEP_STORE].role, f"{c.STAGING_PREFIX}/*")
@@ -103,7 +110,8 @@ class Orchestration(Construct):
             suppress(
                 fn.role,
                 "AwsSolutions-IAM5",
-                "Object-level wildcards inside the pipeline's own buckets (ingest objects, staging/ prefix) "
+                "Object-level wildcards inside the pipeline's own buckets (ingest objects, its attachments/ and "
+                "staging/ prefixes) "
                 "and KMS GenerateDataKey*/ReEncrypt* from the CDK bucket grants; ENI and X-Ray actions "
                 "have no resource-level permissions.",
                 [GRANT_ACTIONS, BUCKET_OBJECTS],

@@ -15,6 +15,7 @@ from cdk_app.models import Models
 from cdk_app.network import Network
 from cdk_app.observability import Observability
 from cdk_app.orchestration import Orchestration
+from cdk_app.search import Search
 from cdk_app.storage import Storage
 from cdk_app.streaming import Streaming
 from functions.common import constants as c
@@ -37,6 +38,10 @@ class PipelineStack(Stack):
             self, "Streaming", config=config, network=network, storage=storage, layers=layers,
             state_machine=orchestration.state_machine,
         )
+        search = Search(
+            self, "Search", config=config, network=network, storage=storage, layers=layers,
+            database=database, models=models,
+        )
         backfill = None
         if config.backfill.enabled:
             backfill = Backfill(
@@ -55,6 +60,7 @@ class PipelineStack(Stack):
             c.OUTPUT_DB_PROXY_ENDPOINT: database.proxy.endpoint,
             c.OUTPUT_DB_SECRET_ARN: database.admin_secret.secret_arn,
             c.OUTPUT_DASHBOARD: observability.dashboard.dashboard_name,
+            c.OUTPUT_SEARCH_URL: search.url.url,
         }
         if backfill is not None:
             outputs[c.OUTPUT_MWAA_WEBSERVER] = backfill.environment.attr_webserver_url
@@ -65,3 +71,4 @@ class PipelineStack(Stack):
         Aspects.of(self).add(CdkProvidedFunctions())
         self.network, self.storage, self.database, self.models = network, storage, database, models
         self.orchestration, self.streaming, self.observability = orchestration, streaming, observability
+        self.search = search

@@ -113,6 +113,7 @@ class RunResult:
     db_env: dict[str, str]
     unavailable: dict[str, str] = field(default_factory=dict)  # model role -> why
     report_path: Path | None = None
+    attachments: list[str] = field(default_factory=list)  # keys extract wrote back (e-mail attachments)
 
 
 class LocalPipeline:
@@ -132,6 +133,7 @@ class LocalPipeline:
         self.started_at: float | None = None
         self._saved_env: dict[str, str] | None = None
         self._known_executions: set[str] = set()
+        self.announced: dict[tuple[str, str | None], Upload] = {}  # objects extract wrote, forwarded once
         self._stack = contextlib.ExitStack()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -284,6 +286,8 @@ class LocalPipeline:
                     esm = mapping()
                     esm.start()
                     progress_at = time.monotonic()
+                if consumed and not running and self._announce_written_objects():
+                    continue  # extract wrote objects back (e-mail attachments): their events are on the topic
                 if consumed and not running:
                     # one last read: the executions may have ended after their histories were fetched
                     for e in executions:
@@ -300,6 +304,24 @@ class LocalPipeline:
         self._known_executions.update(e["executionArn"] for e in executions)
         return executions
 
+    def _announce_written_objects(self) -> int:
+        """Forward the S3 event of each object version extract wrote under the attachments prefix
+        since the last call, as the ingest bucket's notification does on AWS (cdk_app/streaming.py:
+        every ObjectCreated goes to the forwarder). Returns how many it forwarded."""
+        new: list[Upload] = []
+        paginator = self.s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=BUCKETS["ingest"], Prefix=f"{c.ATTACHMENTS_PREFIX}/"):
+            for version in page.get("Versions", []):
+                ident = (version["Key"], version.get("VersionId"))
+                if ident in self.announced:
+                    continue
+                upload = Upload(version["Key"], version.get("VersionId"), _s3_event(
+                    BUCKETS["ingest"], version["Key"], version["Size"], version["ETag"].strip('"'),
+                    version.get("VersionId"), f"A{len(self.announced):015X}"))
+                self.announced[ident] = upload
+                new.append(upload)
+        return self.forward(new) if new else 0
+
     # -- reading back ---------------------------------------------------------------------
     def result(self, files: list[Path]) -> RunResult:
         """Rows from PostgreSQL, iterations from every execution's history, staged images."""
@@ -315,7 +337,8 @@ class LocalPipeline:
         artefacts = report.collect_artefacts(self.s3, BUCKETS["staging"], PIPELINE_VERSION, objects)
         return RunResult(work=self.work, files=files, objects=objects, iterations=found, executions=executions,
                          artefacts=artefacts, elapsed=elapsed, db_env=self.db_env,
-                         unavailable=dict(self.profile.unavailable))
+                         unavailable=dict(self.profile.unavailable),
+                         attachments=sorted(key for key, _ in self.announced))
 
 
 def _reset_handler_caches() -> None:
@@ -396,7 +419,7 @@ def run(folder: Path | None) -> int:
     print(f"handler logs: {log_path}\nreport:       {result.report_path}\n"
           f"search:       .venv/bin/python -m local search \"your words\"")
     executions_ok = sum(e["status"] == "SUCCEEDED" for e in result.executions)
-    return 0 if len(result.objects) == len(result.files) and executions_ok == len(result.executions) else 1
+    return 0 if len(result.objects) == len(result.files) + len(result.attachments) and executions_ok == len(result.executions) else 1
 
 
 def main(argv: list[str]) -> int:

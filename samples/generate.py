@@ -1,10 +1,14 @@
 """The bundled sample set, generated on the spot (no third-party media; everything here is
-made by this script from Pillow, reportlab, python-docx, Debian festival and ffmpeg, so it
-carries this repository's licence): two files of each modality (the text ones a UTF-16 file and
-an HTML page in Latin-1) and one planted bad file.
+made by this script from Pillow, reportlab, python-docx, openpyxl, python-pptx, the standard
+library, Debian festival and ffmpeg, so it carries this repository's licence): two files of each
+media modality, the text ones a UTF-16 file and an HTML page in Latin-1, one document of each
+format the document modality reads (PDF, a PDF with a ruled table, DOCX, XLSX, PPTX, CSV, RTF,
+ODT, and an e-mail message whose one attachment becomes an object of its own) and one planted
+bad file.
 
-`python -m samples.generate OUT_DIR` writes them; `generate(out_dir)` returns the paths. The
-XLSX and PPTX builders (openpyxl, python-pptx) make the table and slide inputs of the tests.
+`python -m samples.generate OUT_DIR` writes them; `generate(out_dir)` returns the paths.
+`attachment_keys(out_dir)` names the objects the messages among them add. The builders below
+(XLSX, PPTX, RTF, ODT, e-mail, PDF table) make the inputs of the tests too.
 """
 from __future__ import annotations
 
@@ -55,6 +59,102 @@ def _pdf(title: str, lines: list[str]) -> bytes:
         pdf.showPage()
     pdf.save()
     return out.getvalue()
+
+
+def _pdf_table(title: str, rows: list[tuple[str, ...]], note: str) -> bytes:
+    """A one-page PDF: a title line, a ruled table of `rows` (the first a header), a note below."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    out = io.BytesIO()
+    styles = getSampleStyleSheet()
+    table = Table([list(r) for r in rows])
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.8, colors.black)]))
+    SimpleDocTemplate(out, pagesize=A4).build([Paragraph(title, styles["Heading1"]), table,
+                                               Paragraph(note, styles["Normal"])])
+    return out.getvalue()
+
+
+def rtf(title: str, paragraphs: list[str]) -> bytes:
+    """An RTF document (Windows-1252, as WordPad saves it): a bold title, then paragraphs;
+    non-ASCII characters as \\'hh escapes."""
+    def escape(text: str) -> str:
+        out = []
+        for ch in text:
+            if ch in "\\{}":
+                out.append("\\" + ch)
+            elif ord(ch) < 128:
+                out.append(ch)
+            else:
+                out.append("\\'%02x" % ch.encode("cp1252")[0])
+        return "".join(out)
+
+    body = "".join(f"\\pard {escape(p)}\\par\n" for p in paragraphs)
+    return ("{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0 Calibri;}}\n"
+            f"\\pard\\b {escape(title)}\\b0\\par\n{body}}}\n").encode("ascii")
+
+
+def odt(heading: str, paragraphs: list[str], rows: list[tuple[str, ...]]) -> bytes:
+    """An OpenDocument text (the package layout of OpenDocument 1.3 part 2): a heading, paragraphs
+    and a table of `rows` (the first a header)."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    cells = "".join(
+        "<table:table-row>" + "".join(f'<table:table-cell office:value-type="string"><text:p>{escape(v)}</text:p>'
+                                      "</table:table-cell>" for v in row) + "</table:table-row>" for row in rows)
+    columns = f'<table:table-column table:number-columns-repeated="{len(rows[0])}"/>' if rows else ""
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content'
+        ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+        ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" office:version="1.3">'
+        f'<office:body><office:text><text:h text:outline-level="1">{escape(heading)}</text:h>'
+        + "".join(f"<text:p>{escape(p)}</text:p>" for p in paragraphs)
+        + (f'<table:table table:name="Table1">{columns}{cells}</table:table>' if rows else "")
+        + "</office:text></office:body></office:document-content>")
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<manifest:manifest'
+        ' xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3">'
+        '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
+        # "mimetype" first and stored: how readers (and sniff.py) tell the kind of package.
+        package.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text",
+                         compress_type=zipfile.ZIP_STORED)
+        package.writestr("content.xml", content)
+        package.writestr("META-INF/manifest.xml", manifest)
+    return out.getvalue()
+
+
+def eml(subject: str, body: str, attachments: list[tuple[str, str, bytes]], html: bool = False) -> bytes:
+    """An e-mail message (RFC 5322, MIME) with a text (or HTML) body and (filename, MIME type,
+    data) attachments."""
+    from email.message import EmailMessage
+    from email.utils import format_datetime
+    import datetime as dt
+
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = "Harbour Office <office@harbour.example>"
+    message["To"] = "Finance Team <finance@harbour.example>"
+    message["Date"] = format_datetime(dt.datetime(2024, 3, 1, 9, 30, tzinfo=dt.timezone.utc))
+    message["Message-ID"] = "<sample-1@harbour.example>"
+    if html:
+        message.set_content(f"<html><body><p>{body}</p></body></html>", subtype="html")
+    else:
+        message.set_content(body)
+    for filename, mime, data in attachments:
+        maintype, subtype = mime.split("/", 1)
+        if maintype == "text":
+            message.add_attachment(data.decode("utf-8"), subtype=subtype, filename=filename)
+        else:
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return message.as_bytes()
 
 
 def _docx(heading: str, rows: list[tuple[str, str]]) -> bytes:
@@ -133,6 +233,23 @@ def generate(out_dir: Path) -> list[Path]:
         "documents/handbook.pdf": _pdf("Operations handbook", [
             "Alarms publish to an encrypted SNS topic.", "Backfills run nightly on Airflow."]),
         "documents/regional totals.docx": _docx("Regional totals", [("Region", "Total"), ("North", "1200"), ("South", "950")]),
+        "documents/fleet costs.pdf": _pdf_table("Fleet costs", [("Vessel", "Berth", "Cost"), ("Albatross", "North quay", "4100"),
+                                                                ("Cormorant", "South quay", "2950")],
+                                                "Costs are invoiced monthly by the harbour office."),
+        "documents/stock levels.xlsx": _xlsx({"Stock": [("Item", "Warehouse", "Count"), ("Rope", "East", 120),
+                                                        ("Anchor", "West", 8)]}),
+        "documents/quarterly review.pptx": _pptx([
+            ("Quarterly review", "Lighthouse renovation finished on time", [], "Thank the maintenance crew"),
+            ("Budget", "", [("Item", "Cost"), ("Lamp", "300"), ("Paint", "120")], "")]),
+        "documents/tide table.csv": b"port,high tide,low tide\nBrest,06:12,12:25\nCherbourg,07:40,13:55\n",
+        "documents/crew memo.rtf": rtf("Crew memo", ["The night watch rota changes on Monday.",
+                                                     "Café breaks stay at ten and three."]),
+        "documents/berth plan.odt": odt("Berth plan", ["Berths are assigned a week ahead."],
+                                        [("Berth", "Vessel"), ("B4", "Kestrel"), ("B7", "Osprey")]),
+        # An e-mail message: its text is one object, its attachment (a text file) another.
+        "documents/pilot schedule.eml": eml("Pilot schedule for March", "Please find the pilot schedule attached.",
+                                            [("pilot schedule.txt", "text/plain",
+                                              b"Pilot boarding times: the tanker Meridian boards at dawn.\n")]),
         # Planted bad input: a "PDF" that is not one. It must end as a failure row with a reason.
         "documents/broken.pdf": b"%PDF-1.7\nthis file was truncated in transit",
     }
@@ -157,6 +274,19 @@ def generate(out_dir: Path) -> list[Path]:
                 _ffmpeg("-f", "lavfi", "-i", "smptebars=size=320x240:rate=10", "-i", str(wav), "-t", "8",
                         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(video / "finance clip.mp4"))
     return sorted(p for p in out_dir.rglob("*") if p.is_file())
+
+
+def attachment_keys(out_dir: Path) -> list[str]:
+    """The ingest keys of the attachments the sample messages in `out_dir` add, as extract names
+    them (functions.processing.email_message.read_eml)."""
+    from functions.processing.email_message import read_eml
+
+    keys = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in sorted(out_dir.rglob("*.eml")):
+            found = read_eml(path, path.relative_to(out_dir).as_posix(), Path(tmp))
+            keys.extend(a.key for a in found.attachments if a.key)
+    return keys
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ PIPELINE_STEPS: tuple[str, ...] = (STEP_EXTRACT, STEP_GENERATE, STEP_EMBED, STEP
 FN_FORWARDER = "forwarder"
 FN_DISPATCHER = "dispatcher"
 FN_MIGRATE = "migrate"
+FN_SEARCH = "search"
 
 # --- Environment variables (set by cdk_app, read by functions/common/settings.py)
 ENV_PIPELINE_VERSION = "PIPELINE_VERSION"
@@ -59,12 +60,18 @@ ENV_MODEL_ENDPOINTS = "MODEL_ENDPOINTS"  # JSON {role: SageMaker endpoint name}
 ENV_MODEL_BATCH_ITEMS = "MODEL_BATCH_ITEMS"  # JSON {role: items per request} (catalog client_batch_items)
 ENV_MAX_OBJECT_BYTES = "MAX_OBJECT_BYTES"
 ENV_VIDEO_CHUNK_SECONDS = "VIDEO_CHUNK_SECONDS"
+ENV_MAX_TEXT_BYTES = "MAX_TEXT_BYTES"  # text, CSV: bytes read as text at most (the rest of a file is refused)
+ENV_MAX_CHUNKS = "MAX_CHUNKS"  # chunks of one object at most; beyond, a failure row says so
 ENV_TEXT_CHUNK_TOKENS = "TEXT_CHUNK_TOKENS"  # text_embedding model tokens per chunk, [CLS]/[SEP] not counted
 ENV_TEXT_CHUNK_OVERLAP = "TEXT_CHUNK_OVERLAP"  # model tokens shared by consecutive chunks
 ENV_MODEL_BATCH_SIZE = "MODEL_BATCH_SIZE"  # model containers: items per forward pass
 ENV_AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"  # boto3 honours it; set only by the local run
 # boto3 honours it for sagemaker-runtime alone; set only by the local run (local/sagemaker_runtime.py)
 ENV_SAGEMAKER_RUNTIME_ENDPOINT_URL = "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"
+# search function only (functions/search/settings.py): JSON list of the buckets it may return
+# objects of, and the optional JSON {IAM principal ARN pattern: [key prefixes]} allow-list
+ENV_SEARCH_BUCKETS = "SEARCH_BUCKETS"
+ENV_SEARCH_ACCESS = "SEARCH_ACCESS"
 
 # --- Text chunks fit the text_embedding model (all-MiniLM-L6-v2) -----------------
 # Its max_seq_length (sentence_bert_config.json): "input text longer than 256 word pieces is
@@ -85,6 +92,11 @@ METRIC_DIMENSION_MODALITY = "modality"
 # --- Staging area layout (S3 keys); deterministic so that re-runs overwrite ----
 STAGING_PREFIX = "staging"
 FAILED_PREFIX = "failed"
+# --- Ingest bucket: what extract writes back for the pipeline to process on its own ---------
+# Each attachment of an e-mail message becomes an object of its own at
+# attachments/<message key>/<n>-<safe file name> (functions/processing/email_message.py); its S3
+# notification sends it through the pipeline like an upload. The extract role may write only here.
+ATTACHMENTS_PREFIX = "attachments"
 
 # --- Database ---------------------------------------------------------------------
 DB_NAME = "pipeline"
@@ -105,6 +117,7 @@ OUTPUT_DB_PROXY_ENDPOINT = "DatabaseProxyEndpoint"
 OUTPUT_DB_SECRET_ARN = "DatabaseSecretArn"
 OUTPUT_DASHBOARD = "DashboardName"
 OUTPUT_MWAA_WEBSERVER = "AirflowWebServerUrl"
+OUTPUT_SEARCH_URL = "SearchFunctionUrl"
 
 # --- Step Functions limits we design for ---------------------------------------
 # https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html (256 KiB payload)

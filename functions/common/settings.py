@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from functions.common.constants import (
+    ENV_MAX_CHUNKS,
     ENV_MAX_OBJECT_BYTES,
+    ENV_MAX_TEXT_BYTES,
     ENV_MODEL_BATCH_ITEMS,
     ENV_MODEL_ENDPOINTS,
     ENV_PIPELINE_VERSION,
@@ -26,6 +28,12 @@ from functions.common.constants import (
 
 DEFAULT_MAX_OBJECT_BYTES = 2 * 1024**3  # 2 GiB: fits Lambda's 10 GiB ephemeral /tmp with room
 DEFAULT_VIDEO_CHUNK_SECONDS = 10.0
+# A text file is decoded whole (about four bytes of memory per byte of text at the peak, well
+# within extract's 3,008 MB); its chunks are written to staging in pages as they are cut.
+DEFAULT_MAX_TEXT_BYTES = 128 * 1024**2
+# Some 150,000 chunks come from 100 MB of log lines; embed and store take them page by page
+# (functions/processing/chunk_pages.py) within their 15-minute Lambda timeouts.
+DEFAULT_MAX_CHUNKS = 300_000
 # Tokens of the text_embedding model's own tokenizer (functions/processing/text.py), as in cdk.json.
 DEFAULT_TEXT_CHUNK_TOKENS = TEXT_CHUNK_MAX_TOKENS
 DEFAULT_TEXT_CHUNK_OVERLAP = 32
@@ -46,6 +54,8 @@ class Settings:
     model_endpoints: Mapping[str, str] = field(default_factory=dict)
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
     video_chunk_seconds: float = DEFAULT_VIDEO_CHUNK_SECONDS
+    max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES
+    max_chunks: int = DEFAULT_MAX_CHUNKS
     text_chunk_tokens: int = DEFAULT_TEXT_CHUNK_TOKENS
     text_chunk_overlap: int = DEFAULT_TEXT_CHUNK_OVERLAP
     model_batch_items: Mapping[str, int] = field(default_factory=dict)
@@ -60,6 +70,8 @@ class Settings:
             model_endpoints=endpoints,
             max_object_bytes=int(env.get(ENV_MAX_OBJECT_BYTES) or DEFAULT_MAX_OBJECT_BYTES),
             video_chunk_seconds=float(env.get(ENV_VIDEO_CHUNK_SECONDS) or DEFAULT_VIDEO_CHUNK_SECONDS),
+            max_text_bytes=int(env.get(ENV_MAX_TEXT_BYTES) or DEFAULT_MAX_TEXT_BYTES),
+            max_chunks=int(env.get(ENV_MAX_CHUNKS) or DEFAULT_MAX_CHUNKS),
             text_chunk_tokens=int(env.get(ENV_TEXT_CHUNK_TOKENS) or DEFAULT_TEXT_CHUNK_TOKENS),
             text_chunk_overlap=int(env.get(ENV_TEXT_CHUNK_OVERLAP) or DEFAULT_TEXT_CHUNK_OVERLAP),
             model_batch_items=_batch_items(env.get(ENV_MODEL_BATCH_ITEMS, "")),
@@ -72,6 +84,10 @@ class Settings:
             raise ValueError(f"{ENV_MAX_OBJECT_BYTES} must be positive")
         if self.video_chunk_seconds <= 0:
             raise ValueError(f"{ENV_VIDEO_CHUNK_SECONDS} must be positive")
+        if self.max_text_bytes <= 0:
+            raise ValueError(f"{ENV_MAX_TEXT_BYTES} must be positive")
+        if self.max_chunks <= 0:
+            raise ValueError(f"{ENV_MAX_CHUNKS} must be positive")
         if not 0 < self.text_chunk_tokens <= TEXT_CHUNK_MAX_TOKENS:
             raise ValueError(f"{ENV_TEXT_CHUNK_TOKENS} must be 1..{TEXT_CHUNK_MAX_TOKENS} (the embedding model's limit)")
         if not 0 <= self.text_chunk_overlap < self.text_chunk_tokens:

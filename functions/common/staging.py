@@ -79,6 +79,18 @@ class Staging:
     def get_json(self, name: str) -> Any:
         return json.loads(self.get_bytes(name))
 
+    def get_head(self, key: str, limit: int) -> bytes:
+        """The first `limit` bytes of a staged key (a ranged GET: a 100 MB text is not read
+        to take its beginning)."""
+        pointer = S3Pointer(bucket=self.bucket, key=key)
+        try:
+            body = self._s3.get_object(Bucket=pointer.bucket, Key=pointer.key, Range=f"bytes=0-{limit - 1}")["Body"]
+            return body.read()
+        except (ClientError, BotoCoreError) as exc:
+            if _is_retryable(exc):
+                raise StagingUnavailableError(f"cannot read s3://{pointer.bucket}/{pointer.key}: {exc}") from exc
+            raise
+
 
 def put_bytes(s3_client: Any, pointer: S3Pointer, data: bytes, content_type: str) -> None:
     try:

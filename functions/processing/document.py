@@ -6,7 +6,10 @@ back so that the caller can OCR them. DOCX has no fixed pages; explicit page bre
 page breaks Word rendered last time it saved) number the pages. A PPTX "page" is a slide: its
 title, text, tables and speaker notes. Tables of DOCX and PPTX become one line per row,
 `Item: Lamp; Cost: 300` when the first row is a header (see tables.py), and are kept as rows
-of cells on the page. PDF tables are not detected: pypdf reads a PDF's text, not its layout.
+of cells on the page. PDF tables are found by pdfplumber's table finder (ruled tables: the lines
+drawn around and between cells, https://github.com/jsvine/pdfplumber#extracting-tables); a page
+with tables is then read by pdfplumber, the text around each table in order and each table as
+its row lines, while pages without tables keep pypdf's text.
 """
 from __future__ import annotations
 
@@ -24,6 +27,9 @@ MAX_PAGES = 2000
 MIN_TEXT_CHARS = 16  # below this a PDF page counts as scanned (no usable text layer)
 MAX_IMAGES_PER_PAGE = 4
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+# pdfminer's layout analysis costs about 0.1 s a page: tables are looked for on the first pages
+# only (the rest keep pypdf's text), so that a 2,000-page PDF still fits a Lambda's 15 minutes.
+MAX_TABLE_PAGES = 300
 
 
 @dataclass
@@ -79,13 +85,78 @@ def extract_pdf(path: Path) -> DocumentExtract:
             _refuse_image_bombs(page, index + 1)
             result.images = _page_images(page, index + 1)
         pages.append(result)
+    tables, table_pages = _pdf_tables(path, pages)
     info = {}
     try:
         meta = reader.metadata or {}
         info = {k.lstrip("/").lower(): str(v)[:200] for k, v in meta.items() if v is not None}
     except Exception:  # noqa: BLE001 - broken info dictionaries are common and harmless
         pass
-    return DocumentExtract(format="pdf", pages=pages, metadata={"pages": count, "info": info})
+    metadata = {"pages": count, "tables": tables, "info": info}
+    if table_pages < count:
+        metadata["tables_looked_for_on_pages"] = table_pages
+    return DocumentExtract(format="pdf", pages=pages, metadata=metadata)
+
+
+def _pdf_tables(path: Path, pages: list[Page]) -> tuple[int, int]:
+    """Find ruled tables with pdfplumber on the pages with a text layer (at most MAX_TABLE_PAGES);
+    give each page with tables pdfplumber's text with the tables as row lines. Returns (tables
+    found, pages looked at). A page pdfplumber cannot read keeps pypdf's text (logged)."""
+    import pdfplumber
+
+    count = 0
+    looked = min(len(pages), MAX_TABLE_PAGES)
+    try:
+        pdf = pdfplumber.open(str(path))
+    except Exception as exc:  # noqa: BLE001 - pypdf read the file; pdfminer may still refuse it
+        logger.warning("pdfplumber cannot open the PDF, tables read as text: %s", exc)
+        return 0, 0
+    with pdf:
+        for page in pages[:looked]:
+            if page.scanned:
+                continue
+            plumbed = pdf.pages[page.number - 1]
+            try:
+                text, tables = _plumbed_page(plumbed, count)
+            except Exception as exc:  # noqa: BLE001 - pdfminer raises many types for damaged content
+                logger.warning("page %d: tables not read (%s: %s)", page.number, type(exc).__name__, exc)
+                continue
+            finally:
+                plumbed.close()  # pdfplumber caches each page's objects until closed
+            if tables:
+                page.text, page.tables = text, tables
+                count += len(tables)
+    return count, looked
+
+
+def _plumbed_page(page, first_index: int) -> tuple[str, list[tables_mod.Table]]:
+    """The page's text with each table's rows as lines where the table stands, and its tables."""
+    found = sorted(page.find_tables(), key=lambda t: (t.bbox[1], t.bbox[0]))
+    if not found:
+        return "", []
+    x0, top, x1, bottom = page.bbox
+    parts: list[str] = []
+    tables: list[tables_mod.Table] = []
+    y = top
+    for table in found:
+        t_x0, t_top, t_x1, t_bottom = table.bbox
+        if t_top > y:
+            parts.append(page.crop((x0, y, x1, t_top), strict=False).extract_text() or "")
+        beside = page.crop((x0, max(t_top, y), x1, max(t_bottom, y)), strict=False).filter(
+            lambda obj, b=table.bbox: not (obj.get("x0", 0) >= b[0] and obj.get("x1", 0) <= b[2]
+                                           and obj.get("top", 0) >= b[1] and obj.get("bottom", 0) <= b[3]))
+        parts.append(beside.extract_text() or "")
+        rows = [[tables_mod.cell_text(cell) for cell in row] for row in table.extract()]
+        rows = [row for row in rows if any(row)]
+        if rows:
+            result = tables_mod.Table(index=first_index + len(tables), rows=rows,
+                                      header=len(rows) > 1 and tables_mod.has_header(rows[0], rows[1:]))
+            tables.append(result)
+            parts.append("\n".join(result.lines()))
+        y = max(y, t_bottom)
+    if y < bottom:
+        parts.append(page.crop((x0, y, x1, bottom), strict=False).extract_text() or "")
+    return "\n".join(p.strip() for p in parts if p.strip()), tables
 
 
 def _refuse_image_bombs(page, number: int) -> None:

@@ -13,6 +13,7 @@ from functions.common.constants import MODEL_IMAGE_EMBEDDING, MODEL_TEXT_EMBEDDI
 from functions.common.events import S3Pointer, StepResult
 from functions.common.model_client import Blob, ModelRequestError
 from functions.common.staging import Staging
+from functions.processing.chunk_pages import chunk_pages, put_embeddings
 from functions.processing.context import Context
 from functions.processing.manifest import Chunk, EmbedManifest, Embedding, ExtractManifest, GenerateManifest, ModelRef
 
@@ -27,15 +28,19 @@ def run(previous: StepResult, ctx: Context) -> StepResult:
     generate = GenerateManifest.model_validate(staging.get_json("generate.json"))
     manifest = EmbedManifest(object=previous.object, pipeline_version=previous.pipeline_version)
 
-    imaged = [c for c in extract.chunks if c.image is not None]
-    if imaged:
-        blobs = [Blob(kind="image", pointer=S3Pointer(bucket=staging.bucket, key=c.image.key), size=c.image.size) for c in imaged]
-        _embed(ctx, manifest, MODEL_IMAGE_EMBEDDING, [c.ordinal for c in imaged], blobs)
-
-    texts = [(c.ordinal, text_for_embedding(extract, generate, c)) for c in extract.chunks]
-    texts = [(ordinal, text) for ordinal, text in texts if text]
-    if texts:
-        _embed(ctx, manifest, MODEL_TEXT_EMBEDDING, [o for o, _ in texts], [t for _, t in texts])
+    # A page of chunks at a time: a large text's vectors never all sit in memory.
+    for number, chunks in chunk_pages(staging, extract):
+        embeddings: list[Embedding] = []
+        imaged = [c for c in chunks if c.image is not None]
+        if imaged:
+            blobs = [Blob(kind="image", pointer=S3Pointer(bucket=staging.bucket, key=c.image.key), size=c.image.size)
+                     for c in imaged]
+            _embed(ctx, manifest, embeddings, MODEL_IMAGE_EMBEDDING, [c.ordinal for c in imaged], blobs)
+        texts = [(c.ordinal, text_for_embedding(extract, generate, c)) for c in chunks]
+        texts = [(ordinal, text) for ordinal, text in texts if text]
+        if texts:
+            _embed(ctx, manifest, embeddings, MODEL_TEXT_EMBEDDING, [o for o, _ in texts], [t for _, t in texts])
+        put_embeddings(staging, manifest, number, embeddings)
     manifest.timings["embed_s"] = round(time.monotonic() - started, 3)
     staging.put_json("embed.json", manifest.model_dump(mode="json"))
     return StepResult(object=previous.object, pipeline_version=previous.pipeline_version, step="embed", manifest=pointer)
@@ -57,9 +62,11 @@ def text_for_embedding(extract: ExtractManifest, generate: GenerateManifest, chu
     return "\n".join(p for p in parts if p.strip()).strip()
 
 
-def _embed(ctx: Context, manifest: EmbedManifest, role: str, ordinals: list[int], items: list[Any]) -> None:
+def _embed(ctx: Context, manifest: EmbedManifest, out: list[Embedding], role: str, ordinals: list[int],
+           items: list[Any]) -> None:
     if not ctx.models.available(role):
-        manifest.unavailable.append(role)
+        if role not in manifest.unavailable:
+            manifest.unavailable.append(role)
         return
     result = ctx.models.invoke(role, items)
     model = ModelRef(**result.model)
@@ -71,7 +78,7 @@ def _embed(ctx: Context, manifest: EmbedManifest, role: str, ordinals: list[int]
             dimension = len(vector)
         elif len(vector) != dimension:
             raise ModelRequestError(f"{role} returned vectors of {dimension} and {len(vector)} dimensions")
-        manifest.embeddings.append(Embedding(chunk_ordinal=ordinal, role=role, model=model, dimension=len(vector), vector=vector))
+        out.append(Embedding(chunk_ordinal=ordinal, role=role, model=model, dimension=len(vector), vector=vector))
 
 
 def _check_vector(role: str, vector: Any) -> list[float]:

@@ -22,21 +22,22 @@ from functions.common.model_client import Blob, ModelClient
 from functions.common.staging import Staging
 from functions.processing import audio as audio_mod
 from functions.processing import document as document_mod
+from functions.processing import email_message as email_mod
 from functions.processing import html_text as html_mod
 from functions.processing import media
+from functions.processing import office_text as office_mod
 from functions.processing import tables as tables_mod
 from functions.processing import text as text_mod
+from functions.processing.chunk_pages import ChunkWriter
 from functions.processing.context import Context
 from functions.processing.image import extract_image
 from functions.processing.manifest import Chunk, ExtractManifest, ModelRef, StagedFile
-from functions.processing.sniff import HEAD_BYTES, TABLE_TEXT_TYPES, as_table_text, check_modality, sniff
+from functions.processing.sniff import HEAD_BYTES, TABLE_TEXT_TYPES, as_claimed_document, check_modality, sniff
 from functions.processing.store_step import is_up_to_date
 
 logger = logging.getLogger(__name__)
 
-MAX_TEXT_BYTES = 64 * 1024 * 1024
 MAX_MEDIA_SECONDS = 4 * 3600  # a Lambda has 15 minutes; longer media is refused, not half-done
-MAX_CHUNKS = 5000
 _DOWNLOAD_CHUNK = 1024 * 1024
 
 
@@ -69,7 +70,7 @@ def run(item: WorkItem, ctx: Context) -> StepResult:
             head = f.read(HEAD_BYTES)
         detected = sniff(head, source)
         if obj.modality == "document":
-            detected = as_table_text(detected, obj.key, obj.content_type)
+            detected = as_claimed_document(detected, head, obj.key, obj.content_type)
         check_modality(obj.modality, detected, obj.content_type)
         manifest = ExtractManifest(
             object=obj,
@@ -78,8 +79,9 @@ def run(item: WorkItem, ctx: Context) -> StepResult:
             detected_format=detected.format,
         )
         EXTRACTORS[obj.modality](source, workdir, ctx, staging, manifest)
-    if len(manifest.chunks) > MAX_CHUNKS:
-        raise InvalidObjectError(f"the object yields {len(manifest.chunks)} chunks, above the limit of {MAX_CHUNKS}")
+    if manifest.chunk_count > ctx.settings.max_chunks:
+        raise InvalidObjectError(f"the object yields {manifest.chunk_count} chunks, above the limit of "
+                                 f"{ctx.settings.max_chunks} (the MAX_CHUNKS setting, max_chunks in cdk.json)")
     manifest.metadata.setdefault("bytes", size)
     manifest.timings["extract_s"] = round(time.monotonic() - started, 3)
     staging.put_json("extract.json", manifest.model_dump(mode="json"))
@@ -282,12 +284,19 @@ def _claims_html(m: ExtractManifest) -> bool:
     return m.detected_format == "html" or m.object.key.lower().endswith(_HTML_EXTENSIONS) or claimed_type in _HTML_TYPES
 
 
+def _read_text_bytes(source: Path, ctx: Context, what: str) -> bytes:
+    size, limit = source.stat().st_size, ctx.settings.max_text_bytes
+    if size > limit:
+        raise InvalidObjectError(f"the {what} is {size} bytes, above the {limit}-byte limit for text "
+                                 "(the MAX_TEXT_BYTES setting, max_text_mb in cdk.json)")
+    return source.read_bytes()
+
+
 def _extract_text(source: Path, workdir: Path, ctx: Context, staging: Staging, m: ExtractManifest) -> None:
-    if source.stat().st_size > MAX_TEXT_BYTES:
-        raise InvalidObjectError(f"the text file is above the {MAX_TEXT_BYTES} byte limit for text")
-    data = source.read_bytes()
+    data = _read_text_bytes(source, ctx, "text file")
     claims_html = _claims_html(m)
     decoded = text_mod.decode(data, declared=html_mod.declared_charset(data) if claims_html else None)
+    del data  # a large file's bytes and its text need not both stay in memory
     page: html_mod.HtmlText | None = None
     # HTML in UTF-16 shows its <html> only once decoded.
     if claims_html or sniff(decoded.text[:1024].encode("utf-8")).format == "html":
@@ -300,24 +309,31 @@ def _extract_text(source: Path, workdir: Path, ctx: Context, staging: Staging, m
         text = text_mod.normalise(decoded.text)
         if not text:
             raise InvalidObjectError("the text file holds no text after normalisation")
-    chunks = text_mod.chunk_text(text, ctx.settings.text_chunk_tokens, ctx.settings.text_chunk_overlap)
-    m.metadata.update(encoding=decoded.encoding, characters=len(text), words=len(text.split()), lines=text.count("\n") + 1)
-    m.chunks = [Chunk(ordinal=i, kind="text", text=c.text, metadata=_span(c)) for i, c in enumerate(chunks)]
+    m.metadata.update(encoding=decoded.encoding, characters=len(text), words=text_mod.count_words(text),
+                      lines=text.count("\n") + 1)
     if page is not None:
         m.metadata.update(title=page.title, headings=page.outline)
-        for chunk, piece in zip(m.chunks, chunks):
-            chunk.metadata["headings"] = page.headings_at(piece.char_start)
+    with ChunkWriter(staging, m, ctx.settings.max_chunks) as chunks:
+        for piece in text_mod.iter_chunks(text, ctx.settings.text_chunk_tokens, ctx.settings.text_chunk_overlap):
+            metadata = _span(piece)
+            if page is not None:
+                metadata["headings"] = page.headings_at(piece.char_start)
+            chunks.add("text", text=piece.text, metadata=metadata)
     m.artefacts["text"] = _stage(staging, "text.txt", text.encode("utf-8"), "text/plain; charset=utf-8")
 
 
-_PAGED_DOCUMENTS = {"pdf": document_mod.extract_pdf, "docx": document_mod.extract_docx, "pptx": document_mod.extract_pptx}
+_PAGED_DOCUMENTS = {"pdf": document_mod.extract_pdf, "docx": document_mod.extract_docx, "pptx": document_mod.extract_pptx,
+                    "rtf": office_mod.extract_rtf, "odt": office_mod.extract_odt, "ods": office_mod.extract_ods}
 
 
 def _extract_document(source: Path, workdir: Path, ctx: Context, staging: Staging, m: ExtractManifest) -> None:
     if m.detected_format in ("xlsx", "csv"):
         _extract_sheets(source, ctx, staging, m)
         return
-    doc = _PAGED_DOCUMENTS[m.detected_format](source)
+    if m.detected_format == "eml":
+        doc = _extract_email(source, workdir, ctx, m)
+    else:
+        doc = _PAGED_DOCUMENTS[m.detected_format](source)
     m.metadata.update(doc.metadata)
     m.metadata["scanned_pages"] = [p.number for p in doc.pages if p.scanned]
     scanned = [p for p in doc.pages if p.scanned and p.images]
@@ -337,25 +353,18 @@ def _extract_document(source: Path, workdir: Path, ctx: Context, staging: Stagin
                 page.text = "\n".join(t for t in by_page.get(page.number, []) if t)
                 ocr_pages.add(page.number)
     m.metadata["ocr_pages"] = sorted(ocr_pages)
-    chunks: list[Chunk] = []
     full: list[str] = []
-    for page in doc.pages:
-        text = text_mod.normalise(page.text)
-        full.append(text)
-        table_rows = _table_rows(text, page.tables)
-        for c in text_mod.chunk_text(text, ctx.settings.text_chunk_tokens, ctx.settings.text_chunk_overlap):
-            chunk = Chunk(
-                ordinal=len(chunks),
-                kind="page_text",
-                text=c.text,
-                page=page.number,
-                metadata={**_span(c), "ocr": page.number in ocr_pages},
-            )
-            in_chunk = _tables_in(table_rows, c.char_start, c.char_end)
-            if in_chunk:
-                chunk.metadata["tables"] = in_chunk
-            chunks.append(chunk)
-    m.chunks = chunks
+    with ChunkWriter(staging, m, ctx.settings.max_chunks) as chunks:
+        for page in doc.pages:
+            text = text_mod.normalise(page.text)
+            full.append(text)
+            table_rows = _table_rows(text, page.tables)
+            for c in text_mod.iter_chunks(text, ctx.settings.text_chunk_tokens, ctx.settings.text_chunk_overlap):
+                metadata: dict[str, Any] = {**_span(c), "ocr": page.number in ocr_pages}
+                in_chunk = _tables_in(table_rows, c.char_start, c.char_end)
+                if in_chunk:
+                    metadata["tables"] = in_chunk
+                chunks.add("page_text", text=c.text, page=page.number, metadata=metadata)
     joined = "\n\f\n".join(full).strip()
     if joined:
         m.artefacts["text"] = _stage(staging, "text.txt", joined.encode("utf-8"), "text/plain; charset=utf-8")
@@ -397,27 +406,63 @@ def _extract_sheets(source: Path, ctx: Context, staging: Staging, m: ExtractMani
         sheets = tables_mod.read_xlsx(source)
         m.metadata["sheets"] = [s.name for s in sheets]
     else:
-        if source.stat().st_size > MAX_TEXT_BYTES:
-            raise InvalidObjectError(f"the CSV file is above the {MAX_TEXT_BYTES} byte limit for text")
-        decoded = text_mod.decode(source.read_bytes())
+        decoded = text_mod.decode(_read_text_bytes(source, ctx, "CSV file"))
         claimed = (m.object.content_type or "").split(";", 1)[0].strip().lower()
         tab = m.object.key.lower().endswith(".tsv") or claimed == TABLE_TEXT_TYPES[1]
         sheets = [tables_mod.read_csv(decoded.text, tab_separated=tab)]
         m.metadata["encoding"] = decoded.encoding
-    chunks: list[Chunk] = []
     rows = 0
-    for sheet in tables_mod.capped(sheets):
-        for piece in tables_mod.chunk_rows(sheet.rows, ctx.settings.text_chunk_tokens, text_mod.count_tokens, sheet.name):
-            chunks.append(Chunk(ordinal=len(chunks), kind="table_rows", text=piece.text, metadata=piece.metadata()))
-            rows += len(piece.rows)
-            if len(chunks) > MAX_CHUNKS:
-                raise InvalidObjectError(f"the table yields more than {MAX_CHUNKS} chunks, above the limit")
-    if not chunks:
+    texts: list[str] = []
+    with ChunkWriter(staging, m, ctx.settings.max_chunks) as chunks:
+        for sheet in tables_mod.capped(sheets):
+            for piece in tables_mod.chunk_rows(sheet.rows, ctx.settings.text_chunk_tokens, text_mod.count_tokens, sheet.name):
+                chunks.add("table_rows", text=piece.text, metadata=piece.metadata())
+                rows += len(piece.rows)
+                texts.append(piece.text)
+    if not chunks.count:
         raise InvalidObjectError("the table holds no cells with content")
     m.metadata["rows"] = rows
-    m.chunks = chunks
-    joined = "\n\n".join(c.text for c in chunks if c.text)
+    joined = "\n\n".join(t for t in texts if t)
     m.artefacts["text"] = _stage(staging, "text.txt", joined.encode("utf-8"), "text/plain; charset=utf-8")
+
+
+def _extract_email(source: Path, workdir: Path, ctx: Context, m: ExtractManifest) -> document_mod.DocumentExtract:
+    """The message as a one-page document; each attachment written to the ingest bucket under
+    ATTACHMENTS_PREFIX, where its S3 notification starts its own processing."""
+    found = email_mod.read_eml(source, m.object.key, workdir)
+    for attachment in found.attachments:
+        if attachment.path is not None and attachment.key is not None:
+            _publish_attachment(ctx.s3, m.object, attachment)
+    return found.document
+
+
+def _publish_attachment(s3: Any, obj: ObjectRef, attachment: email_mod.Attachment) -> None:
+    """PutObject of one attachment beside its message, unless that exact content is already
+    there: a re-run of extract must not make a new version (and a second notification)."""
+    import hashlib
+    from urllib.parse import quote
+
+    data = attachment.path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        try:
+            current = s3.head_object(Bucket=obj.bucket, Key=attachment.key)
+            if current.get("Metadata", {}).get("sha256") == digest:
+                return
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) not in ("404", "NoSuchKey", "NotFound"):
+                raise
+        # S3 user metadata is US-ASCII: the message's key is percent-encoded.
+        s3.put_object(Bucket=obj.bucket, Key=attachment.key, Body=data, ContentType=attachment.content_type,
+                      Metadata={"sha256": digest, "source-key": quote(obj.key, safe="/"),
+                                "source-version": obj.version_id or "null"})
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if status >= 500 or str(exc.response.get("Error", {}).get("Code", "")) == "SlowDown":
+            raise StagingUnavailableError(f"cannot write s3://{obj.bucket}/{attachment.key}: {exc}") from exc
+        raise
+    except BotoCoreError as exc:
+        raise StagingUnavailableError(f"cannot write s3://{obj.bucket}/{attachment.key}: {exc}") from exc
 
 
 EXTRACTORS: dict[str, Callable[[Path, Path, Context, Staging, ExtractManifest], None]] = {

@@ -10,12 +10,14 @@ from typing import Any
 from functions.common.constants import MODEL_GENERATION
 from functions.common.events import S3Pointer, StepResult
 from functions.common.model_client import Blob
-from functions.common.staging import Staging, get_bytes
+from functions.common.staging import Staging
+from functions.processing.chunk_pages import chunk_pages
 from functions.processing.context import Context
 from functions.processing.manifest import ExtractManifest, GenerateManifest, Generated, ModelRef
 
 # Summaries read the beginning of long texts; generation models have bounded context windows.
 SUMMARY_MAX_WORDS = 3000
+SUMMARY_MAX_BYTES = 256 * 1024  # far more than 3,000 words in any script
 _CAPTION_KEYS = ("caption", "tags")
 _SUMMARY_KEYS = ("summary", "keywords")
 
@@ -38,7 +40,9 @@ def run(previous: StepResult, ctx: Context) -> StepResult:
 
 
 def _generate(extract: ExtractManifest, manifest: GenerateManifest, ctx: Context, staging: Staging) -> None:
-    captioned = [c for c in extract.chunks if c.image is not None and extract.modality in ("image", "video")]
+    captioned = []
+    if extract.modality in ("image", "video"):
+        captioned = [c for _, page in chunk_pages(staging, extract) for c in page if c.image is not None]
     if captioned:
         blobs = [Blob(kind="image", pointer=S3Pointer(bucket=staging.bucket, key=c.image.key), size=c.image.size) for c in captioned]
         result = ctx.models.invoke(MODEL_GENERATION, blobs)
@@ -71,10 +75,11 @@ def _text_for_summary(extract: ExtractManifest, ctx: Context, staging: Staging) 
         return ""
     staged = extract.artefacts.get("text")
     if staged is not None:
-        text = get_bytes(ctx.s3, S3Pointer(bucket=staging.bucket, key=staged.key)).decode("utf-8")
+        # Only the beginning is summarised: no need to read a 100 MB text whole.
+        text = staging.get_head(staged.key, SUMMARY_MAX_BYTES).decode("utf-8", errors="ignore")
     else:
         text = " ".join(c.text for c in extract.chunks if c.text)
-    words = text.split()
+    words = text.split(maxsplit=SUMMARY_MAX_WORDS)
     return " ".join(words[:SUMMARY_MAX_WORDS])
 
 

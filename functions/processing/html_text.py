@@ -7,6 +7,8 @@ joined by a blank line, so that character offsets of chunks refer to the returne
 """
 from __future__ import annotations
 
+import bisect
+
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -42,13 +44,10 @@ class HtmlText:
     outline: list[dict[str, object]] = field(default_factory=list)
 
     def headings_at(self, char: int) -> list[str]:
-        """The heading path in force at character `char` of the text."""
-        path: tuple[str, ...] = ()
-        for section in self.sections:
-            if section.char_start > char:
-                break
-            path = section.headings
-        return list(path)
+        """The heading path in force at character `char` of the text (sections are in text
+        order: a binary search, as a large page has thousands of sections and chunks)."""
+        at = bisect.bisect_right(self.sections, char, key=lambda section: section.char_start)
+        return list(self.sections[at - 1].headings) if at else []
 
 
 def declared_charset(head: bytes) -> str | None:

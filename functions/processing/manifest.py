@@ -50,12 +50,26 @@ class _StepDoc(_Doc):
     timings: dict[str, float] = Field(default_factory=dict)
 
 
+class Page(_Doc):
+    """A page of a large object's chunks or vectors, in staging (functions/processing/chunk_pages.py)."""
+
+    key: str
+    number: int  # 1-based; page 0 is the manifest's own list
+    first_ordinal: int
+    count: int
+
+
 class ExtractManifest(_StepDoc):
     modality: str
     detected_format: str
     metadata: dict[str, Any] = Field(default_factory=dict)
-    chunks: list[Chunk] = Field(default_factory=list)
+    chunks: list[Chunk] = Field(default_factory=list)  # the first page: every chunk of most objects
+    chunk_pages: list[Page] = Field(default_factory=list)  # the rest, in staging
     artefacts: dict[str, StagedFile] = Field(default_factory=dict)
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.chunks) + sum(page.count for page in self.chunk_pages)
 
 
 class Generated(_Doc):
@@ -78,4 +92,5 @@ class Embedding(_Doc):
 
 
 class EmbedManifest(_StepDoc):
-    embeddings: list[Embedding] = Field(default_factory=list)
+    embeddings: list[Embedding] = Field(default_factory=list)  # of the chunks in the extract manifest
+    embedding_pages: list[Page] = Field(default_factory=list)  # of each chunk page, same numbers

@@ -4,7 +4,9 @@ Signatures come from puremagic (https://github.com/cdgriffith/puremagic, pure Py
 runs in the Lambda layer without libmagic). Our own checks stay only where they add
 something puremagic does not do: byte-order marks (read before any signature, because the
 UTF-16 LE mark FF FE is also a valid MPEG audio frame sync), whether a ZIP really holds a
-Word document, an Excel workbook or a PowerPoint presentation, MPEG transport streams and MPEG-2 audio frames (which puremagic does not
+Word document, an Excel workbook or a PowerPoint presentation (or, by its "mimetype" member, an
+OpenDocument text or spreadsheet), RTF and e-mail messages among text that a document claims to
+be (as_claimed_document), MPEG transport streams and MPEG-2 audio frames (which puremagic does not
 know), and plain text, which has no signature at all.
 """
 from __future__ import annotations
@@ -27,12 +29,22 @@ ACCEPTED: dict[str, tuple[str, ...]] = {
     "video": ("media",),
     "audio": ("media",),
     "text": ("text",),
-    "document": ("pdf", "docx", "xlsx", "pptx", "csv"),
+    "document": ("pdf", "docx", "xlsx", "pptx", "csv", "eml", "rtf", "odt", "ods"),
 }
 
 # CSV has no signature: text is read as a table when the uploader calls it CSV or TSV.
 TABLE_TEXT_EXTENSIONS = (".csv", ".tsv")
 TABLE_TEXT_TYPES = ("text/csv", "text/tab-separated-values", "application/csv")
+
+# E-mail messages have no signature either: text that starts with a header line is read as a
+# message when the uploader calls it one (.eml, message/rfc822).
+EMAIL_EXTENSIONS = (".eml",)
+EMAIL_TYPES = ("message/rfc822",)
+_RTF_START = re.compile(rb"\s*\{\\rtf")
+# OpenDocument packages: ZIP archives whose first member, "mimetype", names the kind
+# (OpenDocument 1.3 part 2, section 3.3).
+_ODF_KINDS = {"application/vnd.oasis.opendocument.text": ("odt", "an OpenDocument text"),
+              "application/vnd.oasis.opendocument.spreadsheet": ("ods", "an OpenDocument spreadsheet")}
 
 # Office Open XML packages are ZIP archives; the part their content types name tells them apart.
 _OFFICE_PARTS = (
@@ -100,6 +112,9 @@ def sniff(head: bytes, path: Path | None = None) -> Detected:
         for part, fmt, description in _OFFICE_PARTS:
             if part in members:
                 return Detected(fmt, fmt, description)
+        odf = _odf_kind(path) if path is not None and "mimetype" in members else None
+        if odf is not None:
+            return Detected(odf[0], odf[0], odf[1])
         return Detected("archive", "zip", "a ZIP archive")
     if _is_mpeg_ts(head):
         return Detected("media", "mpegts", "an MPEG transport stream")
@@ -150,6 +165,23 @@ def as_table_text(detected: Detected, key: str, content_type: str | None) -> Det
     if key.lower().endswith(TABLE_TEXT_EXTENSIONS) or mime in TABLE_TEXT_TYPES:
         return Detected("csv", "csv", "CSV text")
     return detected
+
+
+def as_claimed_document(detected: Detected, head: bytes, key: str, content_type: str | None) -> Detected:
+    """What a document's text content is: RTF by its `{\\rtf` start, an e-mail message when the
+    key or content type calls it one and it starts with a header line (see
+    email_message.looks_like_message), CSV/TSV as as_table_text says; anything else unchanged.
+    The claim never turns binary content into a document."""
+    if detected.family != "text" or detected.format != "text":
+        return detected
+    if _RTF_START.match(head):
+        return Detected("rtf", "rtf", "an RTF document")
+    from functions.processing.email_message import looks_like_message
+
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if (key.lower().endswith(EMAIL_EXTENSIONS) or mime in EMAIL_TYPES) and looks_like_message(head):
+        return Detected("eml", "eml", "an e-mail message (RFC 822)")
+    return as_table_text(detected, key, content_type)
 
 
 def byte_order_mark(data: bytes) -> tuple[bytes, str] | None:
@@ -210,6 +242,18 @@ def _zip_members(path: Path) -> set[str] | None:
             return set(archive.namelist())
     except (zipfile.BadZipFile, OSError, ValueError):
         return None
+
+
+def _odf_kind(path: Path) -> tuple[str, str] | None:
+    """(format, description) of an OpenDocument package we read, by its "mimetype" member."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.getinfo("mimetype").file_size > 200:
+                return None
+            mime = archive.read("mimetype").decode("ascii", "replace").strip()
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError):
+        return None
+    return _ODF_KINDS.get(mime)
 
 
 def _is_mpeg_ts(head: bytes) -> bool:

@@ -19,7 +19,8 @@ from functions.common.db import Database
 from functions.common.events import FailureInput, ObjectRef, StepResult, StoreResult
 from functions.common.staging import Staging
 from functions.processing.context import Context
-from functions.processing.manifest import EmbedManifest, ExtractManifest, GenerateManifest
+from functions.processing.chunk_pages import chunk_pages, embedding_pages
+from functions.processing.manifest import Chunk, EmbedManifest, Embedding, ExtractManifest, GenerateManifest
 
 S = DB_SCHEMA
 _IDENTITY = "bucket = %s AND key = %s AND version_id IS NOT DISTINCT FROM %s AND pipeline_version = %s"
@@ -56,7 +57,7 @@ def run(previous: StepResult, ctx: Context) -> StoreResult:
     embed = EmbedManifest.model_validate(staging.get_json("embed.json"))
     assert ctx.db is not None, "store needs a database"
     with ctx.db.transaction() as conn:
-        counts = write_result(conn, previous.pipeline_version, extract, generate, embed, started)
+        counts = write_result(conn, previous.pipeline_version, extract, generate, embed, staging, started)
     return StoreResult(
         bucket=obj.bucket,
         key=obj.key,
@@ -74,9 +75,13 @@ def write_result(
     extract: ExtractManifest,
     generate: GenerateManifest,
     embed: EmbedManifest,
+    staging: Staging,
     started: float | None = None,
 ) -> tuple[int, int]:
-    """All rows of one object version, inside the caller's transaction. Returns (chunks, embeddings)."""
+    """All rows of one object version, inside the caller's transaction. Returns (chunks, embeddings).
+
+    `staging` holds the pages of a large object's chunks and vectors (chunk_pages.py).
+    """
     obj = extract.object
     ident = _identity(obj, pipeline_version)
     _lock(conn, obj, pipeline_version)
@@ -96,18 +101,26 @@ def write_result(
         (obj.bucket, obj.key, obj.version_id, obj.etag, obj.size, obj.modality, obj.content_type,
          extract.detected_format, pipeline_version, Jsonb(metadata), unavailable, Jsonb(timings)),
     ).fetchone()[0]
-    chunk_ids = _insert_chunks(conn, object_id, extract)
+    chunk_ids: dict[int, int] = {}
+    embeddings = 0
+    # A page of chunks and its vectors at a time (embed writes one page of vectors per page of
+    # chunks), all in the caller's transaction.
+    for (number, chunks), (vector_page, vectors) in zip(chunk_pages(staging, extract), embedding_pages(staging, embed),
+                                                        strict=True):
+        if number != vector_page:
+            raise ValueError(f"page {vector_page} of vectors stands where page {number} of chunks is")
+        chunk_ids.update(_insert_chunks(conn, object_id, chunks))
+        embeddings += _insert_embeddings(conn, object_id, chunk_ids, vectors)
     _insert_generated(conn, object_id, chunk_ids, generate)
-    embeddings = _insert_embeddings(conn, object_id, chunk_ids, embed)
     conn.execute(f"DELETE FROM {S}.failures WHERE {_IDENTITY}", ident)
     return len(chunk_ids), embeddings
 
 
-def _insert_chunks(conn: Connection, object_id: int, extract: ExtractManifest) -> dict[int, int]:
+def _insert_chunks(conn: Connection, object_id: int, chunks: list[Chunk]) -> dict[int, int]:
     """One pipelined executemany (one network round trip through RDS Proxy, not one per chunk:
-    a 5,000-chunk document would otherwise wait 5,000 round trips). Returns ordinal -> id."""
+    a page of 2,000 chunks would otherwise wait 2,000 round trips). Returns ordinal -> id."""
     rows = []
-    for chunk in extract.chunks:
+    for chunk in chunks:
         metadata = dict(chunk.metadata)
         if chunk.image is not None:
             metadata["image_key"] = chunk.image.key
@@ -148,12 +161,12 @@ def _insert_generated(conn: Connection, object_id: int, chunk_ids: dict[int, int
             )
 
 
-def _insert_embeddings(conn: Connection, object_id: int, chunk_ids: dict[int, int], embed: EmbedManifest) -> int:
+def _insert_embeddings(conn: Connection, object_id: int, chunk_ids: dict[int, int], embeddings: list[Embedding]) -> int:
     from pgvector import Vector
 
     rows = [
         (object_id, chunk_ids[e.chunk_ordinal], e.role, e.model.id, e.model.version, e.dimension, Vector(e.vector))
-        for e in embed.embeddings
+        for e in embeddings
     ]
     if rows:
         with conn.cursor() as cur:

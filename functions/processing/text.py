@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from functions.common.constants import TEXT_CHUNK_MAX_TOKENS
 from functions.common.errors import InvalidObjectError
@@ -24,6 +24,7 @@ _PREFERRED = ("cp1252", "latin_1", "iso8859_15")
 _SAMPLE_BYTES = 256 * 1024  # enough for charset-normalizer; it never needs the whole file
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _BLANKS = re.compile(r"\n{3,}")
+_WORD = re.compile(r"\S+")
 _TRAILING = re.compile(r"[ \t]+\n")
 TOKENIZER_FILE = Path(__file__).resolve().parent / "tokenizer" / "tokenizer.json"
 # Characters tokenized at a time (some 16,000 tokens, dozens of chunks): memory stays bounded
@@ -122,6 +123,11 @@ def _codec(name: str) -> str | None:
     return "cp1252" if codec in ("latin-1", "iso8859-1", "ascii") else codec
 
 
+def count_words(text: str) -> int:
+    """Words separated by whitespace (without building the list `text.split()` would)."""
+    return sum(1 for _ in _WORD.finditer(text))
+
+
 def normalise(text: str) -> str:
     """NFC, Unix newlines, no control characters, no trailing spaces, at most one blank line."""
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
@@ -151,8 +157,13 @@ def count_tokens(text: str) -> int:
 
 
 def chunk_text(text: str, size: int, overlap: int) -> list[TextChunk]:
+    """All chunks of `text` (see iter_chunks)."""
+    return list(iter_chunks(text, size, overlap))
+
+
+def iter_chunks(text: str, size: int, overlap: int) -> Iterator[TextChunk]:
     """Chunks of at most `size` model tokens; each starts about `overlap` tokens before the
-    previous one ended.
+    previous one ended. A generator: a large text's chunks never all exist at once.
 
     Chunks end and start where whitespace separates words; a run of more than `size` tokens
     without whitespace (a URL, base64, CJK text) is cut between the tokenizer's pre-tokens
@@ -178,6 +189,9 @@ def chunk_text(text: str, size: int, overlap: int) -> list[TextChunk]:
             end = cut if cut > pos else end
         window = _Window(text, pos, end, tokenizer.encode(text[pos:end], add_special_tokens=False))
         taken = window.chunk(chunks, size, overlap, token_base, final)
+        # Hand over every chunk but the last: the next window needs where that one ended.
+        yield from chunks[:-1]
+        del chunks[:-1]
         if final:
             break
         if taken == 0:  # not one chunk's worth of tokens (and a next one's start) in the window
@@ -186,7 +200,7 @@ def chunk_text(text: str, size: int, overlap: int) -> list[TextChunk]:
         window_chars = _WINDOW_CHARS
         pos += window.offsets[taken][0]
         token_base += taken
-    return chunks
+    yield from chunks
 
 
 class _Window:

@@ -33,9 +33,11 @@ EXTENSIONS: dict[str, str] = {
     ".cc": "text", ".cpp": "text", ".hpp": "text", ".cs": "text", ".rb": "text", ".php": "text",
     ".swift": "text", ".sh": "text", ".bash": "text", ".sql": "text", ".r": "text", ".lua": "text",
     ".pl": "text", ".css": "text", ".scss": "text",
-    # document (CSV and TSV too: they are read as tables, their header cells labelling each row)
+    # document (CSV and TSV too: they are read as tables, their header cells labelling each row;
+    # an e-mail message is a document whose attachments become objects of their own)
     ".pdf": "document", ".docx": "document", ".xlsx": "document", ".pptx": "document",
-    ".csv": "document", ".tsv": "document",
+    ".csv": "document", ".tsv": "document", ".eml": "document", ".rtf": "document",
+    ".odt": "document", ".ods": "document",
 }
 
 # Content types whose top-level type decides; the rest are looked up exactly.
@@ -48,6 +50,11 @@ _EXACT: dict[str, str] = {
     "text/csv": "document",
     "application/csv": "document",
     "text/tab-separated-values": "document",
+    "message/rfc822": "document",
+    "application/rtf": "document",
+    "text/rtf": "document",
+    "application/vnd.oasis.opendocument.text": "document",
+    "application/vnd.oasis.opendocument.spreadsheet": "document",
     "application/json": "text",
     "application/x-ndjson": "text",
     "application/xml": "text",

@@ -26,7 +26,8 @@ GENERATE, DECRYPT = "kms:GenerateDataKey", "kms:Decrypt"
 ROLE_NEEDS: dict[str, tuple[set[str], str]] = {
     "StreamingDispatcherRole": ({GENERATE}, "StartExecution on the pipeline; PutObject of poison records"),
     "StreamingForwarderRole": ({GENERATE, DECRYPT}, "SendMessage to its encrypted DLQ; PutObject to the failed bucket"),
-    "OrchestrationExtractRole": ({GENERATE, DECRYPT}, "GetObject of uploads; PutObject to staging"),
+    "OrchestrationExtractRole": ({GENERATE, DECRYPT}, "GetObject of uploads; PutObject to staging and of "
+                                                     "e-mail attachments to the ingest bucket's attachments/"),
     "OrchestrationGenerateRole": ({GENERATE, DECRYPT}, "GetObject/PutObject in staging"),
     "OrchestrationEmbedRole": ({GENERATE, DECRYPT}, "GetObject/PutObject in staging"),
     "OrchestrationStoreRole": ({DECRYPT}, "GetObject in staging"),

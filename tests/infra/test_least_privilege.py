@@ -33,6 +33,7 @@ ROLES = {
     "backfill_states": "BackfillBatchesStateMachineRole",
     "mwaa": "BackfillExecutionRole",  # Airflow: reconcile / backfill DAGs
     "migrate": "DatabaseMigrateFunctionRole",
+    "search": "SearchRole",  # search function: reads results, embeds queries
     "state_machine": "OrchestrationStateMachineRole",
 }
 INGEST, STAGING, FAILED = "StorageIngest", "StorageStaging", "StorageFailedItems"
@@ -98,7 +99,7 @@ def test_among_the_pipeline_steps_only_extract_reads_the_ingest_bucket(template_
 
 
 def test_only_the_database_users_may_connect_to_it(template_json):
-    assert who(template_json, r"rds-db:connect") == {"extract", "store", "record_failure", "reprocess", "mwaa"}
+    assert who(template_json, r"rds-db:connect") == {"extract", "store", "record_failure", "reprocess", "mwaa", "search"}
     # The admin/app secrets: the migration (creates the app user) and the RDS Proxy only.
     secret_readers = who(template_json, r"secretsmanager:GetSecretValue", "DatabaseA")
     assert secret_readers <= {"migrate", "DatabaseClusterProxyIAMRole4E3B1773"}
@@ -115,17 +116,32 @@ def test_only_the_steps_that_stage_data_may_write_the_staging_area(template_json
     assert "store" not in writers and "record_failure" not in writers
 
 
+def test_only_extract_writes_the_ingest_bucket_and_only_under_the_attachments_prefix(template_json):
+    from functions.common.constants import ATTACHMENTS_PREFIX
+
+    # Given the synthesized template, when we list every Allow of a write action on the ingest bucket
+    writes = [(role, actions, resources) for role, effect, actions, resources in grants(template_json)
+              if effect == "Allow" and INGEST in resources
+              and any(re.fullmatch(r"s3:(PutObject.*|DeleteObject.*|Abort.*)", a) for a in actions)]
+    # Then extract is the only writer, and every one of its write statements is on attachments/* alone
+    assert {_role_of(role) for role, _, _ in writes} == {"extract"}
+    for _, actions, resources in writes:
+        assert resources.rstrip().endswith(f"/{ATTACHMENTS_PREFIX}/*"), resources
+        assert not any(a.startswith("s3:Delete") for a in actions), actions
+
+
 def test_only_the_dispatcher_writes_the_failed_items_bucket(template_json):
     # (plus CDK's grant for the event source mapping's S3 on-failure destination, same role)
     assert who(template_json, r"s3:PutObject", FAILED) == {"dispatcher"}
 
 
 def test_steps_without_model_calls_cannot_invoke_endpoints(template_json):
-    assert who(template_json, r"sagemaker:InvokeEndpoint") == {"extract", "generate", "embed"}
+    assert who(template_json, r"sagemaker:InvokeEndpoint") == {"extract", "generate", "embed", "search"}
 
 
 def test_each_step_may_invoke_only_the_endpoints_it_calls(template_json):
-    needs = {"extract": {"Ocr", "Speech"}, "generate": {"Generation"}, "embed": {"ImageEmbedding", "TextEmbedding"}}
+    needs = {"extract": {"Ocr", "Speech"}, "generate": {"Generation"}, "embed": {"ImageEmbedding", "TextEmbedding"},
+             "search": {"ImageEmbedding", "TextEmbedding"}}
     for step, roles in needs.items():
         allowed = set()
         for role, effect, actions, resources in grants(template_json):

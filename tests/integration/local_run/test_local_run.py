@@ -9,7 +9,8 @@ from collections import Counter
 import pytest
 
 from functions.common.constants import MODALITIES
-from samples.generate import DRAWN, SPEECH
+from functions.streaming.classify import classify
+from samples.generate import DRAWN, SPEECH, attachment_keys
 
 BROKEN = "documents/broken.pdf"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -18,13 +19,18 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 
 
 def test_every_modality_of_the_sample_set_has_its_rows(local_run):
-    # Given the sample set (two files of each modality and one broken PDF), processed once
+    # Given the sample set (files of every modality, an e-mail message with one attachment, one
+    # broken PDF), processed once
     objects = local_run.result.objects
-    # Then every file has exactly one object row, two per modality plus the broken PDF
-    assert sorted(o["key"] for o in objects) == sorted(p.relative_to(local_run.folder).as_posix()
-                                                      for p in local_run.folder.rglob("*") if p.is_file())
+    files = [p.relative_to(local_run.folder).as_posix() for p in local_run.folder.rglob("*") if p.is_file()]
+    attachments = attachment_keys(local_run.folder)
+    assert len(attachments) == 1 and local_run.result.attachments == attachments
+    # Then every file and every attachment extract wrote back has exactly one object row
+    assert sorted(o["key"] for o in objects) == sorted(files + attachments)
+    # And all but the broken PDF succeeded, in the modality their extension names (each one present)
     per_modality = Counter(o["modality"] for o in objects if o["status"] == "succeeded")
-    assert per_modality == {m: 2 for m in MODALITIES}
+    assert per_modality == Counter(classify(key) for key in files + attachments if key != BROKEN)
+    assert set(per_modality) == set(MODALITIES)
     # And every succeeded file has chunks with text embeddings
     for obj in objects:
         if obj["status"] == "succeeded":
@@ -40,6 +46,21 @@ def test_every_execution_succeeds_and_the_broken_pdf_is_a_failure_with_its_reaso
     assert broken["failed_step"] == "extract" and broken["error"] == "InvalidObjectError"
     assert "PDF" in broken["reason"]
     assert [f for f in local_run.after["failures"]] == [f for f in local_run.after["failures"] if f[1] == BROKEN]
+
+
+def test_the_email_attachment_is_an_object_of_its_own_that_search_finds(local_run):
+    from local.search import search
+
+    objects = {o["key"]: o for o in local_run.result.objects}
+    [attachment] = attachment_keys(local_run.folder)
+    message = objects["documents/pilot schedule.eml"]
+    # The message lists its attachment's key; the attachment has its own rows, as text
+    assert message["status"] == "succeeded" and message["detected_format"] == "eml"
+    assert message["metadata"]["attachment_keys"] == [attachment]
+    assert objects[attachment]["status"] == "succeeded" and objects[attachment]["modality"] == "text"
+    assert local_run.after["objects"] == local_run.before["objects"]  # no second version of it either
+    hits = search("tanker Meridian pilot boarding at dawn", limit=3, work=local_run.work)
+    assert attachment in [h.key for h in hits], [(h.key, h.text) for h in hits]
 
 
 def test_step_timings_come_from_the_execution_history(local_run):

@@ -1,0 +1,90 @@
+"""Search: the hybrid search function (functions/search) behind an IAM-authorized function URL.
+
+Decisions:
+* AuthType AWS_IAM: every request is SigV4-signed; only principals allowed
+  `lambda:InvokeFunctionUrl` on this function (identity policies in this account; no resource
+  policy grants anyone else) get in (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html).
+* Results name objects of the ingest bucket only (SEARCH_BUCKETS), and, with the optional
+  allow-list of the `search` context key (`npx cdk deploy -c search='{"access":
+  {"arn:aws:sts::111122223333:assumed-role/Analyst/*": ["reports/"]}}'`), only keys under the
+  prefixes of the caller's entries; callers on no entry are refused (functions/search/settings.py).
+* In the isolated subnets with the functions' security group; the database through RDS Proxy
+  as the app user with an IAM token; the query embedded by the same SageMaker endpoints as the
+  embed step, of which it may invoke the two embedding endpoints only.
+"""
+from __future__ import annotations
+
+import json
+from typing import Mapping
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+from pydantic import BaseModel, ConfigDict
+
+from cdk_app.config import PipelineConfig
+from cdk_app.database import Database
+from cdk_app.house.python_function import PipelineFunction, PipelineLayers
+from cdk_app.models import Models
+from cdk_app.network import Network
+from cdk_app.storage import Storage
+from functions.common import constants as c
+
+CONTEXT_KEY = "search"
+# The roles whose endpoints embed a query (functions/search/core.py SPACES).
+QUERY_ROLES = (c.MODEL_TEXT_EMBEDDING, c.MODEL_IMAGE_EMBEDDING)
+
+
+class SearchContext(BaseModel):
+    """The optional `search` context: {principal ARN pattern: [key prefixes]} (empty: every
+    caller allowed to invoke the URL may search the whole ingest bucket)."""
+
+    model_config = ConfigDict(extra="forbid")
+    access: Mapping[str, list[str]] = {}
+
+
+class Search(Construct):
+    """Exposes `function` (PipelineFunction) and `url` (the function URL)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        network: Network,
+        storage: Storage,
+        layers: PipelineLayers,
+        database: Database,
+        models: Models,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        raw = self.node.try_get_context(CONTEXT_KEY)
+        settings = SearchContext.model_validate(json.loads(raw) if isinstance(raw, str) else (raw or {}))
+        endpoints = {role: name for role, name in models.endpoint_names.items() if role in QUERY_ROLES}
+        self.function = PipelineFunction(
+            self,
+            "Search",
+            config=config,
+            name=c.FN_SEARCH,
+            description="Hybrid search (full text + vectors, every modality) over the pipeline's results",
+            layers=[layers.core],
+            memory_mb=1024,
+            # a query embedding (one model call, retried within the client) and three SQL queries
+            timeout=Duration.seconds(60),
+            environment={
+                c.ENV_SEARCH_BUCKETS: Stack.of(self).to_json_string([storage.ingest_bucket.bucket_name]),
+                c.ENV_SEARCH_ACCESS: json.dumps(dict(settings.access)),
+                c.ENV_MODEL_ENDPOINTS: Stack.of(self).to_json_string(endpoints),
+                c.ENV_MODEL_BATCH_ITEMS: json.dumps(models.batch_items),  # the catalog's, as every caller
+                **database.connection_env,
+            },
+            vpc=network.vpc,
+            security_groups=[network.lambda_security_group],
+        )
+        database.grant_connect(self.function.role)
+        arns = [models.endpoint_arns[role] for role in QUERY_ROLES if role in models.endpoint_arns]
+        if arns:
+            self.function.role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=arns))
+        self.url = self.function.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)

@@ -1,0 +1,112 @@
+"""search Lambda behind an IAM-authorized function URL: one hybrid search per request.
+
+Request (payload format 2.0 of Lambda function URLs): POST with a JSON body
+{"query": "...", "limit": 10, "filters": {"modalities": ["video"], "key_prefix": "...",
+"time_from": 0, "time_to": 30, "uploaded_since": "2026-01-01T00:00:00Z", "uploaded_until": ...,
+"pipeline_version": "..."}}. Response: 200 with functions.search.core.SearchResult as JSON;
+400 for an invalid request, 403 when the caller may not search there (settings.py), 503 when
+the database or the query's model is unavailable (retry later).
+
+Env: SEARCH_BUCKETS, SEARCH_ACCESS (optional), MODEL_ENDPOINTS, MODEL_BATCH_ITEMS, DB_HOST,
+DB_PORT, DB_NAME, DB_USER, DB_AUTH. Layers: core only.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Optional
+
+import psycopg
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from functions.common.constants import POWERTOOLS_SERVICE
+from functions.common.db import Database
+from functions.common.errors import DatabaseUnavailableError, ModelThrottledError, ModelUnavailableError
+from functions.search.core import MAX_LIMIT, MAX_QUERY_CHARS, Filters, ModelEmbedder, search
+from functions.search.settings import AccessDenied, SearchSettings
+
+logger = Logger(service=POWERTOOLS_SERVICE)
+tracer = Tracer(service=POWERTOOLS_SERVICE)
+_clients: Optional[tuple[SearchSettings, Database, ModelEmbedder]] = None
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    limit: int = Field(default=10, ge=1, le=MAX_LIMIT)
+    filters: Filters = Filters()
+
+
+class _Iam(BaseModel):
+    userArn: Optional[str] = None
+
+
+class _Authorizer(BaseModel):
+    iam: Optional[_Iam] = None
+
+
+class _RequestContext(BaseModel):
+    authorizer: Optional[_Authorizer] = None
+
+
+class FunctionUrlEvent(BaseModel):
+    """The parts of a function URL request (payload format 2.0) the search reads."""
+
+    version: str = "2.0"
+    body: Optional[str] = None
+    isBase64Encoded: bool = False
+    requestContext: _RequestContext = _RequestContext()
+
+    @property
+    def principal(self) -> Optional[str]:
+        auth = self.requestContext.authorizer
+        return auth.iam.userArn if auth and auth.iam else None
+
+    def request(self) -> SearchRequest:
+        raw = base64.b64decode(self.body or "") if self.isBase64Encoded else (self.body or "").encode("utf-8")
+        return SearchRequest.model_validate_json(raw or b"{}")
+
+
+def _setup() -> tuple[SearchSettings, Database, ModelEmbedder]:
+    global _clients
+    if _clients is None:
+        from functions.common.model_client import ModelClient
+        from functions.common.settings import Settings
+
+        settings = Settings.from_env()
+        client = ModelClient(settings.model_endpoints, batch_items=settings.model_batch_items)
+        _clients = (SearchSettings.from_env(), Database(), ModelEmbedder(client))
+    return _clients
+
+
+def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(body, default=str)}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    url_event = FunctionUrlEvent.model_validate(event)
+    try:
+        request = url_event.request()
+    except (ValidationError, ValueError) as exc:
+        return _response(400, {"error": "invalid request", "detail": str(exc)[:2000]})
+    settings, db, embed = _setup()
+    try:
+        scope = settings.scope_for(url_event.principal, request.filters.key_prefix)
+    except AccessDenied as exc:
+        logger.warning("search refused", extra={"principal": url_event.principal, "reason": str(exc)})
+        return _response(403, {"error": "forbidden", "detail": str(exc)})
+    try:
+        result = search(db.connection(), request.query, embed, limit=request.limit, filters=request.filters, scope=scope)
+    except (DatabaseUnavailableError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        db.close()  # the next request opens a new connection
+        logger.exception("database unavailable")
+        return _response(503, {"error": "database unavailable", "detail": str(exc)[:500]})
+    except (ModelThrottledError, ModelUnavailableError) as exc:
+        return _response(503, {"error": "query model unavailable", "detail": str(exc)[:500]})
+    logger.info("searched", extra={"principal": url_event.principal, "hits": len(result.hits), "legs": result.legs})
+    return _response(200, result.to_dict())

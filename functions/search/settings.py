@@ -1,0 +1,77 @@
+"""The search function's settings and its authorization model, read once per container.
+
+Environment (names in functions/common/constants.py):
+* SEARCH_BUCKETS (required): JSON list of the buckets whose objects results may name: the
+  pipeline's ingest bucket(s). Rows of any other bucket are never returned.
+* SEARCH_ACCESS (optional): JSON {IAM principal ARN pattern: [key prefixes]}. Unset or {}: every
+  caller the function URL lets in (IAM: `lambda:InvokeFunctionUrl` on this function) may search
+  the whole of SEARCH_BUCKETS, so grant that permission only to principals that may read those
+  buckets. Set: a caller whose ARN (the function URL's requestContext.authorizer.iam.userArn;
+  for a role session `arn:aws:sts::<account>:assumed-role/<role>/<session>`) matches a pattern
+  (`*` and `?` wildcards) sees only keys under the prefixes of every pattern it matches, and a
+  caller that matches none is refused.
+* MODEL_ENDPOINTS: the endpoints that embed the query (functions/common/settings.py reads it).
+
+`from_env` raises SearchConfigError naming the variable when a value is unusable.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Mapping, Optional
+
+from functions.common.constants import ENV_SEARCH_ACCESS, ENV_SEARCH_BUCKETS
+from functions.search.core import Scope
+
+
+class SearchConfigError(ValueError):
+    """A search setting in the environment is missing or malformed."""
+
+
+class AccessDenied(Exception):
+    """The caller may not search (no allow-list entry), or not under the prefix it asked for."""
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    buckets: tuple[str, ...]
+    access: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SearchSettings":
+        env = os.environ if env is None else env
+        raw_buckets = env.get(ENV_SEARCH_BUCKETS, "")
+        try:
+            buckets = json.loads(raw_buckets) if raw_buckets.strip() else None
+        except ValueError as exc:
+            raise SearchConfigError(f"{ENV_SEARCH_BUCKETS} is not JSON: {exc}") from exc
+        if not isinstance(buckets, list) or not buckets or not all(isinstance(b, str) and b for b in buckets):
+            raise SearchConfigError(f"{ENV_SEARCH_BUCKETS} must be a JSON list of bucket names, not {raw_buckets!r}")
+        raw_access = env.get(ENV_SEARCH_ACCESS, "")
+        try:
+            access = json.loads(raw_access) if raw_access.strip() else {}
+        except ValueError as exc:
+            raise SearchConfigError(f"{ENV_SEARCH_ACCESS} is not JSON: {exc}") from exc
+        if not isinstance(access, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, list) and all(isinstance(p, str) for p in v) for k, v in access.items()
+        ):
+            raise SearchConfigError(f"{ENV_SEARCH_ACCESS} must be a JSON object {{principal ARN pattern: [key prefixes]}}")
+        return cls(buckets=tuple(buckets), access={k: tuple(v) for k, v in access.items()})
+
+    def scope_for(self, principal: Optional[str], key_prefix: Optional[str] = None) -> Scope:
+        """What `principal` may read, narrowed to `key_prefix` when asked. Raises AccessDenied."""
+        if not self.access:
+            prefixes = None
+        else:
+            matched = [p for pattern, allowed in self.access.items()
+                       if principal and fnmatchcase(principal, pattern) for p in allowed]
+            if not matched:
+                raise AccessDenied(f"{principal or 'an unsigned caller'} is not on the search allow-list")
+            prefixes = tuple(dict.fromkeys(matched))
+        if key_prefix is not None and prefixes is not None:
+            if not any(key_prefix.startswith(p) for p in prefixes):
+                # narrower than an allowed prefix is fine; anything else would widen the scope
+                raise AccessDenied(f"{principal} may not search under {key_prefix!r}")
+        return Scope(buckets=self.buckets, key_prefixes=prefixes)

@@ -1,0 +1,222 @@
+"""Hybrid search against real rankings in PostgreSQL + pgvector (functions/search/core.py).
+
+The corpus (conftest.py): a 40-page pump manual whose pages are nearly alike, a note about a
+cartographer, parts lists that differ only by their part code, an audio briefing in three
+time ranges, an old archive note, an older pipeline version's row, another bucket's row,
+two images and a video with two keyframes (CLIP embeddings).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from functions.common.constants import MODEL_IMAGE_EMBEDDING, MODEL_TEXT_EMBEDDING
+from functions.search import core
+from functions.search.core import Filters, Scope, Tuning
+
+from search_corpus import BUCKET, CODE, OTHER_BUCKET
+
+IN_BUCKET = Scope(buckets=(BUCKET,))
+
+
+def _search(conn, embedder, query, **kwargs):
+    kwargs.setdefault("scope", IN_BUCKET)
+    return core.search(conn, query, embedder, **kwargs)
+
+
+def _exact_order(stored, role, query_vector, chunk_ids=None) -> list[int]:
+    """Cosine ranking in numpy over the stored vectors: the truth the database must match."""
+    q = np.asarray(query_vector)
+    scored = [(float(np.dot(q, v) / (np.linalg.norm(q) * np.linalg.norm(v))), cid)
+              for (r, cid), v in stored["vectors"].items() if r == role and (chunk_ids is None or cid in chunk_ids)]
+    return [cid for _, cid in sorted(scored, key=lambda s: (-s[0], s[1]))]
+
+
+def _chunk_ids(stored, predicate) -> set[int]:
+    return {cid for obj in stored["objects"] if predicate(obj) for cid in obj.ids}
+
+
+def test_an_exact_code_is_found_first_even_when_the_embedding_ranks_look_alikes_above_it(conn, embedder, stored):
+    # Given six parts lists that differ only by their code, and the text embedding of the query
+    text_leg = core.nearest(conn, MODEL_TEXT_EMBEDDING, embedder(MODEL_TEXT_EMBEDDING, CODE), 10, scope=IN_BUCKET)
+    exact_chunk = next(o for o in stored["objects"] if o.key == f"parts/{CODE.lower()}.txt").ids[0]
+    vector_rank = [cid for cid, _ in text_leg.ranked].index(exact_chunk) + 1
+    assert vector_rank > 1, "the embedding alone already ranks the exact code first: the corpus no longer shows the point"
+    # When searching for the code
+    result = _search(conn, embedder, CODE, limit=5)
+    # Then full-text search puts the one list with exactly that code first
+    assert result.hits[0].key == f"parts/{CODE.lower()}.txt"
+    assert "lexical" in result.hits[0].matched_by and CODE in result.hits[0].text
+
+
+def test_a_paraphrase_with_no_shared_word_finds_the_note_by_meaning(conn, embedder):
+    # (among texts and documents: the tiny CLIP here has random weights, so its image leg is noise)
+    result = _search(conn, embedder, "mapmaker charting the shoreline", limit=5,
+                     filters=Filters(modalities=("text", "document")))
+    top = result.hits[0]
+    assert top.key == "notes/cartographer.txt" and top.modality == "text"
+    assert top.matched_by[0] == "text" and top.similarity is not None
+
+
+def test_a_single_word_finds_the_one_note_among_near_identical_manual_pages(conn, embedder):
+    # The report of issue 16: "cartographer" against a manual of look-alike pages
+    result = _search(conn, embedder, "cartographer", limit=3)
+    assert result.hits[0].key == "notes/cartographer.txt"
+    assert result.legs["text"] == "exact"  # a small collection is scanned exactly
+
+
+def test_a_text_query_reaches_images_and_keyframes_through_the_image_text_space(conn, embedder, stored):
+    # When a text query is embedded by CLIP's text tower
+    query = "a red square"
+    result = _search(conn, embedder, query, limit=20)
+    assert "image" in result.legs and "image" not in result.unavailable
+    via_image = [h for h in result.hits if "image" in h.matched_by]
+    # Then every image and keyframe is reached through the image leg, whatever its text
+    assert {h.key for h in via_image} == {"images/red.png", "images/blue.png", "video/harbour.mp4"}
+    # in the order of their cosine similarity to the query in that space (computed here in numpy)
+    truth = _exact_order(stored, MODEL_IMAGE_EMBEDDING, embedder(MODEL_IMAGE_EMBEDDING, query))
+    leg = core.nearest(conn, MODEL_IMAGE_EMBEDDING, embedder(MODEL_IMAGE_EMBEDDING, query), 10, scope=IN_BUCKET)
+    assert [cid for cid, _ in leg.ranked] == truth
+    # And each hit says its modality, file and time range
+    keyframes = [h for h in via_image if h.modality == "video"]
+    assert {(h.time_start, h.time_end) for h in keyframes} == {(0.0, 10.0), (10.0, 20.0)}
+    assert all(h.where.endswith(" s") for h in keyframes)
+
+
+def test_without_the_image_model_the_image_leg_is_reported_unavailable(conn, embedder):
+    def text_only(role, text):
+        return embedder(role, text) if role == MODEL_TEXT_EMBEDDING else None
+
+    result = _search(conn, text_only, "harbour boats", limit=5)
+    assert result.unavailable == {"image": f"model {MODEL_IMAGE_EMBEDDING} not deployed"}
+    assert all("image" not in h.matched_by for h in result.hits)
+
+
+def test_modality_filter(conn, embedder):
+    result = _search(conn, embedder, "rain and wind on the coast", limit=10, filters=Filters(modalities=("audio",)))
+    assert result.hits and {h.modality for h in result.hits} == {"audio"}
+    assert result.hits[0].time_start == 10.0
+
+
+def test_key_prefix_filter(conn, embedder):
+    result = _search(conn, embedder, "coastline", limit=10, filters=Filters(key_prefix="notes/"))
+    assert result.hits and all(h.key.startswith("notes/") for h in result.hits)
+    assert result.hits[0].key == "notes/cartographer.txt"
+
+
+def test_time_range_filter_keeps_the_chunks_overlapping_it(conn, embedder):
+    result = _search(conn, embedder, "weather", limit=10, filters=Filters(time_from=12, time_to=18))
+    # the audio and video chunks of 10-20 s overlap 12-18 s; 0-10, 20-30 and untimed chunks do not
+    assert {(h.key, h.time_start, h.time_end) for h in result.hits} == {
+        ("audio/briefing.wav", 10.0, 20.0), ("video/harbour.mp4", 10.0, 20.0)}
+
+
+def test_upload_date_filter_leaves_out_older_objects(conn, embedder):
+    query = "heavy rain and strong wind"
+    everything = _search(conn, embedder, query, limit=10)
+    assert "archive/weather-2020.txt" in {h.key for h in everything.hits}
+    since = datetime.now(timezone.utc) - timedelta(days=1)
+    recent = _search(conn, embedder, query, limit=10, filters=Filters(uploaded_since=since))
+    assert recent.hits and "archive/weather-2020.txt" not in {h.key for h in recent.hits}
+    old = _search(conn, embedder, query, limit=10, filters=Filters(uploaded_until=datetime(2021, 1, 1, tzinfo=timezone.utc)))
+    assert {h.key for h in old.hits} == {"archive/weather-2020.txt"}
+
+
+def test_pipeline_version_filter(conn, embedder):
+    hits = _search(conn, embedder, "cartographer coastline", limit=10, filters=Filters(pipeline_version="v0")).hits
+    assert [(h.key, h.pipeline_version) for h in hits] == [("notes/cartographer.txt", "v0")]
+    current = _search(conn, embedder, "cartographer coastline", limit=10, filters=Filters(pipeline_version="v1")).hits
+    assert current[0].key == "notes/cartographer.txt" and {h.pipeline_version for h in current} == {"v1"}
+
+
+def test_scope_never_returns_another_buckets_objects_or_keys_outside_the_allowed_prefixes(conn, embedder):
+    unscoped = core.search(conn, "cartographer salary", embedder, limit=10)
+    assert OTHER_BUCKET in {h.bucket for h in unscoped.hits}  # the row is there to be found
+    scoped = _search(conn, embedder, "cartographer salary", limit=10)
+    assert scoped.hits and {h.bucket for h in scoped.hits} == {BUCKET}
+    narrow = _search(conn, embedder, "cartographer salary", limit=10,
+                     scope=Scope(buckets=(BUCKET,), key_prefixes=("parts/", "audio/")))
+    assert narrow.hits and all(h.key.startswith(("parts/", "audio/")) for h in narrow.hits)
+
+
+@pytest.mark.parametrize("query", ["pump seals", "cartographer", "harbour at dawn", "replacement valve housing"])
+def test_the_text_leg_matches_numpy_exact_ranking_on_the_exact_and_the_index_path(conn, embedder, stored, query):
+    vector = embedder(MODEL_TEXT_EMBEDDING, query)
+    in_bucket = _chunk_ids(stored, lambda o: o.bucket == BUCKET)
+    truth = _exact_order(stored, MODEL_TEXT_EMBEDDING, vector, in_bucket)[:10]
+    exact = core.nearest(conn, MODEL_TEXT_EMBEDDING, vector, 10, scope=IN_BUCKET)
+    assert exact.method == "exact" and [cid for cid, _ in exact.ranked] == truth
+    # Forced onto the HNSW index (what a collection above exact_max_rows gets): same top 10
+    _plan_as_for_a_large_table(conn)
+    index = core.nearest(conn, MODEL_TEXT_EMBEDDING, vector, 10, scope=IN_BUCKET, tuning=Tuning(exact_max_rows=0))
+    assert index.method.startswith("hnsw") and [cid for cid, _ in index.ranked] == truth
+
+
+def _plan_as_for_a_large_table(conn) -> None:
+    """A few dozen rows: the planner would sort them all rather than walk the HNSW graph; make it
+    plan as it does for the large tables the index path is for (this session only)."""
+    for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+        conn.execute(f"SET {setting} = off")
+
+
+def test_a_filter_that_starves_the_index_candidates_still_returns_the_exact_top(conn, embedder, stored):
+    # Given an index scan of 5 candidates (ef_search 5) and a filter that few of them pass
+    vector = embedder(MODEL_TEXT_EMBEDDING, "pump maintenance")
+    tuning = Tuning(exact_max_rows=0, candidates=5, ef_search=5)
+    _plan_as_for_a_large_table(conn)
+    leg = core.nearest(conn, MODEL_TEXT_EMBEDDING, vector, 3, Filters(modalities=("audio",)), IN_BUCKET, tuning)
+    audio = _chunk_ids(stored, lambda o: o.modality == "audio")
+    # Then the three audio chunks come back in exact order (iterative scan on pgvector >= 0.8,
+    # else the exact scan after the index ran out)
+    assert [cid for cid, _ in leg.ranked] == _exact_order(stored, MODEL_TEXT_EMBEDDING, vector, audio)[:3]
+    assert leg.method in {"hnsw-iterative", "hnsw-then-exact", "hnsw-iterative-then-exact"}
+
+
+def test_the_text_leg_can_use_the_partial_hnsw_index_and_the_lexical_leg_the_gin_index(conn, embedder):
+    from functions.search.core import _filter_sql, lexical_sql, nearest_sql, vector_literal
+
+    where, params = _filter_sql(Filters(), IN_BUCKET)
+    vector = embedder(MODEL_TEXT_EMBEDDING, "pump")
+    with conn.transaction():
+        _plan_as_for_a_large_table(conn)
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN " + nearest_sql(384, where, exact=False),
+            {**params, "q": vector_literal(vector), "role": MODEL_TEXT_EMBEDDING, "limit": 10, "candidates": 10}))
+    conn.execute("RESET ALL")
+    conn.execute("SET enable_seqscan = off")  # (GIN is read through a bitmap scan)
+    lexical_plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + lexical_sql(where), {**params, "text": CODE, "limit": 10}))
+    assert "embeddings_text_384_hnsw" in plan, plan
+    assert "chunks_text_search_gin" in lexical_plan, lexical_plan
+
+
+def test_the_function_url_handler_runs_the_same_search_for_an_allowed_caller(stored, search_models, db_env, monkeypatch):
+    import json
+
+    import functions.search.handler as handler
+    from functions.common import constants as c
+    from local.lambda_dispatch import FakeLambdaContext
+
+    for name, value in search_models.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv(c.ENV_SEARCH_BUCKETS, json.dumps([BUCKET]))
+    monkeypatch.setenv(c.ENV_SEARCH_ACCESS, json.dumps({"arn:aws:sts::111122223333:assumed-role/Analyst/*": ["notes/", "parts/"]}))
+    monkeypatch.setattr(handler, "_clients", None)
+    event = {"version": "2.0", "rawPath": "/", "isBase64Encoded": False,
+             "body": json.dumps({"query": f"cartographer {CODE}", "limit": 5}),
+             "requestContext": {"http": {"method": "POST"}, "authorizer": {"iam": {
+                 "userArn": "arn:aws:sts::111122223333:assumed-role/Analyst/alice", "accountId": "111122223333"}}}}
+    try:
+        response = handler.lambda_handler(event, FakeLambdaContext("search"))
+    finally:
+        if handler._clients is not None:
+            handler._clients[1].close()
+        monkeypatch.setattr(handler, "_clients", None)
+    assert response["statusCode"] == 200, response["body"]
+    body = json.loads(response["body"])
+    keys = [h["key"] for h in body["hits"]]
+    # (the note is there twice: pipeline versions v1 and v0)
+    assert {"notes/cartographer.txt", f"parts/{CODE.lower()}.txt"} <= set(keys[:3])
+    assert all(k.startswith(("notes/", "parts/")) for k in keys) and {h["bucket"] for h in body["hits"]} == {BUCKET}
+    assert body["legs"]["lexical"] == "fulltext" and body["pgvector_version"]
