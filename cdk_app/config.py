@@ -12,7 +12,13 @@ from typing import Any, Literal, Mapping, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cdk_app.house.log_retention import RETENTION_BY_DAYS
-from functions.common.constants import MODALITIES, MODEL_ROLES, TEXT_CHUNK_MAX_TOKENS
+from functions.common.constants import (
+    MODALITIES,
+    MODEL_ROLES,
+    TEXT_CHUNK_MAX_TOKENS,
+    VIDEO_CHUNKING_SCENES,
+    VIDEO_CHUNKINGS,
+)
 
 CONTEXT_KEY = "pipeline"
 
@@ -84,10 +90,18 @@ class PipelineConfig(_Strict):
     log_retention_days: int
     max_object_mb: int = Field(ge=1, le=10240)
     video_chunk_seconds: int = Field(ge=1, le=600)
+    # "scenes": video chunks from scene change to scene change (at most two windows of
+    # video_chunk_seconds, long scenes in windows); "fixed": windows only (functions/processing/scenes.py).
+    video_chunking: str = VIDEO_CHUNKING_SCENES
     # Text and CSV files are decoded whole in extract (3,008 MB): about 4 bytes of memory per byte.
     max_text_mb: int = Field(default=128, ge=1, le=512)
     # Chunks of one object at most (embed and store page through them in one invocation each).
     max_chunks: int = Field(default=300_000, ge=1, le=1_000_000)
+    # Longer media / PDFs with more pages are extracted in segments of this size, each in an
+    # invocation of its own, up to segment_max_concurrency of one object at a time.
+    segment_seconds: int = Field(default=600, ge=60, le=1800)
+    segment_pages: int = Field(default=100, ge=10, le=500)
+    segment_max_concurrency: int = Field(default=10, ge=1, le=40)
     # Tokens of the text_embedding model's tokenizer per chunk, [CLS]/[SEP] not counted: at most
     # its 256-token input less those two, or the model truncates the chunk (functions/processing/text.py).
     text_chunk_tokens: int = Field(ge=16, le=TEXT_CHUNK_MAX_TOKENS)
@@ -108,6 +122,13 @@ class PipelineConfig(_Strict):
         unknown = set(value) - set(MODALITIES)
         if unknown or not value:
             raise ValueError(f"modalities must be a non-empty subset of {list(MODALITIES)}; unknown: {sorted(unknown)}")
+        return value
+
+    @field_validator("video_chunking")
+    @classmethod
+    def _video_chunking(cls, value: str) -> str:
+        if value not in VIDEO_CHUNKINGS:
+            raise ValueError(f"video_chunking must be one of {list(VIDEO_CHUNKINGS)}")
         return value
 
     @field_validator("log_retention_days")

@@ -67,8 +67,11 @@ class Orchestration(Construct):
             c.ENV_MODEL_ENDPOINTS: stack.to_json_string(models.endpoint_names),
             c.ENV_MAX_OBJECT_BYTES: str(config.max_object_mb * 1024 * 1024),
             c.ENV_VIDEO_CHUNK_SECONDS: str(config.video_chunk_seconds),
+            c.ENV_VIDEO_CHUNKING: config.video_chunking,
             c.ENV_MAX_TEXT_BYTES: str(config.max_text_mb * 1024 * 1024),
             c.ENV_MAX_CHUNKS: str(config.max_chunks),
+            c.ENV_SEGMENT_SECONDS: str(config.segment_seconds),
+            c.ENV_SEGMENT_PAGES: str(config.segment_pages),
             c.ENV_TEXT_CHUNK_TOKENS: str(config.text_chunk_tokens),
             c.ENV_TEXT_CHUNK_OVERLAP: str(config.text_chunk_overlap),
             c.ENV_MODEL_BATCH_ITEMS: json.dumps(models.batch_items),
@@ -117,7 +120,7 @@ class Orchestration(Construct):
                 [GRANT_ACTIONS, BUCKET_OBJECTS],
             )
 
-        definition = asl.render(config.map_max_concurrency)
+        definition = asl.render(config.map_max_concurrency, config.segment_max_concurrency)
         substitutions = {asl.FUNCTION_ARN_KEYS[step]: fn.function.function_arn for step, fn in f.items()}
         self.state_machine = pipeline_state_machine(
             self,

@@ -44,13 +44,13 @@ def load_objects(conn: Any) -> list[dict]:
     latest failure, ordered by modality and key."""
     rows = conn.execute(
         f"SELECT o.id, o.bucket, o.key, o.version_id, o.modality, o.status, o.detected_format, o.size,"
-        f" o.metadata, o.unavailable, f.failed_step, f.error, f.reason"
+        f" o.metadata, o.unavailable, f.failed_step, f.error, f.reason, o.content_sha256, o.reused_from"
         f" FROM {S}.{TABLE_OBJECTS} o LEFT JOIN {S}.{TABLE_FAILURES} f"
         f"  ON f.bucket = o.bucket AND f.key = o.key AND f.version_id IS NOT DISTINCT FROM o.version_id"
         f"  AND f.pipeline_version = o.pipeline_version"
         f" ORDER BY o.modality, o.key").fetchall()
     names = ("id", "bucket", "key", "version_id", "modality", "status", "detected_format", "size", "metadata",
-             "unavailable", "failed_step", "error", "reason")
+             "unavailable", "failed_step", "error", "reason", "content_sha256", "reused_from")
     objects = {row[0]: {**dict(zip(names, row)), "chunks": [], "generated": [], "embeddings": 0} for row in rows}
     for object_id, ordinal, kind, text, t0, t1, page, metadata, roles in conn.execute(
             f"SELECT ch.object_id, ch.ordinal, ch.kind, ch.text, ch.time_start, ch.time_end, ch.page, ch.metadata,"
@@ -82,7 +82,9 @@ def collect_artefacts(s3: Any, staging_bucket: str, pipeline_version: str, objec
 
     found: dict = {}
     for obj in objects:
-        ref = ObjectRef(bucket=obj["bucket"], key=obj["key"], version_id=obj["version_id"], size=obj["size"],
+        # A reused result's artefacts are those of the object it was copied from.
+        origin = obj.get("reused_from") or obj
+        ref = ObjectRef(bucket=origin["bucket"], key=origin["key"], version_id=origin["version_id"], size=obj["size"],
                         modality=obj["modality"])
         prefix = object_prefix(pipeline_version, ref)
         entry: dict = {"thumbnail": None, "frames": {}}
@@ -127,6 +129,14 @@ class FileReport:
     @property
     def embeddings(self) -> int:
         return self.obj["embeddings"] if self.obj else 0
+
+    @property
+    def reused_from(self) -> Optional[str]:
+        """The object whose result of the same bytes this one's rows copy ("key (version v)"), or None."""
+        source = self.obj.get("reused_from") if self.obj else None
+        if not source:
+            return None
+        return source["key"] + (f" (version {source['version_id']})" if source.get("version_id") else "")
 
     @property
     def reason(self) -> Optional[str]:
@@ -194,15 +204,19 @@ def print_summary(files: list[FileReport], result: "RunResult", out: TextIO = sy
             run = f.iteration.failure if f.iteration else None
             where = f" at {run.step} ({run.error})" if run else ""
             line += f"\n{'':<{width}}  ^ failed{where}: {f.reason or 'no reason recorded'}"
+        elif f.reused_from:
+            line += f"\n{'':<{width}}  ^ same bytes as {f.reused_from}: its result reused, no model called"
         print(line, file=out)
     print(f"\n{'step':<15} {'files':>5} {'total s':>8} {'mean s':>8} {'max s':>8}", file=out)
     for step, s in step_stats(files).items():
         print(f"{step:<15} {s['files']:>5} {s['total']:>8.2f} {s['mean']:>8.2f} {s['max']:>8.2f}", file=out)
     ok = sum(f.status == "succeeded" for f in files)
     failed = sum(f.status == "failed" for f in files)
+    reused = sum(bool(f.reused_from) for f in files)
     executions_ok = sum(e["status"] == "SUCCEEDED" for e in result.executions)
     per_minute = len(result.files) / result.elapsed * 60 if result.elapsed else 0.0
-    print(f"\n{len(result.objects)}/{len(result.files)} files have a result row ({ok} succeeded, {failed} failed); "
+    print(f"\n{len(result.objects)}/{len(result.files)} files have a result row ({ok} succeeded"
+          f"{f', {reused} of them reusing the result of the same bytes' if reused else ''}, {failed} failed); "
           f"{executions_ok}/{len(result.executions)} executions succeeded; "
           f"{per_minute:.1f} files per minute ({result.elapsed:.1f} s from first upload to last execution)", file=out)
 
@@ -337,10 +351,16 @@ def _file_html(i: int, f: FileReport) -> str:
              ("total", _fmt(f.total_seconds) + " s")]
     if unavailable:
         facts.append(("models not available", ", ".join(unavailable)))
+    if f.reused_from:
+        facts.append(("reused from", f"{f.reused_from}: same bytes, its result copied, no model called"))
+    if obj.get("content_sha256"):
+        facts.append(("sha256", obj["content_sha256"][:16] + "…"))
     facts_html = "".join(f"<div><dt>{e(k)}</dt><dd>{e(v)}</dd></div>" for k, v in facts)
     return (f'<section class="file" id="f{i}" data-key="{e(f.key)}" data-status="{e(f.status)}">'
             f'<header><h2>{e(f.key)}</h2><span class="badge m-{e(f.modality)}">{e(f.modality)}</span>'
-            f'<span class="badge s-{e(f.status)}">{e(f.status)}</span></header>'
+            f'<span class="badge s-{e(f.status)}">{e(f.status)}</span>'
+            + (f'<span class="badge reused" title="{e(f.reused_from)}">reused</span>' if f.reused_from else "")
+            + '</header>'
             f'<div class="top"><div class="graphbox">{_graph(f.iteration)}</div>'
             f'<div class="side">{thumb_html}<dl class="facts">{facts_html}</dl></div></div>{failure}'
             f'<h3>Generated</h3>{_generated_html(f)}<h3>Chunks</h3>{_chunks_html(f)}</section>')
@@ -363,7 +383,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .file{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px;margin-bottom:18px}
 .file header{display:flex;gap:8px;align-items:center;margin-bottom:10px}
 .badge{font-size:12px;padding:2px 8px;border-radius:10px;background:#eaeded;color:var(--ink)}
-.s-succeeded{background:#e9f6ec;color:var(--ok)}.s-failed,.s-missing{background:#fdecea;color:var(--bad)}
+.s-succeeded{background:#e9f6ec;color:var(--ok)}.reused{background:#e8f1fb;color:#0073bb}.s-failed,.s-missing{background:#fdecea;color:var(--bad)}
 .top{display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap}
 .side{flex:1;min-width:220px}.thumb{display:block;max-width:100%;max-height:110px;margin-bottom:8px;border:1px solid var(--line);border-radius:4px}
 .graph text.n{font-size:13px;font-weight:600;text-anchor:middle;fill:var(--ink)}
@@ -399,7 +419,9 @@ def write_html(path: Path, files: list[FileReport], meta: dict) -> Path:
                     for step, s in step_stats(files).items())
     rows = "".join(
         f'<tr><td><a href="#f{i}">{e(f.key)}</a></td><td>{e(f.modality)}</td>'
-        f'<td><span class="badge s-{e(f.status)}">{e(f.status)}</span></td><td class="num">{f.chunks}</td>'
+        f'<td><span class="badge s-{e(f.status)}">{e(f.status)}</span>'
+        + (f' <span class="badge reused" title="{e(f.reused_from)}">reused</span>' if f.reused_from else "")
+        + f'</td><td class="num">{f.chunks}</td>'
         f'<td class="num">{f.embeddings}</td>'
         + "".join(f'<td class="num">{_fmt(f.seconds(s))}</td>' for s in PIPELINE_STEPS)
         + f'<td class="num">{_fmt(f.total_seconds)}</td><td>{e(f.reason or "") if f.status != "succeeded" else ""}</td></tr>'

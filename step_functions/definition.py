@@ -35,6 +35,9 @@ FUNCTION_ARN_KEYS: dict[str, str] = {
     STEP_RECORD_FAILURE: "RecordFailureFunctionArn",
 }
 DEFAULT_MAX_CONCURRENCY = 8
+# Segments of one long object extracted at a time (segment_max_concurrency in cdk.json).
+DEFAULT_SEGMENT_CONCURRENCY = 10
+SEGMENTED_MODALITIES = ("video", "audio", "document")
 # Seconds a task may run; a little above the Lambda timeout so the Lambda's own timeout
 # error (retryable by us or not) is what Step Functions sees first.
 TASK_TIMEOUT_SECONDS = 960
@@ -128,11 +131,61 @@ def _iteration(modality: str) -> dict[str, Any]:
         nxt = _name(modality, steps[i + 1]) if i + 1 < len(steps) else None
         states[_name(modality, step)] = _task(modality, step, nxt, catch_step=step)
         states[_name(modality, f"{STEP_RECORD_FAILURE}_{step}")] = _failure_recorder(modality, step)
+    if modality in SEGMENTED_MODALITIES:
+        states.update(_segment_states(modality, states[_name(modality, STEP_EXTRACT)]))
     return {
         "ProcessorConfig": {"Mode": "INLINE"},
         "StartAt": _name(modality, steps[0]),
         "States": states,
     }
+
+
+def _segment_states(modality: str, extract: dict[str, Any]) -> dict[str, Any]:
+    """A long object (extract answered with `segments`): extract each segment, side by side,
+    each retried alone; then extract assembles them and the iteration goes on to generate.
+    (functions/processing/segments.py)"""
+    after = extract["Next"]
+    extract["Next"] = _name(modality, "segmented?")
+    segment = _task(modality, STEP_EXTRACT, None, None)
+    segment["Comment"] = f"extract one segment of a long {modality} object"
+    assemble = _task(modality, STEP_EXTRACT, after, catch_step=STEP_EXTRACT)
+    assemble["Comment"] = f"assemble the segments of a long {modality} object"
+    return {
+        _name(modality, "segmented?"): {
+            "Type": "Choice",
+            "Comment": "extract planned segments (a long object) or extracted it whole",
+            "Choices": [{
+                "And": [{"Variable": "$.segments", "IsPresent": True}, {"Variable": "$.segments", "IsNull": False}],
+                "Next": _name(modality, "extract segments"),
+            }],
+            "Default": after,
+        },
+        _name(modality, "extract segments"): {
+            "Type": "Map",
+            "Comment": f"one iteration per segment of a long {modality} object",
+            "ItemsPath": "$.segments",
+            "ItemSelector": {
+                "object.$": "$.object",
+                "pipeline_version.$": "$.pipeline_version",
+                "segment.$": "$$.Map.Item.Value",
+            },
+            "MaxConcurrency": DEFAULT_SEGMENT_CONCURRENCY,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": _name(modality, "extract segment"),
+                "States": {_name(modality, "extract segment"): segment},
+            },
+            "ResultPath": None,  # the segments' chunks are staged; the planned result goes on
+            "Next": _name(modality, "assemble segments"),
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                       "Next": _name(modality, f"{STEP_RECORD_FAILURE}_{STEP_EXTRACT}")}],
+        },
+        _name(modality, "assemble segments"): assemble,
+    }
+
+
+def segment_map_name(modality: str) -> str:
+    return _name(modality, "extract segments")
 
 
 def build() -> dict[str, Any]:
@@ -174,13 +227,17 @@ def build() -> dict[str, Any]:
     }
 
 
-def render(max_concurrency: Mapping[str, int] | None = None) -> str:
-    """The committed ASL with each modality's Map concurrency set; placeholders kept."""
+def render(max_concurrency: Mapping[str, int] | None = None, segment_concurrency: int | None = None) -> str:
+    """The committed ASL with each modality's Map concurrency (and the segments Maps') set;
+    placeholders kept."""
     definition = json.loads(ASL_PATH.read_text(encoding="utf-8"))
     for i, modality in enumerate((*MODALITIES, UNSUPPORTED)):
         branch = definition["States"]["Process batch"]["Branches"][i]
+        objects = branch["States"][map_state_name(modality)]
         if max_concurrency and modality in max_concurrency:
-            branch["States"][map_state_name(modality)]["MaxConcurrency"] = int(max_concurrency[modality])
+            objects["MaxConcurrency"] = int(max_concurrency[modality])
+        if segment_concurrency and modality in SEGMENTED_MODALITIES:
+            objects["ItemProcessor"]["States"][segment_map_name(modality)]["MaxConcurrency"] = int(segment_concurrency)
     return json.dumps(definition, indent=2, ensure_ascii=False)
 
 

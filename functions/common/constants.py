@@ -60,7 +60,10 @@ ENV_MODEL_ENDPOINTS = "MODEL_ENDPOINTS"  # JSON {role: SageMaker endpoint name}
 ENV_MODEL_BATCH_ITEMS = "MODEL_BATCH_ITEMS"  # JSON {role: items per request} (catalog client_batch_items)
 ENV_MAX_OBJECT_BYTES = "MAX_OBJECT_BYTES"
 ENV_VIDEO_CHUNK_SECONDS = "VIDEO_CHUNK_SECONDS"
+ENV_VIDEO_CHUNKING = "VIDEO_CHUNKING"  # one of VIDEO_CHUNKINGS: where video chunks begin and end
 ENV_MAX_TEXT_BYTES = "MAX_TEXT_BYTES"  # text, CSV: bytes read as text at most (the rest of a file is refused)
+ENV_SEGMENT_SECONDS = "SEGMENT_SECONDS"  # audio/video longer than this are extracted in segments this long
+ENV_SEGMENT_PAGES = "SEGMENT_PAGES"  # PDFs with more pages are extracted in ranges of this many pages
 ENV_MAX_CHUNKS = "MAX_CHUNKS"  # chunks of one object at most; beyond, a failure row says so
 ENV_TEXT_CHUNK_TOKENS = "TEXT_CHUNK_TOKENS"  # text_embedding model tokens per chunk, [CLS]/[SEP] not counted
 ENV_TEXT_CHUNK_OVERLAP = "TEXT_CHUNK_OVERLAP"  # model tokens shared by consecutive chunks
@@ -72,6 +75,13 @@ ENV_SAGEMAKER_RUNTIME_ENDPOINT_URL = "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"
 # objects of, and the optional JSON {IAM principal ARN pattern: [key prefixes]} allow-list
 ENV_SEARCH_BUCKETS = "SEARCH_BUCKETS"
 ENV_SEARCH_ACCESS = "SEARCH_ACCESS"
+
+# --- Video chunking (functions/processing/scenes.py) ---------------------------------
+# scenes: a chunk per scene (FFmpeg's scene detector), long scenes in fixed windows;
+# fixed: windows of VIDEO_CHUNK_SECONDS, whatever the picture does.
+VIDEO_CHUNKING_SCENES = "scenes"
+VIDEO_CHUNKING_FIXED = "fixed"
+VIDEO_CHUNKINGS: tuple[str, ...] = (VIDEO_CHUNKING_SCENES, VIDEO_CHUNKING_FIXED)
 
 # --- Text chunks fit the text_embedding model (all-MiniLM-L6-v2) -----------------
 # Its max_seq_length (sentence_bert_config.json): "input text longer than 256 word pieces is

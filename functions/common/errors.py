@@ -27,6 +27,16 @@ class StagingUnavailableError(RetryableError):
     """The staging bucket could not be read or written (S3 5xx / SlowDown)."""
 
 
+class ReusedResultGoneError(Exception):
+    """The result of the same bytes that extract chose to reuse was deleted or replaced before
+    store copied it (functions/processing/reuse.py); store wrote nothing.
+
+    Not retried by the state machine: a retry of store would look for the same rows again. The
+    failure row names it, and a resend of the object version (reconciliation sends this error
+    again: functions/reprocess/core.py) runs extract again, which then processes the bytes in full.
+    """
+
+
 class InvalidObjectError(Exception):
     """The object cannot be processed: corrupt, truncated, empty, too large, lying content type.
 

@@ -7,6 +7,9 @@ Flow of one object through its modality's Map iteration:
 
     WorkItem --extract--> StepResult --generate--> StepResult --embed--> StepResult
              --store--> StoreResult
+    A long object: WorkItem --extract--> StepResult(segments=[...]);
+             each SegmentItem --extract--> SegmentResult;
+             StepResult(segments=[...]) --extract (assemble)--> StepResult --generate--> ...
     (any failure)  FailureInput --record_failure--> StoreResult(status="failed")
 
 The dispatcher starts one execution per Kafka batch with an ExecutionInput.
@@ -65,6 +68,52 @@ class WorkItem(_Event):
     pipeline_version: str
 
 
+class Segment(_Event):
+    """A part of a long object that extract processes in an invocation of its own: a time
+    window of audio or video, or a range of PDF pages (functions/processing/segments.py)."""
+
+    number: int = Field(ge=0)
+    time_start: Optional[float] = Field(default=None, ge=0)
+    time_end: Optional[float] = None
+    first_page: Optional[int] = Field(default=None, ge=1)  # 1-based, inclusive
+    last_page: Optional[int] = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Segment":
+        timed = self.time_start is not None and self.time_end is not None and self.time_end > self.time_start
+        paged = self.first_page is not None and self.last_page is not None and self.last_page >= self.first_page
+        if timed == paged:
+            raise ValueError("a segment is either a time window (time_start < time_end) or a page range")
+        return self
+
+
+class SegmentItem(_Event):
+    """Input of `extract` for one segment (built by the segments Map's ItemSelector)."""
+
+    object: ObjectRef
+    pipeline_version: str
+    segment: Segment
+
+
+class SegmentResult(_Event):
+    """What `extract` returns for one segment (the Map discards it: the chunks are staged)."""
+
+    number: int
+    chunks: int
+    reused: bool = False  # an earlier attempt had staged this segment already (checkpoint)
+
+
+class ReuseSource(_Event):
+    """An object whose succeeded result store copies for an object of the same bytes
+    (functions/processing/reuse.py): same content_sha256, pipeline version, modality and
+    detected format. Named by identity, not by row id (a reprocessed object gets new ids)."""
+
+    bucket: str
+    key: str
+    version_id: Optional[str] = None
+    content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class StepResult(_Event):
     """Output of extract, generate and embed; input of generate, embed and store.
 
@@ -80,6 +129,12 @@ class StepResult(_Event):
     # True when the object version already has a complete result for this pipeline
     # version: later steps pass it through and store does nothing (duplicate delivery).
     up_to_date: bool = False
+    # Set by extract when a succeeded result of the same bytes exists for this pipeline version:
+    # generate and embed pass it through without calling a model, store copies that object's rows.
+    reuse_from: Optional[ReuseSource] = None
+    # Set by extract for a long object: the state machine runs extract once per segment,
+    # then once more with this result to assemble them (and the manifest is then extract.json).
+    segments: Optional[list[Segment]] = None
 
 
 class FailureInput(_Event):
@@ -112,6 +167,10 @@ class StoreResult(_Event):
     status: Literal["succeeded", "failed", "up_to_date"]
     chunks: int = 0
     embeddings: int = 0
+    # True when the rows are a copy of another object's result of the same bytes (the database
+    # names that object in objects.reused_from; kept out of here: up to 100 of these per execution
+    # output, whose limit is 256 KiB).
+    reused: bool = False
     reason: Optional[str] = None
 
 

@@ -1,4 +1,8 @@
-"""extract Lambda: WorkItem -> StepResult (see functions/processing/extract_step.py).
+"""extract Lambda (see functions/processing/extract_step.py), three events of the state machine:
+
+    WorkItem -> StepResult (segments set for a long object: it is only planned)
+    SegmentItem -> SegmentResult (one segment of a long object, from the segments Map)
+    StepResult with segments -> StepResult (the segments assembled)
 
 Env: STAGING_BUCKET, MODEL_ENDPOINTS, MAX_OBJECT_BYTES, VIDEO_CHUNK_SECONDS, TEXT_CHUNK_TOKENS,
 TEXT_CHUNK_OVERLAP, MODEL_BATCH_ITEMS, DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_AUTH (+ DB_SECRET_ARN).
@@ -13,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.constants import METRICS_NAMESPACE, POWERTOOLS_SERVICE
 from functions.common.errors import InvalidObjectError
-from functions.common.events import WorkItem
+from functions.common.events import SegmentItem, StepResult, WorkItem
 from functions.processing import extract_step
 from functions.processing.context import Context
 
@@ -30,13 +34,28 @@ def _clients() -> Context:
     return _context
 
 
+def _parse(event: dict[str, Any]) -> WorkItem | SegmentItem | StepResult:
+    if "segment" in event:
+        return SegmentItem.model_validate(event)
+    if event.get("segments"):
+        return StepResult.model_validate(event)
+    return WorkItem.model_validate(event)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    item = WorkItem.model_validate(event)
-    logger.thread_safe_append_keys(bucket=item.object.bucket, key=item.object.key, modality=item.object.modality)
+    item = _parse(event)
+    segment = item.segment.number if isinstance(item, SegmentItem) else None
+    logger.thread_safe_append_keys(bucket=item.object.bucket, key=item.object.key, modality=item.object.modality,
+                                   segment=segment)
     try:
-        result = extract_step.run(item, _clients())
+        if isinstance(item, SegmentItem):
+            result = extract_step.run_segment(item, _clients())
+        elif isinstance(item, StepResult):
+            result = extract_step.assemble(item, _clients())
+        else:
+            result = extract_step.run(item, _clients())
     except InvalidObjectError as exc:
         logger.warning("object refused", extra={"reason": str(exc), "error": type(exc).__name__})
         raise

@@ -23,7 +23,7 @@ from functions.processing import tables as tables_mod
 
 logger = logging.getLogger(__name__)
 
-MAX_PAGES = 2000
+MAX_PAGES = 5000  # long PDFs are extracted in segments of SEGMENT_PAGES (segments.py)
 MIN_TEXT_CHARS = 16  # below this a PDF page counts as scanned (no usable text layer)
 MAX_IMAGES_PER_PAGE = 4
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -51,8 +51,7 @@ class DocumentExtract:
     metadata: dict = field(default_factory=dict)
 
 
-def extract_pdf(path: Path) -> DocumentExtract:
-    """Text per page, and images of pages without text. Raises InvalidObjectError."""
+def _open_pdf(path: Path):
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError, PyPdfError
 
@@ -71,8 +70,22 @@ def extract_pdf(path: Path) -> DocumentExtract:
         raise InvalidObjectError("the PDF has no pages")
     if count > MAX_PAGES:
         raise InvalidObjectError(f"the PDF has {count} pages, above the limit of {MAX_PAGES}")
+    return reader, count
+
+
+def pdf_page_count(path: Path) -> int:
+    """Pages of the PDF. Raises InvalidObjectError (corrupt, encrypted, empty, above MAX_PAGES)."""
+    return _open_pdf(path)[1]
+
+
+def extract_pdf(path: Path, first_page: int = 1, last_page: int | None = None) -> DocumentExtract:
+    """Text per page (of pages first_page..last_page, 1-based, inclusive: a segment), and images
+    of pages without text. Raises InvalidObjectError."""
+    from pypdf.errors import PdfReadError, PyPdfError
+
+    reader, count = _open_pdf(path)
     pages: list[Page] = []
-    for index in range(count):
+    for index in range(first_page - 1, min(count, last_page or count)):
         try:
             page = reader.pages[index]
             text = page.extract_text() or ""
@@ -93,7 +106,7 @@ def extract_pdf(path: Path) -> DocumentExtract:
     except Exception:  # noqa: BLE001 - broken info dictionaries are common and harmless
         pass
     metadata = {"pages": count, "tables": tables, "info": info}
-    if table_pages < count:
+    if table_pages < len(pages):
         metadata["tables_looked_for_on_pages"] = table_pages
     return DocumentExtract(format="pdf", pages=pages, metadata=metadata)
 

@@ -21,7 +21,7 @@ from functions.processing.manifest import Chunk, EmbedManifest, Embedding, Extra
 def run(previous: StepResult, ctx: Context) -> StepResult:
     staging = Staging(ctx.s3, ctx.settings.staging_bucket, previous.pipeline_version, previous.object)
     pointer = staging.manifest_pointer("embed")
-    if previous.up_to_date:
+    if previous.up_to_date or previous.reuse_from is not None:  # nothing to make: store keeps or copies a result
         return previous.model_copy(update={"step": "embed", "manifest": pointer})
     started = time.monotonic()
     extract = ExtractManifest.model_validate(staging.get_json("extract.json"))

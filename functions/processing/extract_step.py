@@ -7,6 +7,7 @@ slices, page images) to the staging area. OCR (scanned pages, images) and speech
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 import time
@@ -15,9 +16,9 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common.constants import MODEL_OCR, MODEL_SPEECH, UNSUPPORTED
+from functions.common.constants import MODEL_OCR, MODEL_SPEECH, UNSUPPORTED, VIDEO_CHUNKING_SCENES
 from functions.common.errors import InvalidObjectError, StagingUnavailableError, UnsupportedTypeError
-from functions.common.events import ObjectRef, StepResult, WorkItem
+from functions.common.events import ObjectRef, Segment, SegmentItem, SegmentResult, StepResult, WorkItem
 from functions.common.model_client import Blob, ModelClient
 from functions.common.staging import Staging
 from functions.processing import audio as audio_mod
@@ -25,19 +26,24 @@ from functions.processing import document as document_mod
 from functions.processing import email_message as email_mod
 from functions.processing import html_text as html_mod
 from functions.processing import media
+from functions.processing import scenes as scenes_mod
+from functions.processing import segments as segments_mod
 from functions.processing import office_text as office_mod
 from functions.processing import tables as tables_mod
 from functions.processing import text as text_mod
 from functions.processing.chunk_pages import ChunkWriter
 from functions.processing.context import Context
 from functions.processing.image import extract_image
+from functions.processing.reuse import find_source
 from functions.processing.manifest import Chunk, ExtractManifest, ModelRef, StagedFile
 from functions.processing.sniff import HEAD_BYTES, TABLE_TEXT_TYPES, as_claimed_document, check_modality, sniff
 from functions.processing.store_step import is_up_to_date
 
 logger = logging.getLogger(__name__)
 
-MAX_MEDIA_SECONDS = 4 * 3600  # a Lambda has 15 minutes; longer media is refused, not half-done
+# Longer media is refused with a reason. Media above SEGMENT_SECONDS is extracted in segments,
+# each an invocation with Lambda's 15 minutes (functions/processing/segments.py).
+MAX_MEDIA_SECONDS = 4 * 3600
 _DOWNLOAD_CHUNK = 1024 * 1024
 
 
@@ -63,29 +69,130 @@ def run(item: WorkItem, ctx: Context) -> StepResult:
     with tempfile.TemporaryDirectory(prefix="extract-") as tmp:
         workdir = Path(tmp)
         source = workdir / "source"
-        size = _download(ctx.s3, obj, source, limit)
-        if size == 0:
-            raise InvalidObjectError("the object is empty (0 bytes)")
-        with source.open("rb") as f:
-            head = f.read(HEAD_BYTES)
-        detected = sniff(head, source)
-        if obj.modality == "document":
-            detected = as_claimed_document(detected, head, obj.key, obj.content_type)
-        check_modality(obj.modality, detected, obj.content_type)
-        manifest = ExtractManifest(
-            object=obj,
-            pipeline_version=item.pipeline_version,
-            modality=obj.modality,
-            detected_format=detected.format,
-        )
-        EXTRACTORS[obj.modality](source, workdir, ctx, staging, manifest)
+        size, manifest = _fetch(ctx, item, source, limit)
+        # The same bytes already have a result for this pipeline version: store copies it.
+        reuse_from = find_source(ctx, manifest)
+        segments = None if reuse_from else _plan_segments(source, ctx, manifest)
+        if segments:  # a long object: the state machine extracts each segment, then assembles
+            manifest.segments = segments
+            manifest.metadata.setdefault("bytes", size)
+            manifest.timings["plan_s"] = round(time.monotonic() - started, 3)
+            plan = staging.put_json("plan.json", manifest.model_dump(mode="json"))
+            return StepResult(object=obj, pipeline_version=item.pipeline_version, step="extract", manifest=plan,
+                              segments=segments)
+        if reuse_from is None:
+            EXTRACTORS[obj.modality](source, workdir, ctx, staging, manifest)
     if manifest.chunk_count > ctx.settings.max_chunks:
         raise InvalidObjectError(f"the object yields {manifest.chunk_count} chunks, above the limit of "
                                  f"{ctx.settings.max_chunks} (the MAX_CHUNKS setting, max_chunks in cdk.json)")
     manifest.metadata.setdefault("bytes", size)
     manifest.timings["extract_s"] = round(time.monotonic() - started, 3)
     staging.put_json("extract.json", manifest.model_dump(mode="json"))
-    return StepResult(object=obj, pipeline_version=item.pipeline_version, step="extract", manifest=pointer)
+    return StepResult(object=obj, pipeline_version=item.pipeline_version, step="extract", manifest=pointer,
+                      reuse_from=reuse_from)
+
+
+def _fetch(ctx: Context, item: WorkItem | SegmentItem, source: Path, limit: int) -> tuple[int, ExtractManifest]:
+    """Download the object to `source`, check it is what its modality claims; returns its size
+    and a manifest naming its format."""
+    obj = item.object
+    digest = hashlib.sha256()
+    size = _download(ctx.s3, obj, source, limit, digest)
+    if size == 0:
+        raise InvalidObjectError("the object is empty (0 bytes)")
+    with source.open("rb") as f:
+        head = f.read(HEAD_BYTES)
+    detected = sniff(head, source)
+    if obj.modality == "document":
+        detected = as_claimed_document(detected, head, obj.key, obj.content_type)
+    check_modality(obj.modality, detected, obj.content_type)
+    return size, ExtractManifest(object=obj, pipeline_version=item.pipeline_version, modality=obj.modality,
+                                 detected_format=detected.format, content_sha256=digest.hexdigest())
+
+
+# -- long objects in segments (functions/processing/segments.py) ----------------------
+def _plan_segments(source: Path, ctx: Context, m: ExtractManifest) -> list[Segment] | None:
+    settings = ctx.settings
+    if m.modality in ("audio", "video"):
+        info = media.probe(source)
+        _check_duration(m.modality, info.duration)
+        unit = settings.video_chunk_seconds if m.modality == "video" else audio_mod.WINDOW_SECONDS
+        return segments_mod.plan_time(info.duration, unit, settings.segment_seconds)
+    if m.modality == "document" and m.detected_format == "pdf":
+        return segments_mod.plan_pages(document_mod.pdf_page_count(source), settings.segment_pages)
+    return None
+
+
+def run_segment(item: SegmentItem, ctx: Context) -> SegmentResult:
+    """Extract one segment of a long object into `segments/<n>.json`; a segment already staged
+    with the same bounds (an earlier attempt finished it) is not redone."""
+    started = time.monotonic()
+    staging = Staging(ctx.s3, ctx.settings.staging_bucket, item.pipeline_version, item.object)
+    name = segments_mod.part_name(item.segment)
+    staged = _staged_part(staging, name)
+    if segments_mod.is_done(staged, item.segment):
+        return SegmentResult(number=item.segment.number, chunks=len(staged.chunks), reused=True)
+    with tempfile.TemporaryDirectory(prefix="extract-") as tmp:
+        workdir = Path(tmp)
+        source = workdir / "source"
+        _, part = _fetch(ctx, item, source, ctx.settings.max_object_bytes)
+        part.segment = item.segment
+        EXTRACTORS[item.object.modality](source, workdir, ctx, staging, part)
+    if part.chunk_pages:  # a segment's chunks stay in its own document (pages are for the whole)
+        raise InvalidObjectError("a segment yields more chunks than one page; lower SEGMENT_SECONDS / SEGMENT_PAGES")
+    part.timings["extract_s"] = round(time.monotonic() - started, 3)
+    staging.put_json(name, part.model_dump(mode="json"))
+    return SegmentResult(number=item.segment.number, chunks=len(part.chunks))
+
+
+def assemble(planned: StepResult, ctx: Context) -> StepResult:
+    """The segments' outputs merged in order into `extract.json`, as if extracted whole."""
+    started = time.monotonic()
+    obj = planned.object
+    staging = Staging(ctx.s3, ctx.settings.staging_bucket, planned.pipeline_version, obj)
+    plan = ExtractManifest.model_validate(staging.get_json("plan.json"))
+    if plan.segments != planned.segments:
+        raise InvalidObjectError("the segments to assemble are not the ones extract planned")
+    parts = (_staged_part(staging, segments_mod.part_name(s)) or _missing(s) for s in plan.segments or [])
+    with ChunkWriter(staging, plan, ctx.settings.max_chunks) as writer:
+        texts = segments_mod.assemble(plan, parts, writer)
+    if texts:
+        name = "transcript.txt" if plan.modality in ("audio", "video") else "text.txt"
+        joined = ("\f" if plan.modality == "document" else " ").join(staging.get_bytes(key.removeprefix(staging.prefix + "/")).decode("utf-8") for key in texts)
+        plan.artefacts["text"] = _stage(staging, name, joined.encode("utf-8"), "text/plain; charset=utf-8")
+    plan.timings["assemble_s"] = round(time.monotonic() - started, 3)
+    pointer = staging.put_json("extract.json", plan.model_dump(mode="json"))
+    return StepResult(object=obj, pipeline_version=planned.pipeline_version, step="extract", manifest=pointer)
+
+
+def _staged_part(staging: Staging, name: str) -> ExtractManifest | None:
+    try:
+        return ExtractManifest.model_validate(staging.get_json(name))
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code", "")) in ("NoSuchKey", "404"):
+            return None
+        raise
+
+
+def _missing(segment: Segment) -> ExtractManifest:
+    raise StagingUnavailableError(f"segment {segment.number} has no staged output")
+
+
+def _text_name(m: ExtractManifest, whole: str) -> str:
+    """Where the object's text goes: a segment's beside its chunks, joined on assembly."""
+    return whole if m.segment is None else f"segments/{m.segment.number:04d}.txt"
+
+
+def _window(m: ExtractManifest, duration: float) -> tuple[float, float]:
+    """The seconds this invocation extracts: the segment's window, or the whole duration."""
+    if m.segment is None or m.segment.time_start is None:
+        return 0.0, duration
+    return m.segment.time_start, min(m.segment.time_end or duration, duration)
+
+
+def _check_duration(modality: str, duration: float) -> None:
+    if duration > MAX_MEDIA_SECONDS:
+        raise InvalidObjectError(f"the {modality} lasts {duration:.0f} s, above the limit of {MAX_MEDIA_SECONDS} s")
 
 
 # -- reading the object ------------------------------------------------------------
@@ -113,8 +220,9 @@ def _head(s3: Any, obj: ObjectRef) -> bytes:
     return b"" if response is None else response["Body"].read()
 
 
-def _download(s3: Any, obj: ObjectRef, target: Path, limit: int) -> int:
-    """Stream the object to `target`; stop as soon as it exceeds `limit` bytes."""
+def _download(s3: Any, obj: ObjectRef, target: Path, limit: int, digest: Any = None) -> int:
+    """Stream the object to `target`; stop as soon as it exceeds `limit` bytes. `digest` (a
+    hashlib object), when given, is updated with every byte on the way (functions/processing/reuse.py)."""
     response = _get(s3, obj)
     if response is None:
         return 0
@@ -128,6 +236,8 @@ def _download(s3: Any, obj: ObjectRef, target: Path, limit: int) -> int:
                 written += len(block)
                 if written > limit:
                     raise InvalidObjectError(f"the object is larger than MAX_OBJECT_BYTES ({limit})")
+                if digest is not None:
+                    digest.update(block)
                 out.write(block)
     except BotoCoreError as exc:
         raise StagingUnavailableError(f"download of s3://{obj.bucket}/{obj.key} broke off: {exc}") from exc
@@ -193,30 +303,27 @@ def _extract_video(source: Path, workdir: Path, ctx: Context, staging: Staging, 
     info = media.probe(source)
     if not info.has_video:
         raise InvalidObjectError("the file has no video stream (an audio file sent as video?)")
-    if info.duration > MAX_MEDIA_SECONDS:
-        raise InvalidObjectError(f"the video lasts {info.duration:.0f} s, above the limit of {MAX_MEDIA_SECONDS} s")
+    _check_duration("video", info.duration)
     chunk_seconds = ctx.settings.video_chunk_seconds
-    m.metadata.update(info.metadata(), chunk_seconds=chunk_seconds)
-    ranges = media.plan_chunks(info.duration, chunk_seconds)
-    frames = media.keyframes(source, [(r.start + r.end) / 2 for r in ranges])
-    chunks: list[Chunk] = []
-    for i, (r, jpeg) in enumerate(zip(ranges, frames)):
-        chunk = Chunk(ordinal=i, kind="video_segment", time_start=r.start, time_end=r.end, duration=r.duration)
-        chunk.metadata["keyframe_time"] = round((r.start + r.end) / 2, 3)
-        if jpeg is not None:
-            chunk.image = _stage(staging, f"keyframes/{i:05d}.jpg", jpeg, "image/jpeg")
-        chunks.append(chunk)
+    chunking = ctx.settings.video_chunking
+    m.metadata.update(info.metadata(), chunk_seconds=chunk_seconds, chunking=chunking)
+    start, end = _window(m, info.duration)
+    if chunking == VIDEO_CHUNKING_SCENES:
+        planned = _scene_chunks(source, staging, m, info.duration, chunk_seconds, start, end)
+    else:
+        planned = _fixed_chunks(source, staging, info.duration, chunk_seconds, start, end)
+    chunks = [chunk for chunk, _, _ in planned]
     if info.has_audio:
         wav = workdir / "audio.wav"
         try:
-            media.decode_audio_16k(source, wav, max_seconds=info.duration + 1)
+            media.decode_audio_16k(source, wav, max_seconds=end - start + 1, start=start)
         except InvalidObjectError as exc:
             m.metadata["audio_error"] = str(exc)
             wav = None
         if wav is not None:
-            for chunk in chunks:
-                data = media.wav_slice(wav, chunk.time_start or 0.0, chunk.time_end or 0.0)
-                chunk.audio = _stage(staging, f"audio/{chunk.ordinal:05d}.wav", data, "audio/wav")
+            for chunk, name, _ in planned:
+                data = media.wav_slice(wav, (chunk.time_start or 0.0) - start, (chunk.time_end or 0.0) - start)
+                chunk.audio = _stage(staging, f"audio/{name}.wav", data, "audio/wav")
             with_audio = [c for c in chunks if c.audio is not None]
             outputs = _call(ctx.models, m, MODEL_SPEECH, [_blob(staging, c.audio, "audio") for c in with_audio])
             if outputs is not None:
@@ -225,21 +332,113 @@ def _extract_video(source: Path, workdir: Path, ctx: Context, staging: Staging, 
                     chunk.text = " ".join(s["text"] for s in segments) or None
                     chunk.metadata["segments"] = segments
                     chunk.metadata["language"] = output.get("language")
+    _read_keyframes(ctx, staging, m, planned)
     m.chunks = chunks
+
+
+# A chunk's keyframes: (chunk, its name in staging keys, its keyframes in time order).
+_PlannedChunk = tuple[Chunk, str, list[StagedFile]]
+
+
+def _fixed_chunks(source: Path, staging: Staging, duration: float, chunk_seconds: float, start: float,
+                  end: float) -> list[_PlannedChunk]:
+    """Windows of chunk_seconds, a keyframe in the middle of each (VIDEO_CHUNKING=fixed)."""
+    # Chunk i is the same window whether the video is extracted whole or in segments.
+    ranges = [(i, r) for i, r in enumerate(media.plan_chunks(duration, chunk_seconds)) if start <= r.start < end]
+    frames = media.keyframes(source, [(r.start + r.end) / 2 for _, r in ranges])
+    planned: list[_PlannedChunk] = []
+    for (i, r), jpeg in zip(ranges, frames):
+        chunk = Chunk(ordinal=i, kind="video_segment", time_start=r.start, time_end=r.end, duration=r.duration)
+        chunk.metadata["keyframe_time"] = round((r.start + r.end) / 2, 3)
+        if jpeg is not None:
+            chunk.image = _stage(staging, f"keyframes/{i:05d}.jpg", jpeg, "image/jpeg")
+        planned.append((chunk, f"{i:05d}", [chunk.image] if chunk.image else []))
+    return planned
+
+
+def _scene_chunks(source: Path, staging: Staging, m: ExtractManifest, duration: float, chunk_seconds: float,
+                  start: float, end: float) -> list[_PlannedChunk]:
+    """Chunks from scene change to scene change (VIDEO_CHUNKING=scenes, functions/processing/scenes.py),
+    a keyframe per window a chunk spans; the one in its middle is what the image models see."""
+    try:
+        cuts = scenes_mod.detect(source, start, end)
+    except InvalidObjectError as exc:  # the keyframes may still decode: fixed windows, and why
+        m.metadata["scene_error"] = str(exc)
+        cuts = []
+    m.metadata["scene_threshold"] = scenes_mod.THRESHOLD
+    plan = scenes_mod.plan(start, end, cuts, chunk_seconds, open_start=start > 0, open_end=end < duration - 1e-6)
+    times = [scenes_mod.keyframe_times(p.range, chunk_seconds) for p in plan]
+    frames = iter(media.keyframes(source, [t for ts in times for t in ts]))
+    planned: list[_PlannedChunk] = []
+    for ordinal, (p, chunk_times) in enumerate(zip(plan, times)):
+        r = p.range
+        chunk = Chunk(ordinal=ordinal, kind="video_segment", time_start=r.start, time_end=r.end, duration=r.duration,
+                      metadata={"scene_change": p.at_change})
+        # Named by start time, not ordinal: a segment numbers its chunks from 0, and its keys
+        # must not overwrite another segment's.
+        name = f"{round(r.start * 1000):09d}"
+        staged: list[tuple[float, StagedFile]] = []
+        for k, t in enumerate(chunk_times):
+            jpeg = next(frames)
+            if jpeg is not None:
+                staged.append((t, _stage(staging, f"keyframes/{name}_{k}.jpg", jpeg, "image/jpeg")))
+        if staged:
+            shown_time, chunk.image = staged[(len(staged) - 1) // 2]
+            chunk.metadata["keyframe_time"] = shown_time
+            chunk.metadata["keyframes"] = [{"time": t, "key": f.key} for t, f in staged]
+        planned.append((chunk, name, [f for _, f in staged]))
+    return planned
+
+
+def _read_keyframes(ctx: Context, staging: Staging, m: ExtractManifest, planned: list[_PlannedChunk]) -> None:
+    """OCR of every keyframe; the words found go into the chunk's text (embedded, searchable)
+    after its transcript, and into its metadata (`ocr_text`). One batched call: at most
+    scenes.MAX_KEYFRAMES per chunk, and a segment's chunks are bounded by its length."""
+    items = [(chunk, frame) for chunk, _, frames in planned for frame in frames]
+    outputs = _call(ctx.models, m, MODEL_OCR, [_blob(staging, frame, "image") for _, frame in items])
+    if not outputs:
+        return
+    found: dict[int, list[str]] = {}
+    for (chunk, _), output in zip(items, outputs):
+        text = _keyframe_text(output)
+        lines = found.setdefault(id(chunk), [])
+        if text and text not in lines:  # a still scene shows the same words in every keyframe
+            lines.append(text)
+    for chunk, _, _ in planned:
+        lines = found.get(id(chunk))
+        if lines:
+            chunk.metadata["ocr_text"] = "\n".join(lines)
+            chunk.text = "\n".join(t for t in (chunk.text, *lines) if t)
+
+
+# Video frames are pictures first: tesseract reads textures and small print as words of low
+# confidence (0-100; Florence-2 gives none, and its words are kept).
+_KEYFRAME_OCR_MIN_CONF = 60.0
+
+
+def _keyframe_text(output: dict[str, Any]) -> str:
+    words = output.get("words")
+    if words is None:
+        return _ocr_text(output)
+    kept = (str(w.get("text", "")) for w in words if w.get("conf") is None or float(w["conf"]) >= _KEYFRAME_OCR_MIN_CONF)
+    return " ".join(" ".join(kept).split())
 
 
 def _extract_audio(source: Path, workdir: Path, ctx: Context, staging: Staging, m: ExtractManifest) -> None:
     info = media.probe(source)
     if not info.has_audio:
         raise InvalidObjectError("the file has no audio stream")
-    if info.duration > MAX_MEDIA_SECONDS:
-        raise InvalidObjectError(f"the audio lasts {info.duration:.0f} s, above the limit of {MAX_MEDIA_SECONDS} s")
+    _check_duration("audio", info.duration)
+    start, end = _window(m, info.duration)
     wav = workdir / "audio.wav"
-    seconds = media.decode_audio_16k(source, wav, max_seconds=info.duration + 1)
+    seconds = media.decode_audio_16k(source, wav, max_seconds=(end - start) if m.segment else info.duration + 1,
+                                     start=start)
     m.metadata.update(info.metadata(), decoded_seconds=round(seconds, 3), resampled_to_hz=media.SAMPLE_RATE)
-    windows = media.plan_chunks(seconds, audio_mod.WINDOW_SECONDS)
+    # Windows in the object's time; window i has the same name in a segment as in the whole.
+    first = round(start / audio_mod.WINDOW_SECONDS)
+    windows = [media.TimeRange(start + w.start, start + w.end) for w in media.plan_chunks(seconds, audio_mod.WINDOW_SECONDS)]
     staged = [
-        _stage(staging, f"audio/{i:05d}.wav", media.wav_slice(wav, w.start, w.end), "audio/wav")
+        _stage(staging, f"audio/{first + i:05d}.wav", media.wav_slice(wav, w.start - start, w.end - start), "audio/wav")
         for i, w in enumerate(windows)
     ]
     outputs = _call(ctx.models, m, MODEL_SPEECH, [_blob(staging, s, "audio") for s in staged])
@@ -270,7 +469,7 @@ def _extract_audio(source: Path, workdir: Path, ctx: Context, staging: Staging, 
     transcript = " ".join(g["text"] for g in groups)
     m.metadata["transcript_words"] = len(transcript.split())
     if transcript:
-        m.artefacts["text"] = _stage(staging, "transcript.txt", transcript.encode("utf-8"), "text/plain; charset=utf-8")
+        m.artefacts["text"] = _stage(staging, _text_name(m, "transcript.txt"), transcript.encode("utf-8"), "text/plain; charset=utf-8")
 
 
 _HTML_EXTENSIONS = (".html", ".htm", ".xhtml")
@@ -332,6 +531,8 @@ def _extract_document(source: Path, workdir: Path, ctx: Context, staging: Stagin
         return
     if m.detected_format == "eml":
         doc = _extract_email(source, workdir, ctx, m)
+    elif m.segment is not None and m.segment.first_page is not None:
+        doc = document_mod.extract_pdf(source, m.segment.first_page, m.segment.last_page)
     else:
         doc = _PAGED_DOCUMENTS[m.detected_format](source)
     m.metadata.update(doc.metadata)
@@ -367,7 +568,7 @@ def _extract_document(source: Path, workdir: Path, ctx: Context, staging: Stagin
                 chunks.add("page_text", text=c.text, page=page.number, metadata=metadata)
     joined = "\n\f\n".join(full).strip()
     if joined:
-        m.artefacts["text"] = _stage(staging, "text.txt", joined.encode("utf-8"), "text/plain; charset=utf-8")
+        m.artefacts["text"] = _stage(staging, _text_name(m, "text.txt"), joined.encode("utf-8"), "text/plain; charset=utf-8")
 
 
 def _table_rows(text: str, tables: list[tables_mod.Table]) -> list[tuple[int, int, tables_mod.Table, int]]:

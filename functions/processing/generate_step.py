@@ -25,7 +25,7 @@ _SUMMARY_KEYS = ("summary", "keywords")
 def run(previous: StepResult, ctx: Context) -> StepResult:
     staging = Staging(ctx.s3, ctx.settings.staging_bucket, previous.pipeline_version, previous.object)
     pointer = staging.manifest_pointer("generate")
-    if previous.up_to_date:
+    if previous.up_to_date or previous.reuse_from is not None:  # nothing to make: store keeps or copies a result
         return previous.model_copy(update={"step": "generate", "manifest": pointer})
     started = time.monotonic()
     extract = ExtractManifest.model_validate(staging.get_json("extract.json"))

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.common.events import ObjectRef
+from functions.common.events import ObjectRef, Segment
 
 
 class _Doc(BaseModel):
@@ -62,6 +62,10 @@ class Page(_Doc):
 class ExtractManifest(_StepDoc):
     modality: str
     detected_format: str
+    content_sha256: Optional[str] = None  # of the object's bytes, hashed while downloading them
+    # A long object's plan lists its segments; a segment's own output names its segment.
+    segments: Optional[list[Segment]] = None
+    segment: Optional[Segment] = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     chunks: list[Chunk] = Field(default_factory=list)  # the first page: every chunk of most objects
     chunk_pages: list[Page] = Field(default_factory=list)  # the rest, in staging

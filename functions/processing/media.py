@@ -136,13 +136,17 @@ def keyframes(path: Path, times: list[float], max_side: int = KEYFRAME_SIDE) -> 
     return out
 
 
-def decode_audio_16k(path: Path, out_path: Path, max_seconds: float | None = None) -> float:
-    """Write the first audio stream as 16 kHz mono 16-bit WAV; returns its length in seconds.
+def decode_audio_16k(path: Path, out_path: Path, max_seconds: float | None = None, start: float = 0.0) -> float:
+    """Write the first audio stream, from `start` seconds on (a segment), as 16 kHz mono 16-bit
+    WAV; returns its length in seconds.
 
+    The stream is decoded from its beginning and the samples before `start` dropped: exact to
+    the sample, and decoding audio is cheap next to transcribing it.
     Raises InvalidObjectError when there is no audio or it cannot be decoded.
     """
     resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
     samples = 0
+    skip = int(round(start * SAMPLE_RATE))  # samples still to drop before the segment
     limit = int(max_seconds * SAMPLE_RATE) if max_seconds else None
     with _open(path) as container, wave.open(str(out_path), "wb") as wav:
         if not container.streams.audio:
@@ -154,14 +158,14 @@ def decode_audio_16k(path: Path, out_path: Path, max_seconds: float | None = Non
         try:
             for frame in _frames(container, stream):
                 for resampled in resampler.resample(frame):
-                    data = bytes(resampled.planes[0])[: resampled.samples * _BYTES_PER_SAMPLE]
-                    wav.writeframes(data)
-                    samples += resampled.samples
+                    n, skip = _write_between(wav, resampled, skip, None if limit is None else limit - samples)
+                    samples += n
                 if limit and samples >= limit:
                     break
-            for resampled in resampler.resample(None):
-                wav.writeframes(bytes(resampled.planes[0])[: resampled.samples * _BYTES_PER_SAMPLE])
-                samples += resampled.samples
+            else:
+                for resampled in resampler.resample(None):
+                    n, skip = _write_between(wav, resampled, skip, None if limit is None else limit - samples)
+                    samples += n
         except av.FFmpegError as exc:
             if samples == 0:
                 raise InvalidObjectError(f"audio cannot be decoded: {exc}") from exc
@@ -169,6 +173,17 @@ def decode_audio_16k(path: Path, out_path: Path, max_seconds: float | None = Non
     if samples == 0:
         raise InvalidObjectError("the audio stream holds no samples")
     return samples / SAMPLE_RATE
+
+
+def _write_between(wav: Any, resampled: Any, skip: int, room: int | None) -> tuple[int, int]:
+    """Write the frame's samples after the first `skip`, at most `room` of them (None: all);
+    returns (written, still to skip). A segment's audio thus ends exactly where the next starts."""
+    dropped = min(skip, resampled.samples)
+    kept = resampled.samples - dropped if room is None else max(0, min(resampled.samples - dropped, room))
+    if kept:
+        data = bytes(resampled.planes[0])[: resampled.samples * _BYTES_PER_SAMPLE]
+        wav.writeframes(data[dropped * _BYTES_PER_SAMPLE:(dropped + kept) * _BYTES_PER_SAMPLE])
+    return kept, skip - dropped
 
 
 def _frames(container: Any, stream: Any) -> Iterator[Any]:

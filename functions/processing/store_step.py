@@ -50,6 +50,10 @@ def run(previous: StepResult, ctx: Context) -> StoreResult:
     obj = previous.object
     if previous.up_to_date:
         return StoreResult(bucket=obj.bucket, key=obj.key, version_id=obj.version_id, modality=obj.modality, status="up_to_date")
+    if previous.reuse_from is not None:
+        from functions.processing.reuse import store_copy  # reuse builds on this module's identity lock
+
+        return store_copy(previous, ctx)
     started = time.monotonic()
     staging = Staging(ctx.s3, ctx.settings.staging_bucket, previous.pipeline_version, obj)
     extract = ExtractManifest.model_validate(staging.get_json("extract.json"))
@@ -96,10 +100,10 @@ def write_result(
         timings["store_s"] = round(time.monotonic() - started, 3)
     object_id = conn.execute(
         f"""INSERT INTO {S}.objects (bucket, key, version_id, etag, size, modality, content_type, detected_format,
-                pipeline_version, status, metadata, unavailable, timings)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'succeeded', %s, %s, %s) RETURNING id""",
+                pipeline_version, status, metadata, unavailable, timings, content_sha256)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'succeeded', %s, %s, %s, %s) RETURNING id""",
         (obj.bucket, obj.key, obj.version_id, obj.etag, obj.size, obj.modality, obj.content_type,
-         extract.detected_format, pipeline_version, Jsonb(metadata), unavailable, Jsonb(timings)),
+         extract.detected_format, pipeline_version, Jsonb(metadata), unavailable, Jsonb(timings), extract.content_sha256),
     ).fetchone()[0]
     chunk_ids: dict[int, int] = {}
     embeddings = 0

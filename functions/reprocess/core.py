@@ -22,7 +22,7 @@ from functions.common.constants import (
     TABLE_OBJECTS,
     UNSUPPORTED,
 )
-from functions.common.errors import RETRYABLE_ERROR_NAMES
+from functions.common.errors import RETRYABLE_ERROR_NAMES, ReusedResultGoneError
 from functions.common.events import ExecutionInput, ObjectRef
 from functions.streaming.classify import classify
 from functions.streaming.executions import MAX_EXECUTION_INPUT_BYTES, MAX_OBJECTS_PER_EXECUTION, identity
@@ -63,6 +63,7 @@ _DIGEST_CHARS = 48
 # own class name, never as States.TaskFailed, so that name carries no verdict on the object.
 RETRY_CAN_FIX_ERRORS = frozenset({
     *RETRYABLE_ERROR_NAMES,
+    ReusedResultGoneError.__name__,  # a resend processes the bytes again (functions/processing/reuse.py)
     "States.Timeout", "States.HeartbeatTimeout", "States.TaskFailed", "Sandbox.Timedout",
 })
 RETRY_CAN_FIX_PREFIXES = ("Lambda.",)  # Lambda.ServiceException, Lambda.TooManyRequestsException, Lambda.Unknown...

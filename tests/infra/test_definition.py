@@ -17,11 +17,34 @@ def test_every_task_retries_named_errors_and_every_iteration_catches():
     for branch in definition["States"]["Process batch"]["Branches"]:
         (map_state,) = branch["States"].values()
         for name, state in map_state["ItemProcessor"]["States"].items():
-            retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
-            assert set(RETRYABLE_ERROR_NAMES) <= retried, name
-            assert all(r["MaxAttempts"] >= 1 and r["BackoffRate"] >= 1 for r in state["Retry"])
+            if state["Type"] == "Choice":
+                continue
+            if state["Type"] == "Map":  # a long object's segments: the Map catches, each segment retries
+                [(_, segment)] = state["ItemProcessor"]["States"].items()
+                tasks = [(name, segment)]
+            else:
+                tasks = [(name, state)]
+            for task_name, task in tasks:
+                retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
+                assert set(RETRYABLE_ERROR_NAMES) <= retried, task_name
+                assert all(r["MaxAttempts"] >= 1 and r["BackoffRate"] >= 1 for r in task["Retry"])
             if "record_failure" not in name:
                 assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
+
+
+def test_long_objects_of_media_and_documents_go_through_a_segments_map():
+    definition = json.loads(asl.render(segment_concurrency=7))
+    for branch, modality in zip(definition["States"]["Process batch"]["Branches"], (*MODALITIES, UNSUPPORTED)):
+        states = branch["States"][asl.map_state_name(modality)]["ItemProcessor"]["States"]
+        segments = states.get(asl.segment_map_name(modality))
+        if modality not in ("video", "audio", "document"):
+            assert segments is None, modality
+            continue
+        assert states[f"{modality}: extract"]["Next"] == f"{modality}: segmented?"
+        assert states[f"{modality}: segmented?"]["Default"] == f"{modality}: generate"
+        assert segments["MaxConcurrency"] == 7 and segments["ItemsPath"] == "$.segments"
+        assert segments["ResultPath"] is None and segments["Next"] == f"{modality}: assemble segments"
+        assert states[f"{modality}: assemble segments"]["Next"] == f"{modality}: generate"
 
 
 def test_substitute_fills_every_placeholder_and_refuses_missing_ones():

@@ -187,7 +187,7 @@ def test_processing_functions_get_the_pipeline_environment(template_json):
     extract = next(f for f in functions.values() if f["Properties"].get("Handler") == "functions.extract.handler.lambda_handler")
     env = extract["Properties"]["Environment"]["Variables"]
     for name in (c.ENV_PIPELINE_VERSION, c.ENV_STAGING_BUCKET, c.ENV_MODEL_ENDPOINTS, c.ENV_DB_HOST, c.ENV_DB_AUTH,
-                 c.ENV_MAX_OBJECT_BYTES, c.ENV_VIDEO_CHUNK_SECONDS):
+                 c.ENV_MAX_OBJECT_BYTES, c.ENV_VIDEO_CHUNK_SECONDS, c.ENV_VIDEO_CHUNKING):
         assert name in env, name
     assert env[c.ENV_DB_AUTH] == "iam"
     assert extract["Properties"]["TracingConfig"] == {"Mode": "Active"}

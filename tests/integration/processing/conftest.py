@@ -57,6 +57,17 @@ class Pipeline:
                          etag=response["ETag"].strip('"'), size=len(data), content_type=content_type,
                          modality=modality)
 
+    version = PIPELINE_VERSION
+
+    def item(self, obj: ObjectRef) -> dict:
+        """The WorkItem the Map's ItemSelector builds for `obj`."""
+        return {"object": obj.model_dump(mode="json"), "pipeline_version": PIPELINE_VERSION}
+
+    @staticmethod
+    def new_containers() -> None:
+        """The next invocations start in new containers (they read settings changed since)."""
+        _reset_handlers()
+
     def handler(self, step: str):
         import importlib
 
@@ -72,6 +83,10 @@ class Pipeline:
         for step in steps:
             try:
                 state = self.handler(step)(state, FakeLambdaContext())
+                if step == "extract" and state.get("segments"):  # as the segments Map, then assembly
+                    for segment in state["segments"]:
+                        self.handler("extract")({**item, "segment": segment}, FakeLambdaContext())
+                    state = self.handler("extract")(state, FakeLambdaContext())
             except Exception as exc:  # what the Catch does with any error
                 failure = {**item, "failed_step": step, "error": {
                     "Error": type(exc).__name__,

@@ -63,6 +63,29 @@ def silent_video(tmp: Path, seconds: float = 3.0) -> Path:
     return out
 
 
+SCENE_WORDS = ["HARBOUR", "LIGHTHOUSE"]
+
+
+def scenes_video(tmp: Path, scenes: list[tuple[str, float]], size: tuple[int, int] = (960, 540),
+                 name: str = "scenes.mp4") -> Path:
+    """Still scenes cut hard one after the other, 10 frames a second: each (colour, seconds), or
+    ("words", seconds) for black SCENE_WORDS drawn on white (PIL; no font needed by ffmpeg)."""
+    picture = tmp / "scene_words.png"
+    picture.write_bytes(words_image(SCENE_WORDS, size=size))
+    inputs: list[str] = []
+    for colour, seconds in scenes:
+        if colour == "words":
+            inputs += ["-loop", "1", "-framerate", "10", "-t", str(seconds), "-i", str(picture)]
+        else:
+            inputs += ["-f", "lavfi", "-i", f"color=c={colour}:s={size[0]}x{size[1]}:r=10:d={seconds}"]
+    graph = "".join(f"[{i}:v]format=yuv420p,setsar=1[v{i}];" for i in range(len(scenes)))
+    graph += "".join(f"[v{i}]" for i in range(len(scenes))) + f"concat=n={len(scenes)}:v=1:a=0[v]"
+    out = tmp / name
+    ffmpeg(*inputs, "-filter_complex", graph, "-map", "[v]", "-r", "10", "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", str(out))
+    return out
+
+
 def pdf_with_scanned_page() -> bytes:
     """Page 1: text; page 2: only an image of words (scanned); page 3: text and a table."""
     from reportlab.lib.pagesizes import A4

@@ -8,7 +8,6 @@ from functions.common.constants import DB_SCHEMA, ENV_MAX_CHUNKS, ENV_MAX_TEXT_B
 from functions.common.staging import object_prefix
 from functions.processing.chunk_pages import CHUNK_PAGE_ITEMS
 
-from conftest import PIPELINE_VERSION
 
 
 def _log_lines(lines: int) -> bytes:
@@ -42,7 +41,7 @@ def test_a_text_of_more_chunks_than_one_page_gets_every_chunk_and_vector(pipelin
     assert last and last[-1][0] == count - 1  # the end of the file is in the last chunk
     assert metadata["words"] == 2_600 * 9
     # The chunks beyond the first page went through staging in pages, and so did their vectors.
-    prefix = f"{object_prefix(PIPELINE_VERSION, obj)}/"
+    prefix = f"{object_prefix(pipeline.version, obj)}/"
     staged = {o["Key"][len(prefix):] for o in s3.list_objects_v2(Bucket=staging_bucket, Prefix=prefix)["Contents"]}
     pages = (count - 1) // CHUNK_PAGE_ITEMS
     assert {f"chunks/{n:05d}.json" for n in range(1, pages + 1)} <= staged
