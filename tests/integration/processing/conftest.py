@@ -24,6 +24,7 @@ from functions.common.constants import (
 )
 from functions.common.events import ObjectRef
 from lambda_context import FakeLambdaContext
+from media_files import speech_wav
 
 PIPELINE_VERSION = "v-test"
 
@@ -159,3 +160,15 @@ def bare_pipeline(s3, ingest_bucket, db, pipeline_env, monkeypatch) -> Pipeline:
     _reset_handlers()
     yield Pipeline(s3, ingest_bucket, db)
     _reset_handlers()
+
+
+@pytest.fixture(scope="module")
+def media_dir(tmp_path_factory):
+    """A folder for the media files one test module synthesizes."""
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="module")
+def wav(media_dir):
+    """Speech (Debian festival) as a WAV file."""
+    return speech_wav(media_dir)

@@ -12,18 +12,7 @@ from media_files import (
     silent_video,
     speech_mp3,
     speech_video,
-    speech_wav,
 )
-
-
-@pytest.fixture(scope="module")
-def media_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("media")
-
-
-@pytest.fixture(scope="module")
-def wav(media_dir):
-    return speech_wav(media_dir)
 
 
 def _spoken_words_found(text: str) -> set[str]:

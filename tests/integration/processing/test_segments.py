@@ -6,7 +6,7 @@ import pytest
 
 from functions.common.constants import ENV_SEGMENT_PAGES, ENV_SEGMENT_SECONDS
 from functions.common.staging import object_prefix
-from media_files import ffmpeg, speech_video, speech_wav
+from media_files import ffmpeg, speech_video
 
 
 
@@ -14,16 +14,6 @@ def _pdf(pages: int) -> bytes:
     from samples.generate import _pdf
 
     return _pdf("Pump manual", [f"Maintenance of pump number {n}: the seal of pump {n} is checked." for n in range(1, pages + 1)])
-
-
-@pytest.fixture(scope="module")
-def media_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("segments")
-
-
-@pytest.fixture(scope="module")
-def wav(media_dir):
-    return speech_wav(media_dir)
 
 
 def _chunks(rows):

@@ -15,11 +15,6 @@ SCENES = [("words", 4.0), ("red", 9.0), ("blue", 3.0)]
 
 
 @pytest.fixture(scope="module")
-def media_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("scenes")
-
-
-@pytest.fixture(scope="module")
 def scene_video(media_dir):
     return scenes_video(media_dir, SCENES)
 
