@@ -4,7 +4,9 @@
 -- an index scan at ef_search 1,000 found 97.2 % of the exact top 10 on 100,000 such vectors;
 -- figures with these parameters in bench/README.md, "Retrieval" (bench/retrieval.py builds the
 -- index from this very statement). Rebuilding blocks writes to the embeddings table while it
--- builds (store retries), once, on deploy.
+-- builds (store retries), once, on deploy. On a table of millions of vectors the build can outlast
+-- the migrate function's 15 minutes: there, build the new index by hand first (CREATE INDEX
+-- CONCURRENTLY under another name, then swap names) and deploy after.
 DROP INDEX pipeline.embeddings_text_384_hnsw;
 CREATE INDEX embeddings_text_384_hnsw ON pipeline.embeddings
     USING hnsw ((embedding::vector(384)) vector_cosine_ops) WITH (m = 32, ef_construction = 128)
