@@ -137,17 +137,29 @@ def container_env(model: LocalModel) -> dict[str, str]:
     return env
 
 
+# Ports this process handed out: containers bind theirs seconds later, so a port that merely
+# looks free may already be promised to another container (of this profile or of another one
+# running beside it, as the test session's and the local run's do). Two containers on one port
+# answer for each other's roles.
+_HANDED_OUT: set[int] = set()
+
+
 def _free_port(host: str) -> int:
-    """A free port below 32768: multi-model-server refuses larger ones ("Invalid port number")."""
+    """A free port below 32768 (multi-model-server refuses larger ones: "Invalid port number"),
+    never one handed out before in this process. Drawn from the OS's randomness: model code
+    seeds Python's global generator, which would repeat the same ports."""
     import random
 
-    for port in random.sample(range(20000, 32768), 200):
+    for port in random.SystemRandom().sample(range(20000, 32768), 200):
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind((host, port))
             except OSError:
                 continue
-            return port
+        _HANDED_OUT.add(port)
+        return port
     raise RuntimeError("no free port between 20000 and 32767")
 
 
