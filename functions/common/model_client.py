@@ -17,18 +17,25 @@ own `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` points at the SageMaker Runtime stand-i
   - throttling, the container's 5xx or `[overloaded]`, the 60 s invocation timeout, the service
     unavailable, connection errors: retried here with full-jitter backoff, then raised as
     ModelThrottledError / ModelUnavailableError, which the state machine retries again later;
+  - a batch of several items that hit the 60 s invocation timeout is sent again in two halves
+    (once: a batch that needs more than the limit never fits at its size; one that queued behind
+    others fits either way), each half with the retries above;
 * a role missing from MODEL_ENDPOINTS is "not available": callers check `available(role)` and
-  record it instead of inventing an output.
+  record it instead of inventing an output;
+* with `checkpoints`, each request's answer is kept as soon as it arrives and a request made
+  again (a retried Lambda, a rerun after a crash) is answered from it: a long call of many
+  requests that fails half way does not pay for its first half twice.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import random
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -75,6 +82,10 @@ class _Unavailable(Exception):
     pass
 
 
+class _TimedOut(_Unavailable):
+    pass
+
+
 class _TooLarge(Exception):
     pass
 
@@ -94,6 +105,31 @@ class ModelResult:
 
     outputs: list[Any]
     model: dict[str, str] = field(default_factory=dict)
+
+
+class Checkpoints(Protocol):
+    """Answers of earlier requests, by a digest of what was asked (`request_digest`)."""
+
+    def load(self, role: str, digest: str) -> ModelResult | None: ...
+
+    def save(self, role: str, digest: str, result: ModelResult) -> None: ...
+
+
+def request_digest(endpoint: str, batch: Sequence[Any], parameters: Mapping[str, Any] | None) -> str:
+    """What a request asks, independent of how it travels: a Blob by its staging key and size
+    (inline or by pointer, the model sees the same bytes), every other item as its JSON."""
+
+    def describe(value: Any) -> Any:
+        if isinstance(value, Blob):
+            return {"blob": value.kind, "uri": s3_uri(value.pointer), "size": value.size}
+        if isinstance(value, dict):
+            return {str(k): describe(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [describe(v) for v in value]
+        return value
+
+    doc = {"endpoint": endpoint, "parameters": dict(parameters or {}), "inputs": describe(list(batch))}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
 
 
 class ModelClient:
@@ -133,12 +169,14 @@ class ModelClient:
     def available(self, role: str) -> bool:
         return bool(self.endpoints.get(role))
 
-    def invoke(self, role: str, items: Sequence[Any], parameters: Mapping[str, Any] | None = None) -> ModelResult:
+    def invoke(self, role: str, items: Sequence[Any], parameters: Mapping[str, Any] | None = None,
+               checkpoints: Checkpoints | None = None) -> ModelResult:
         """Run `items` through the model of `role`; returns one output per item, in order.
 
         An item is what the contract lists for the role, where a `Blob` may stand for the
         binary part: either the item itself (-> {"image_b64"|"audio_b64"} or {"s3_uri"}) or a
         value in a dict item ({"blob": Blob, "task": ...} -> the Blob's keys merged in).
+        `checkpoints` keeps each request's answer and answers a request made again from it.
         Raises ModelNotAvailableError, ModelThrottledError, ModelUnavailableError,
         ModelInputError, ModelRequestError.
         """
@@ -149,31 +187,48 @@ class ModelClient:
         result = ModelResult(outputs=[])
         for start in range(0, len(items), size):
             batch = list(items[start : start + size])
-            outputs, model = self._invoke_split(role, endpoint, batch, parameters)
+            outputs, model = self._invoke_kept(role, endpoint, batch, parameters, checkpoints)
             result.outputs.extend(outputs)
             if model and not result.model:
                 result.model = model
         return result
 
     # -- batching ------------------------------------------------------------------
-    def _invoke_split(self, role: str, endpoint: str, batch: list[Any], parameters: Mapping[str, Any] | None):
+    def _invoke_kept(self, role: str, endpoint: str, batch: list[Any], parameters: Mapping[str, Any] | None,
+                     checkpoints: Checkpoints | None) -> tuple[list[Any], dict[str, str]]:
+        if checkpoints is None:
+            return self._invoke_split(role, endpoint, batch, parameters)
+        digest = request_digest(endpoint, batch, parameters)
+        kept = checkpoints.load(role, digest)
+        if kept is not None and len(kept.outputs) == len(batch):
+            return kept.outputs, kept.model
+        outputs, model = self._invoke_split(role, endpoint, batch, parameters)
+        checkpoints.save(role, digest, ModelResult(outputs=outputs, model=model))
+        return outputs, model
+
+    def _invoke_split(self, role: str, endpoint: str, batch: list[Any], parameters: Mapping[str, Any] | None,
+                      halve_on_timeout: bool = True):
         try:
-            return self._invoke_with_retry(role, endpoint, batch, parameters)
-        except _TooLarge as exc:
+            return self._invoke_with_retry(role, endpoint, batch, parameters, halve_on_timeout)
+        except (_TooLarge, _TimedOut) as exc:
             if len(batch) == 1:
                 raise ModelRequestError(f"model {role!r} refused a single item as too large: {exc}") from None
+            halve_on_timeout = halve_on_timeout and not isinstance(exc, _TimedOut)
             half = len(batch) // 2
-            first, model = self._invoke_split(role, endpoint, batch[:half], parameters)
-            second, model2 = self._invoke_split(role, endpoint, batch[half:], parameters)
+            first, model = self._invoke_split(role, endpoint, batch[:half], parameters, halve_on_timeout)
+            second, model2 = self._invoke_split(role, endpoint, batch[half:], parameters, halve_on_timeout)
             return first + second, model or model2
 
-    def _invoke_with_retry(self, role: str, endpoint: str, batch: list[Any], parameters: Mapping[str, Any] | None):
+    def _invoke_with_retry(self, role: str, endpoint: str, batch: list[Any], parameters: Mapping[str, Any] | None,
+                           halve_on_timeout: bool = False):
         body = self._body(batch, parameters)
         last: Exception | None = None
         for attempt in range(self.max_attempts):
             try:
                 return self._parse(role, self._send(role, endpoint, body), len(batch))
             except (_Throttled, _Unavailable) as exc:
+                if isinstance(exc, _TimedOut) and halve_on_timeout and len(batch) > 1:
+                    raise
                 last = exc
                 if attempt + 1 < self.max_attempts:
                     # Full jitter: https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
@@ -256,7 +311,7 @@ def _raise_classified(role: str, endpoint: str, exc: ClientError) -> None:
         if kind == "overloaded":
             raise _Unavailable(f"{endpoint}: {original}")
         if status == 0:  # no answer within the invocation timeout
-            raise _Unavailable(f"{endpoint}: timed out: {original}")
+            raise _TimedOut(f"{endpoint}: timed out: {original}")
         if status == 429:
             raise _Throttled(f"{endpoint}: container {status}: {original}")
         if status in _RETRYABLE_STATUS:

@@ -31,6 +31,7 @@ from functions.processing import segments as segments_mod
 from functions.processing import office_text as office_mod
 from functions.processing import tables as tables_mod
 from functions.processing import text as text_mod
+from functions.processing.checkpoints import StagedCheckpoints
 from functions.processing.chunk_pages import ChunkWriter
 from functions.processing.context import Context
 from functions.processing.image import extract_image
@@ -256,15 +257,16 @@ def _blob(staging: Staging, staged: StagedFile, kind: str) -> Blob:
     return Blob(kind=kind, pointer=S3Pointer(bucket=staging.bucket, key=staged.key), size=staged.size)  # type: ignore[arg-type]
 
 
-def _call(models: ModelClient, manifest: ExtractManifest, role: str, items: list[Any]) -> list[Any] | None:
-    """Outputs of `role` for `items`, or None (recorded in the manifest) when not deployed."""
+def _call(models: ModelClient, staging: Staging, manifest: ExtractManifest, role: str, items: list[Any]) -> list[Any] | None:
+    """Outputs of `role` for `items`, or None (recorded in the manifest) when not deployed.
+    Each request's answer is checkpointed in staging: a retry asks only what is missing."""
     if not models.available(role):
         if role not in manifest.unavailable:
             manifest.unavailable.append(role)
         return None
     if not items:
         return []
-    result = models.invoke(role, items)
+    result = models.invoke(role, items, checkpoints=StagedCheckpoints(staging))
     manifest.models[role] = ModelRef(**result.model)
     return result.outputs
 
@@ -292,7 +294,7 @@ def _extract_image(source: Path, workdir: Path, ctx: Context, staging: Staging, 
     model_image = _stage(staging, "image.jpg", image.model_jpeg, "image/jpeg")
     m.artefacts.update(thumbnail=thumb, image=model_image)
     chunk = Chunk(ordinal=0, kind="image", image=model_image, metadata={"width": image.width, "height": image.height})
-    outputs = _call(ctx.models, m, MODEL_OCR, [_blob(staging, model_image, "image")])
+    outputs = _call(ctx.models, staging, m, MODEL_OCR, [_blob(staging, model_image, "image")])
     if outputs:
         chunk.text = _ocr_text(outputs[0]) or None
         chunk.metadata["ocr_words"] = len(outputs[0].get("words") or [])
@@ -325,7 +327,7 @@ def _extract_video(source: Path, workdir: Path, ctx: Context, staging: Staging, 
                 data = media.wav_slice(wav, (chunk.time_start or 0.0) - start, (chunk.time_end or 0.0) - start)
                 chunk.audio = _stage(staging, f"audio/{name}.wav", data, "audio/wav")
             with_audio = [c for c in chunks if c.audio is not None]
-            outputs = _call(ctx.models, m, MODEL_SPEECH, [_blob(staging, c.audio, "audio") for c in with_audio])
+            outputs = _call(ctx.models, staging, m, MODEL_SPEECH, [_blob(staging, c.audio, "audio") for c in with_audio])
             if outputs is not None:
                 for chunk, output in zip(with_audio, outputs):
                     segments = audio_mod.offset_segments(output, chunk.time_start or 0.0, chunk.time_end or 0.0)
@@ -395,7 +397,7 @@ def _read_keyframes(ctx: Context, staging: Staging, m: ExtractManifest, planned:
     after its transcript, and into its metadata (`ocr_text`). One batched call: at most
     scenes.MAX_KEYFRAMES per chunk, and a segment's chunks are bounded by its length."""
     items = [(chunk, frame) for chunk, _, frames in planned for frame in frames]
-    outputs = _call(ctx.models, m, MODEL_OCR, [_blob(staging, frame, "image") for _, frame in items])
+    outputs = _call(ctx.models, staging, m, MODEL_OCR, [_blob(staging, frame, "image") for _, frame in items])
     if not outputs:
         return
     found: dict[int, list[str]] = {}
@@ -441,7 +443,7 @@ def _extract_audio(source: Path, workdir: Path, ctx: Context, staging: Staging, 
         _stage(staging, f"audio/{first + i:05d}.wav", media.wav_slice(wav, w.start - start, w.end - start), "audio/wav")
         for i, w in enumerate(windows)
     ]
-    outputs = _call(ctx.models, m, MODEL_SPEECH, [_blob(staging, s, "audio") for s in staged])
+    outputs = _call(ctx.models, staging, m, MODEL_SPEECH, [_blob(staging, s, "audio") for s in staged])
     if outputs is None:
         # No speech model: keep the time structure, no invented transcript.
         m.chunks = [
@@ -545,7 +547,7 @@ def _extract_document(source: Path, workdir: Path, ctx: Context, staging: Stagin
             items.append((page.number, _blob(staging, staged, "image")))
     ocr_pages: set[int] = set()
     if items:
-        outputs = _call(ctx.models, m, MODEL_OCR, [blob for _, blob in items])
+        outputs = _call(ctx.models, staging, m, MODEL_OCR, [blob for _, blob in items])
         if outputs is not None:
             by_page: dict[int, list[str]] = {}
             for (number, _), output in zip(items, outputs):

@@ -11,6 +11,7 @@ from functions.common.constants import MODEL_GENERATION
 from functions.common.events import S3Pointer, StepResult
 from functions.common.model_client import Blob
 from functions.common.staging import Staging
+from functions.processing.checkpoints import StagedCheckpoints
 from functions.processing.chunk_pages import chunk_pages
 from functions.processing.context import Context
 from functions.processing.manifest import ExtractManifest, GenerateManifest, Generated, ModelRef
@@ -45,7 +46,8 @@ def _generate(extract: ExtractManifest, manifest: GenerateManifest, ctx: Context
         captioned = [c for _, page in chunk_pages(staging, extract) for c in page if c.image is not None]
     if captioned:
         blobs = [Blob(kind="image", pointer=S3Pointer(bucket=staging.bucket, key=c.image.key), size=c.image.size) for c in captioned]
-        result = ctx.models.invoke(MODEL_GENERATION, blobs)
+        # An hour of video is hundreds of keyframes: a retry does not caption them twice.
+        result = ctx.models.invoke(MODEL_GENERATION, blobs, checkpoints=StagedCheckpoints(staging))
         model = ModelRef(**result.model)
         manifest.models[MODEL_GENERATION] = model
         for chunk, output in zip(captioned, result.outputs):

@@ -122,6 +122,18 @@ def test_a_batch_over_the_container_limit_is_split_in_halves(model_profile, runt
     assert [len(json.loads(body)["inputs"]) for body in seen] == [300, 150, 150]
 
 
+def test_a_batch_that_times_out_is_sent_again_in_halves_once(model_profile, runtime):
+    seen: list[bytes] = []
+    # The batch of 8 times out; its first half times out again (retried at that size, not halved twice).
+    _faults(runtime, ["timeout", "timeout"], seen)
+    items = [f"sentence {i}" for i in range(8)]
+
+    result = _client(model_profile, batch_items={MODEL_TEXT_EMBEDDING: 8}).invoke(MODEL_TEXT_EMBEDDING, items)
+
+    assert len(result.outputs) == 8
+    assert [len(json.loads(body)["inputs"]) for body in seen] == [8, 4, 4, 4]
+
+
 def test_a_body_over_the_payload_limit_is_split(model_profile):
     container = model_profile.containers[MODEL_TEXT_EMBEDDING]
     with SageMakerRuntime(max_payload_bytes=2000) as small:
