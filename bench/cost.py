@@ -1,73 +1,387 @@
-"""Cost per million files, the design against the naive one, from what the local runs measured.
+"""What the deployed stack costs: at rest (a month with no files) and per million files, per setting.
 
-    .venv/bin/python bench/cost.py [--figures bench/out/pipeline-mixed.json] [--files-per-month 1000000]
+    .venv/bin/python bench/cost.py [--settings current,warm-endpoints,mwaa-off,dev-idle] [--json]
+                                   [--template cdk.out/MultimodalPipeline-dev.template.json]
+                                   [--figures bench/out/pipeline-mixed.json] [--mode design|naive]
 
-Mix (stated): 60 % images, 20 % documents, 10 % text, 5 % audio of 1 minute, 5 % video of 1
-minute. Inputs, per modality and mode, from bench/pipeline.py's saved figures (the local
-executions' histories and the counters around the handlers and the model client):
+What is deployed is read from the *synthesized template* of each setting (the app is built in
+this process as tests/infra/conftest.py does, one synth per setting, 1-2 minutes each), never
+from a hand-kept list. The walk (`at_rest`) prices every resource that is billed by the hour:
 
-* Step Functions Standard: state transitions per file (every state entered, plus retries).
-* Lambda: invocations per file per function x the function's memory (cdk_app/orchestration.py
-  `_SIZING`; forwarder and dispatcher 512 MB) x the duration measured *in the naive run* for
-  both modes (one invocation at a time, as each Lambda has its own CPU on AWS; the design run
-  ran 8-20 invocations on 2 cores, which inflates its durations), plus the request price.
-  Forwarder: 1 per file; dispatcher: 1 per Kafka batch.
-* SageMaker: endpoint items per file per role / items per second at the batch size the mode
-  sends (bench/models.py figures: batch 1 for naive, the client's batch for the design) /
-  the 50 % utilisation the autoscaling targets aim at (model_artifacts/catalog.py) -> instance-
-  hours x the role's instance price. These are 2-core CPU throughputs priced at the GPU
-  instance types: an upper bound on instance-hours, equally for both modes.
-* MSK Serverless and Aurora: the monthly baseline (cluster-hours + partitions; writer + reader
-  at min ACU) plus per-file data (one ~1 KB message in and out; stored vectors).
-* SageMaker minimum instances (1 per endpoint, always on) are a baseline too: a month's cost
-  per endpoint is max(usage, min_instances x 730 h).
+* AWS::SageMaker::Endpoint -> its EndpointConfig's variants (instance type). Instances at rest:
+  for a variant hosting inference components, the ManagedInstanceScaling MinInstanceCount, and
+  0 when every component's scalable target (DesiredCopyCount) has MinCapacity 0; for a plain
+  variant, the MinCapacity of its scalable target (DesiredInstanceCount), else its
+  InitialInstanceCount. A minimum of 0 costs 0 at rest.
+* AWS::MWAA::Environment: EnvironmentClass (includes 1 worker and 2 schedulers), MinWorkers and
+  Schedulers above those.
+* AWS::EC2::VPCEndpoint: Interface endpoints x their subnets (one ENI per AZ); Gateway free.
+* AWS::RDS::DBCluster / DBInstance: db.serverless instances x the cluster's
+  ServerlessV2ScalingConfiguration MinCapacity; AWS::RDS::DBProxy at its 8-ACU minimum.
+* AWS::MSK::ServerlessCluster cluster-hours and the partitions of the topics the stack creates
+  (the topic custom resource's `Partitions`, else cdk.json `kafka.partitions`).
+* AWS::Lambda::EventSourceMapping in provisioned mode (MinimumPollers -> event poller units).
+* AWS::EC2::NatGateway, AWS::EC2::EIP, AWS::KMS::Key, AWS::SecretsManager::Secret,
+  AWS::CloudWatch::Alarm (per metric), AWS::CloudWatch::Dashboard.
+Everything else (S3 buckets, SQS, SNS, state machines, functions, IAM, log groups) has no hourly
+price: it is listed as such and its per-use price goes into the per-million-files figure.
 
-Audio and video of the local runs are 5-15 s; per-file figures of those modalities are scaled
-to 1 minute: extract duration by 60 s / measured duration, per-chunk model items by the
-deployed chunk count of 1 minute (30 s speech windows; `video_chunk_seconds` in cdk.json) over
-the measured chunk count.
+Per million files (`per_million`) is the marginal cost of processing them on top of the stack
+at rest: Step Functions transitions, Lambda GB-s and requests (memory and architecture of each
+function read from the template), SageMaker instance-hours while busy (items / measured
+throughput / target utilisation, priced at each role's instance type in the template: with
+always-on instances part of that is already paid at rest, so it is an upper bound), MSK data,
+S3 requests and a month of storage of the files, KMS requests, CloudWatch Logs ingestion,
+Aurora storage and I/O. Per-file counts come from bench/README.md's measured mixed run (or a
+bench/pipeline.py JSON via --figures); the mix and sizes are the named assumptions below.
+
+Prices: us-east-1 on-demand public prices as of PRICES_AS_OF, each with the AWS page it comes
+from; nothing is fetched. Free tiers are ignored.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
+import os
+import re
 import sys
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from functions.common import constants as c  # noqa: E402
 
+HOURS_PER_MONTH = 730.0
+GOAL_AT_REST_USD = 1_000.0  # issue 18: idle for a month with endpoints at zero and MWAA off
+
+# -- prices --------------------------------------------------------------------------------
+PRICES_AS_OF = "2025-06"  # as last read from the pages below; re-read them before relying on a figure
+
+
+@dataclass(frozen=True)
+class Price:
+    usd: float
+    unit: str
+    source: str
+    as_of: str = PRICES_AS_OF
+
+
+_SM = "https://aws.amazon.com/sagemaker/pricing/"  # Real-Time Inference, us-east-1
+_MWAA = "https://aws.amazon.com/managed-workflows-for-apache-airflow/pricing/"
+_PL = "https://aws.amazon.com/privatelink/pricing/"
+_VPC = "https://aws.amazon.com/vpc/pricing/"
+_AURORA = "https://aws.amazon.com/rds/aurora/pricing/"
+_PROXY = "https://aws.amazon.com/rds/proxy/pricing/"
+_MSK = "https://aws.amazon.com/msk/pricing/"
+_LAMBDA = "https://aws.amazon.com/lambda/pricing/"
+_CW = "https://aws.amazon.com/cloudwatch/pricing/"
+
+PRICES: dict[str, Price] = {
+    # hourly, at rest
+    "interface_endpoint_az_hour": Price(0.01, "endpoint-AZ-hour", _PL),
+    "nat_gateway_hour": Price(0.045, "NAT gateway-hour", _VPC),
+    "public_ipv4_hour": Price(0.005, "IPv4 address-hour", _VPC),
+    "aurora_acu_hour": Price(0.12, "ACU-hour", _AURORA),  # Serverless v2, Aurora Standard
+    "aurora_iopt_acu_hour": Price(0.156, "ACU-hour", _AURORA),  # Serverless v2, I/O-Optimized
+    "rds_proxy_acu_hour": Price(0.015, "ACU-hour", _PROXY),  # Serverless v2 targets, 8 ACU minimum
+    "msk_serverless_cluster_hour": Price(0.75, "cluster-hour", _MSK),
+    "msk_serverless_partition_hour": Price(0.0015, "partition-hour", _MSK),
+    "lambda_epu_hour": Price(0.185, "EPU-hour", _LAMBDA),  # provisioned mode for event source mappings
+    "lambda_provisioned_gb_s": Price(0.0000041667, "GB-s", _LAMBDA),  # provisioned concurrency, x86_64
+    "kms_key_month": Price(1.00, "key-month", "https://aws.amazon.com/kms/pricing/"),
+    "secret_month": Price(0.40, "secret-month", "https://aws.amazon.com/secrets-manager/pricing/"),
+    "alarm_metric_month": Price(0.10, "alarm metric-month", _CW),  # standard resolution
+    "alarm_metric_high_res_month": Price(0.30, "alarm metric-month", _CW),
+    "dashboard_month": Price(3.00, "dashboard-month", _CW),
+    # per use
+    "sfn_transition": Price(0.025 / 1000, "state transition", "https://aws.amazon.com/step-functions/pricing/"),
+    "lambda_gb_s_x86_64": Price(0.0000166667, "GB-s", _LAMBDA),
+    "lambda_gb_s_arm64": Price(0.0000133334, "GB-s", _LAMBDA),
+    "lambda_request": Price(0.20 / 1_000_000, "request", _LAMBDA),
+    "msk_gb_in": Price(0.10, "GB", _MSK),
+    "msk_gb_out": Price(0.05, "GB", _MSK),
+    "s3_put": Price(0.005 / 1000, "request", "https://aws.amazon.com/s3/pricing/"),
+    "s3_get": Price(0.0004 / 1000, "request", "https://aws.amazon.com/s3/pricing/"),
+    "s3_gb_month": Price(0.023, "GB-month", "https://aws.amazon.com/s3/pricing/"),  # Standard, first 50 TB
+    "kms_request": Price(0.03 / 10_000, "request", "https://aws.amazon.com/kms/pricing/"),
+    "logs_gb_ingested": Price(0.50, "GB", _CW),
+    "aurora_gb_month": Price(0.10, "GB-month", _AURORA),
+    "aurora_io": Price(0.20 / 1_000_000, "I/O request", _AURORA),
+}
+SAGEMAKER_INSTANCE_HOUR: dict[str, Price] = {
+    t: Price(usd, "instance-hour", _SM) for t, usd in {
+        "ml.g5.xlarge": 1.408, "ml.g5.2xlarge": 1.515, "ml.g4dn.xlarge": 0.7364,
+        "ml.c6i.large": 0.102, "ml.c6i.xlarge": 0.204, "ml.c6i.2xlarge": 0.408,
+        "ml.c5.xlarge": 0.204, "ml.m5.xlarge": 0.23,
+    }.items()
+}
+# The environment's hourly price includes its 1 worker and 2 schedulers; more are priced apart.
+MWAA_ENVIRONMENT_HOUR = {k: Price(v, "environment-hour", _MWAA) for k, v in {
+    "mw1.small": 0.49, "mw1.medium": 0.74, "mw1.large": 0.99, "mw1.xlarge": 1.98, "mw1.2xlarge": 3.96}.items()}
+MWAA_WORKER_HOUR = {k: Price(v, "worker-hour", _MWAA) for k, v in {
+    "mw1.small": 0.055, "mw1.medium": 0.11, "mw1.large": 0.22, "mw1.xlarge": 0.44, "mw1.2xlarge": 0.88}.items()}
+MWAA_SCHEDULER_HOUR = {k: Price(v, "scheduler-hour", _MWAA) for k, v in {
+    "mw1.small": 0.055, "mw1.medium": 0.11, "mw1.large": 0.22, "mw1.xlarge": 0.44, "mw1.2xlarge": 0.88}.items()}
+MWAA_INCLUDED_WORKERS, MWAA_INCLUDED_SCHEDULERS = 1, 2
+# RDS Proxy in front of Aurora Serverless v2 is billed on the cluster's ACUs, at least 8
+# (https://aws.amazon.com/rds/proxy/pricing/).
+RDS_PROXY_MIN_ACU = 8
+# One event poller unit (EPU) carries several pollers; MinimumPollers 1 is one EPU either way
+# (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-provisioned-mode).
+POLLERS_PER_EPU = 10
+
+
+def _price(table: Mapping[str, Price], key: str, what: str) -> Price:
+    try:
+        return table[key]
+    except KeyError:
+        raise KeyError(f"no price for {what} {key!r}: add it, with its pricing page, to bench/cost.py") from None
+
+
+# -- the walk ------------------------------------------------------------------------------
+@dataclass
+class Line:
+    """One priced item: `quantity` `unit`s a month at `unit_price` USD each."""
+
+    item: str
+    quantity: float
+    unit: str
+    unit_price: float
+    note: str = ""
+
+    @property
+    def monthly(self) -> float:
+        return self.quantity * self.unit_price
+
+
+def _short(logical_id: str) -> str:
+    return re.sub(r"[0-9A-F]{8}$", "", logical_id)  # CDK's hash suffix
+
+
+def _refers_to(value: Any, logical_id: str) -> bool:
+    """Whether a property value (Ref, Fn::GetAtt, Fn::Join ...) names the resource `logical_id`."""
+    return f'"{logical_id}"' in json.dumps(value) or f'"{logical_id}.' in json.dumps(value)
+
+
+def _of_type(resources: Mapping[str, Any], type_: str) -> dict[str, dict]:
+    return {k: r.get("Properties", {}) for k, r in resources.items() if r.get("Type") == type_}
+
+
+def _endpoint_lines(resources: Mapping[str, Any]) -> list[Line]:
+    configs = _of_type(resources, "AWS::SageMaker::EndpointConfig")
+    targets = _of_type(resources, "AWS::ApplicationAutoScaling::ScalableTarget")
+    components = _of_type(resources, "AWS::SageMaker::InferenceComponent")
+    lines = []
+    for endpoint_id, endpoint in sorted(_of_type(resources, "AWS::SageMaker::Endpoint").items()):
+        config_id = next(k for k in configs if _refers_to(endpoint.get("EndpointConfigName"), k))
+        for variant in configs[config_id].get("ProductionVariants", []):
+            if "ServerlessConfig" in variant:
+                continue  # serverless inference: per use only
+            itype = variant["InstanceType"]
+            hosted = [k for k, ic in components.items() if _refers_to(ic.get("EndpointName"), endpoint_id)
+                      and ic.get("VariantName", variant.get("VariantName")) == variant.get("VariantName")]
+            scaling = variant.get("ManagedInstanceScaling") or {}
+            if hosted:
+                copies = 0
+                for ic_id in hosted:
+                    target = next((t for t in targets.values() if _refers_to(t.get("ResourceId"), ic_id)), None)
+                    copies += int(target["MinCapacity"]) if target else int(
+                        components[ic_id].get("RuntimeConfig", {}).get("CopyCount", 1))
+                floor = (int(scaling.get("MinInstanceCount", 0)) if scaling.get("Status") == "ENABLED"
+                         else int(variant.get("InitialInstanceCount", 1)))
+                instances = floor if copies == 0 else max(floor, 1)
+                note = f"{len(hosted)} inference component(s), {copies} cop(ies) and {floor} instance(s) at minimum"
+            else:
+                target = next((t for t in targets.values() if _refers_to(t.get("ResourceId"), endpoint_id)
+                               and t.get("ScalableDimension") == "sagemaker:variant:DesiredInstanceCount"), None)
+                instances = int(target["MinCapacity"]) if target else int(variant.get("InitialInstanceCount", 1))
+                note = "scalable target MinCapacity" if target else "InitialInstanceCount, no autoscaling"
+            lines.append(Line(f"SageMaker endpoint {_short(endpoint_id)} ({itype})", instances * HOURS_PER_MONTH,
+                              "instance-hour", _price(SAGEMAKER_INSTANCE_HOUR, itype, "SageMaker instance type").usd,
+                              f"{instances} at rest: {note}"))
+    return lines
+
+
+def _mwaa_lines(resources: Mapping[str, Any]) -> list[Line]:
+    lines = []
+    for env_id, env in sorted(_of_type(resources, "AWS::MWAA::Environment").items()):
+        cls = env.get("EnvironmentClass", "mw1.small")  # CloudFormation's default
+        name = f"MWAA {_short(env_id)} ({cls})"
+        lines.append(Line(name, HOURS_PER_MONTH, "environment-hour",
+                          _price(MWAA_ENVIRONMENT_HOUR, cls, "MWAA environment class").usd,
+                          f"includes {MWAA_INCLUDED_WORKERS} worker, {MWAA_INCLUDED_SCHEDULERS} schedulers"))
+        extra_workers = int(env.get("MinWorkers", 1)) - MWAA_INCLUDED_WORKERS
+        if extra_workers > 0:
+            lines.append(Line(f"{name}: MinWorkers above {MWAA_INCLUDED_WORKERS}", extra_workers * HOURS_PER_MONTH,
+                              "worker-hour", MWAA_WORKER_HOUR[cls].usd))
+        extra_schedulers = int(env.get("Schedulers", MWAA_INCLUDED_SCHEDULERS)) - MWAA_INCLUDED_SCHEDULERS
+        if extra_schedulers > 0:
+            lines.append(Line(f"{name}: schedulers above {MWAA_INCLUDED_SCHEDULERS}", extra_schedulers * HOURS_PER_MONTH,
+                              "scheduler-hour", MWAA_SCHEDULER_HOUR[cls].usd))
+    return lines
+
+
+def _service(name: Any) -> str:
+    """`sts` of com.amazonaws.<region>.sts, written as a string or an Fn::Join with the region."""
+    last = re.findall(r'"\.?([a-z0-9.-]+)"', json.dumps(name))[-1]
+    return re.sub(r"^com\.amazonaws\.[a-z0-9-]+\.", "", last)
+
+
+def _vpc_endpoint_lines(resources: Mapping[str, Any]) -> list[Line]:
+    interface = {k: p for k, p in _of_type(resources, "AWS::EC2::VPCEndpoint").items()
+                 if p.get("VpcEndpointType", "Gateway") == "Interface"}
+    if not interface:
+        return []
+    azs = sum(max(1, len(p.get("SubnetIds", []))) for p in interface.values())
+    services = sorted(_service(p.get("ServiceName")) for p in interface.values())
+    return [Line(f"Interface VPC endpoints ({len(interface)}: {', '.join(services)})", azs * HOURS_PER_MONTH,
+                 "endpoint-AZ-hour", PRICES["interface_endpoint_az_hour"].usd,
+                 f"{len(interface)} endpoints x their subnets = {azs} endpoint-AZs; gateway endpoints free")]
+
+
+def _database_lines(resources: Mapping[str, Any]) -> list[Line]:
+    lines, total_min_acu = [], 0.0
+    instances = _of_type(resources, "AWS::RDS::DBInstance")
+    for cluster_id, cluster in sorted(_of_type(resources, "AWS::RDS::DBCluster").items()):
+        members = [i for i in instances.values() if _refers_to(i.get("DBClusterIdentifier"), cluster_id)]
+        serverless = [i for i in members if i.get("DBInstanceClass") == "db.serverless"]
+        for other in members:
+            if other not in serverless:
+                raise KeyError(f"no price for DB instance class {other.get('DBInstanceClass')!r}: add it to bench/cost.py")
+        min_acu = float((cluster.get("ServerlessV2ScalingConfiguration") or {}).get("MinCapacity", 0.5))
+        total_min_acu += len(serverless) * min_acu
+        key = "aurora_iopt_acu_hour" if cluster.get("StorageType") == "aurora-iopt1" else "aurora_acu_hour"
+        lines.append(Line(f"Aurora Serverless v2 {_short(cluster_id)}: {len(serverless)} instance(s) at min {min_acu:g} ACU",
+                          len(serverless) * min_acu * HOURS_PER_MONTH, "ACU-hour", PRICES[key].usd,
+                          "0 ACU pauses the instance (auto-pause)" if min_acu == 0 else ""))
+    for proxy_id in sorted(_of_type(resources, "AWS::RDS::DBProxy")):
+        acu = max(RDS_PROXY_MIN_ACU, total_min_acu)
+        lines.append(Line(f"RDS Proxy {_short(proxy_id)}", acu * HOURS_PER_MONTH, "ACU-hour",
+                          PRICES["rds_proxy_acu_hour"].usd, f"billed on max({RDS_PROXY_MIN_ACU}, cluster ACUs) = {acu:g}"))
+    return lines
+
+
+def _partitions(resources: Mapping[str, Any], pipeline_context: Mapping[str, Any] | None) -> tuple[int, str]:
+    """Partitions of the topics the stack creates (the topic custom resource's property), else cdk.json."""
+    found = [int(r["Properties"]["Partitions"]) for r in resources.values()
+             if r.get("Type", "").startswith(("Custom::", "AWS::CloudFormation::CustomResource"))
+             and "Partitions" in r.get("Properties", {})]
+    if found:
+        return sum(found), f"{len(found)} topic(s) in the template"
+    if pipeline_context and "kafka" in pipeline_context:
+        return int(pipeline_context["kafka"]["partitions"]), "cdk.json kafka.partitions"
+    return 0, "no topic found"
+
+
+def _msk_lines(resources: Mapping[str, Any], pipeline_context: Mapping[str, Any] | None) -> list[Line]:
+    clusters = _of_type(resources, "AWS::MSK::ServerlessCluster")
+    if not clusters:
+        return []
+    partitions, where = _partitions(resources, pipeline_context)
+    return [Line(f"MSK Serverless cluster{'s' if len(clusters) > 1 else ''}", len(clusters) * HOURS_PER_MONTH,
+                 "cluster-hour", PRICES["msk_serverless_cluster_hour"].usd),
+            Line(f"MSK Serverless partitions ({where})", partitions * HOURS_PER_MONTH, "partition-hour",
+                 PRICES["msk_serverless_partition_hour"].usd)]
+
+
+def _small_lines(resources: Mapping[str, Any]) -> list[Line]:
+    lines = []
+    mappings = _of_type(resources, "AWS::Lambda::EventSourceMapping")
+    epus = sum(math.ceil(int(m["ProvisionedPollerConfig"].get("MinimumPollers", 1)) / POLLERS_PER_EPU)
+               for m in mappings.values() if m.get("ProvisionedPollerConfig"))
+    if epus:
+        lines.append(Line("Lambda event source mappings in provisioned mode (MinimumPollers)", epus * HOURS_PER_MONTH,
+                          "EPU-hour", PRICES["lambda_epu_hour"].usd))
+    provisioned_gb = sum(int(p.get("ProvisionedConcurrencyConfig", {}).get("ProvisionedConcurrentExecutions", 0))
+                         for t in ("AWS::Lambda::Alias", "AWS::Lambda::Version") for p in _of_type(resources, t).values())
+    if provisioned_gb:
+        lines.append(Line("Lambda provisioned concurrency (counted at 1 GB each)", provisioned_gb * HOURS_PER_MONTH * 3600,
+                          "GB-s", PRICES["lambda_provisioned_gb_s"].usd))
+    counted = {
+        "AWS::EC2::NatGateway": ("NAT gateways", HOURS_PER_MONTH, "nat_gateway_hour"),
+        "AWS::EC2::EIP": ("Elastic IPs (public IPv4)", HOURS_PER_MONTH, "public_ipv4_hour"),
+        "AWS::KMS::Key": ("KMS customer managed keys", 1, "kms_key_month"),
+        "AWS::SecretsManager::Secret": ("Secrets Manager secrets", 1, "secret_month"),
+        "AWS::CloudWatch::Dashboard": ("CloudWatch dashboards", 1, "dashboard_month"),
+    }
+    for type_, (name, per_each, key) in counted.items():
+        n = len(_of_type(resources, type_))
+        if n:
+            lines.append(Line(f"{name} ({n})", n * per_each, PRICES[key].unit, PRICES[key].usd))
+    standard = high_res = 0
+    for alarm in _of_type(resources, "AWS::CloudWatch::Alarm").values():
+        metrics = [m for m in alarm.get("Metrics", []) if "MetricStat" in m] or [alarm]
+        for m in metrics:
+            period = m.get("MetricStat", {}).get("Period", m.get("Period", 60))
+            if int(period) < 60:
+                high_res += 1
+            else:
+                standard += 1
+    if standard:
+        lines.append(Line(f"CloudWatch alarm metrics ({len(_of_type(resources, 'AWS::CloudWatch::Alarm'))} alarms)",
+                          standard, "alarm metric-month", PRICES["alarm_metric_month"].usd, "metric-math alarms: per metric"))
+    if high_res:
+        lines.append(Line("CloudWatch high-resolution alarm metrics", high_res, "alarm metric-month",
+                          PRICES["alarm_metric_high_res_month"].usd))
+    return lines
+
+
+PRICED_TYPES = {
+    "AWS::SageMaker::Endpoint", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::InferenceComponent",
+    "AWS::MWAA::Environment", "AWS::EC2::VPCEndpoint", "AWS::RDS::DBCluster", "AWS::RDS::DBInstance",
+    "AWS::RDS::DBProxy", "AWS::MSK::ServerlessCluster", "AWS::Lambda::EventSourceMapping", "AWS::EC2::NatGateway",
+    "AWS::EC2::EIP", "AWS::KMS::Key", "AWS::SecretsManager::Secret", "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard", "AWS::ApplicationAutoScaling::ScalableTarget",
+}
+
+
+def at_rest(template: Mapping[str, Any], pipeline_context: Mapping[str, Any] | None = None) -> list[Line]:
+    """Price a month with no files of the synthesized `template` (a CloudFormation dict).
+
+    `pipeline_context` (cdk.json's `pipeline`) is consulted only for what the template cannot
+    say (the Kafka partitions when no topic resource carries them). Raises KeyError for an
+    instance type or class the price table does not list.
+    """
+    resources = template.get("Resources", {})
+    return [*_endpoint_lines(resources), *_mwaa_lines(resources), *_vpc_endpoint_lines(resources),
+            *_database_lines(resources), *_msk_lines(resources, pipeline_context), *_small_lines(resources)]
+
+
+def unpriced_at_rest(template: Mapping[str, Any]) -> dict[str, int]:
+    """Resource types in the template with no hourly price (per use only, or free), with counts."""
+    counts: dict[str, int] = {}
+    for r in template.get("Resources", {}).values():
+        if r.get("Type") not in PRICED_TYPES:
+            counts[r["Type"]] = counts.get(r["Type"], 0) + 1
+    return dict(sorted(counts.items()))
+
+
+# -- per million files ---------------------------------------------------------------------
+# Assumptions, stated: the mix, 1-minute audio and video, average bytes per file.
 MIX = {"image": 0.60, "document": 0.20, "text": 0.10, "audio": 0.05, "video": 0.05}
 MEDIA_SECONDS = 60.0
-HOURS_PER_MONTH = 730.0
-
-# Published us-east-1 on-demand prices (USD), read 2025; one table so a reader can check them.
-PRICES = {
-    # https://aws.amazon.com/step-functions/pricing/ (Standard workflows)
-    "sfn_per_transition": 0.025 / 1000,
-    # https://aws.amazon.com/lambda/pricing/ (x86_64, first tier)
-    "lambda_per_gb_s": 0.0000166667,
-    "lambda_per_request": 0.20 / 1_000_000,
-    # https://aws.amazon.com/sagemaker/pricing/ (real-time inference)
-    "sagemaker_per_hour": {"ml.g5.xlarge": 1.408, "ml.c6i.xlarge": 0.204},
-    # https://aws.amazon.com/msk/pricing/ (MSK Serverless)
-    "msk_cluster_hour": 0.75,
-    "msk_partition_hour": 0.0015,
-    "msk_per_gb_in": 0.10,
-    "msk_per_gb_out": 0.05,
-    # https://aws.amazon.com/rds/aurora/pricing/ (Serverless v2, Aurora Standard)
-    "aurora_acu_hour": 0.12,
-    "aurora_storage_gb_month": 0.10,
-}
+LOCAL_MEDIA_SECONDS = 7.8  # the mixed set's audio/video clips (bench/README.md, "Cost per million files")
+MB_PER_FILE = {"image": 2.0, "document": 1.0, "text": 0.05, "audio": 1.0, "video": 40.0}  # 1 min: 128 kbit/s, ~5 Mbit/s
+S3_PUTS_PER_FILE = 4  # staged outputs of extract, generate, embed and the manifest (ingest PUT is the uploader's)
+S3_GETS_PER_FILE = 6  # the object once, then each step reads the pointers it is given
+KMS_REQUESTS_PER_FILE = 2  # S3 bucket keys: a data key per object, not per request
+LOG_KB_PER_FILE = 10.0  # Powertools JSON lines of 4 steps plus the state machine's execution log
+AURORA_IOS_PER_FILE = 50.0
+MESSAGE_BYTES = 1024
+VECTOR_BYTES_STORED = 3 * 1024  # a 384/512-dim float4 vector, its row and its HNSW entry, roughly
+FORWARDER_SECONDS = 0.1  # assumption: one Kafka produce per S3 event
+DISPATCHER_SECONDS = 1.0  # assumption: per batch of up to 100 records (StartExecution)
 
 # items/s per role (bench/README.md "Models"): batch 1 for naive; the client's batch for the
 # design (model_artifacts/catalog.py _CPU_ITEMS_PER_S). OCR on AWS is a Florence-2 pass,
-# about twice the caption rate (catalog.py's own assumption).
+# about twice the caption rate (catalog.py's own assumption). CPU rates priced at GPU instance
+# types: an upper bound on instance-hours.
 THROUGHPUT = {
     "naive": {c.MODEL_TEXT_EMBEDDING: 8.40, c.MODEL_IMAGE_EMBEDDING: 5.53, c.MODEL_GENERATION: 0.43,
               c.MODEL_SPEECH: 1.31, c.MODEL_OCR: 2 * 0.43},
@@ -75,14 +389,11 @@ THROUGHPUT = {
                c.MODEL_SPEECH: 1.05, c.MODEL_OCR: 2 * 0.91},
 }
 TARGET_UTILISATION = 0.5
-EDGE_MEMORY_MB = {c.FN_FORWARDER: 512, c.FN_DISPATCHER: 512}
-MESSAGE_BYTES = 1024
-VECTOR_BYTES_STORED = 3 * 1024  # a 384/512-dim float4 vector, its row and its HNSW entry, roughly
 
 
 @dataclass
 class FileFigures:
-    """What one file of a modality costs in work, per mode (from bench/pipeline.py JSON)."""
+    """What one file of a modality costs in work."""
 
     transitions: float
     lambda_invocations: Mapping[str, float]  # function -> invocations per file
@@ -92,46 +403,81 @@ class FileFigures:
     vectors: float = 0.0
 
 
-@dataclass
-class Baseline:
-    msk_partitions: int = 12
-    aurora_instances: int = 2
-    aurora_min_acu: float = 0.5
-    endpoint_instances: Mapping[str, str] = field(default_factory=dict)  # role -> instance type (min 1 each)
+_STEPS = (c.STEP_EXTRACT, c.STEP_GENERATE, c.STEP_EMBED, c.STEP_STORE)
 
 
-def lambda_memory_mb() -> dict[str, int]:
-    """Configured memory per pipeline function (`_SIZING` in cdk_app/orchestration.py, read from
-    its source so that no CDK/jsii runtime starts) plus the edge functions."""
-    import ast
-
-    tree = ast.parse((ROOT / "cdk_app" / "orchestration.py").read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_SIZING" for t in node.targets):
-            sizing = {getattr(c, key.attr): value.elts[0].value for key, value in zip(node.value.keys, node.value.values)}
-            return {**sizing, **EDGE_MEMORY_MB}
-    raise LookupError("no _SIZING in cdk_app/orchestration.py")
+def _measured(seconds: tuple[float, float, float, float], items: Mapping[str, float]) -> FileFigures:
+    return FileFigures(transitions=4.07, lambda_invocations={s: 1.0 for s in _STEPS},
+                       lambda_seconds={**dict(zip(_STEPS, seconds)), c.FN_FORWARDER: FORWARDER_SECONDS,
+                                       c.FN_DISPATCHER: DISPATCHER_SECONDS},
+                       endpoint_items=items, dispatcher_per_file=0.01,
+                       vectors=items.get(c.MODEL_TEXT_EMBEDDING, 0.0) + items.get(c.MODEL_IMAGE_EMBEDDING, 0.0))
 
 
-def instance_types() -> dict[str, str]:
-    from model_artifacts.catalog import CATALOG
+_A = MEDIA_SECONDS / LOCAL_MEDIA_SECONDS
+# bench/README.md, mixed run measured 2026-11-26, design: 4.07 transitions and 4 step invocations
+# per file, 0.01 dispatcher invocations per file; step seconds from the naive run (one at a time);
+# endpoint items split by role from the measured totals (image 4, document 2.8, text 7.2) by
+# what each modality calls; audio and video at 1 minute (30 s speech windows and video chunks:
+# 2 each; video: per chunk a keyframe embedding, OCR, caption, transcript, text embedding, plus
+# one summary), extract time scaled from the 7.8 s local clips.
+MEASURED = {
+    "image": _measured((0.30, 0.03, 0.06, 0.06), {c.MODEL_IMAGE_EMBEDDING: 1, c.MODEL_GENERATION: 1,
+                                                   c.MODEL_OCR: 1, c.MODEL_TEXT_EMBEDDING: 1}),
+    "document": _measured((0.12, 0.03, 0.08, 0.06), {c.MODEL_GENERATION: 1, c.MODEL_TEXT_EMBEDDING: 1.6, c.MODEL_OCR: 0.2}),
+    "text": _measured((0.07, 0.04, 0.81, 0.09), {c.MODEL_GENERATION: 1, c.MODEL_TEXT_EMBEDDING: 6.2}),
+    "audio": _measured((1.60 * _A, 0.03, 0.06, 0.05), {c.MODEL_SPEECH: 2, c.MODEL_GENERATION: 1, c.MODEL_TEXT_EMBEDDING: 2}),
+    "video": _measured((1.17 * _A, 0.05, 0.11, 0.06), {c.MODEL_IMAGE_EMBEDDING: 2, c.MODEL_OCR: 2, c.MODEL_GENERATION: 3,
+                                                        c.MODEL_SPEECH: 2, c.MODEL_TEXT_EMBEDDING: 2}),
+}
 
-    return {role: spec.instance_type for role, spec in CATALOG.items()}
+
+def lambda_sizing(template: Mapping[str, Any]) -> dict[str, tuple[int, str]]:
+    """{function name (constants.STEP_* / FN_*): (memory MB, architecture)} from the template's functions."""
+    functions = _of_type(template.get("Resources", {}), "AWS::Lambda::Function")
+    out = {}
+    for name in (*_STEPS, c.FN_FORWARDER, c.FN_DISPATCHER):
+        camel = "".join(part.title() for part in name.split("_")) + "Function"
+        match = [p for k, p in functions.items() if camel in k]
+        if match:
+            out[name] = (int(match[0].get("MemorySize", 128)), (match[0].get("Architectures") or ["x86_64"])[0])
+    return out
 
 
-def file_cost(f: FileFigures, mode: str, memory_mb: Mapping[str, int], instances: Mapping[str, str],
-              prices: Mapping[str, Any] = PRICES) -> dict[str, float]:
-    """USD per file by component: step_functions, lambda, sagemaker, msk (data only), aurora (storage, 1 month)."""
+def endpoint_instance_types(template: Mapping[str, Any]) -> dict[str, str]:
+    """{role: instance type} of the template's endpoints (roles from constants.MODEL_ROLES)."""
+    resources = template.get("Resources", {})
+    configs = _of_type(resources, "AWS::SageMaker::EndpointConfig")
+    out = {}
+    for config_id, config in configs.items():
+        for role in c.MODEL_ROLES:
+            if "".join(p.title() for p in role.split("_")) + "Endpoint" in config_id:
+                out[role] = config["ProductionVariants"][0]["InstanceType"]
+    return out
+
+
+def file_cost(f: FileFigures, mode: str, sizing: Mapping[str, tuple[int, str]], instances: Mapping[str, str],
+              mb_per_file: float = 0.0) -> dict[str, float]:
+    """USD per file by component (processing, plus a month of storage of the file and its vectors)."""
     invocations = {**f.lambda_invocations, c.FN_FORWARDER: 1.0, c.FN_DISPATCHER: f.dispatcher_per_file}
-    gb_s = sum(n * f.lambda_seconds.get(fn, 0.0) * memory_mb[fn] / 1024 for fn, n in invocations.items())
-    requests = sum(invocations.values())
-    hours = {role: items / (THROUGHPUT[mode][role] * TARGET_UTILISATION) / 3600 for role, items in f.endpoint_items.items()}
+    lambda_usd = 0.0
+    for fn, n in invocations.items():
+        memory, arch = sizing[fn]
+        lambda_usd += n * f.lambda_seconds.get(fn, 0.0) * memory / 1024 * PRICES[f"lambda_gb_s_{arch}"].usd
+    lambda_usd += sum(invocations.values()) * PRICES["lambda_request"].usd
+    sagemaker = sum(h * _price(SAGEMAKER_INSTANCE_HOUR, instances[role], "SageMaker instance type").usd
+                    for role, h in endpoint_hours(f, mode).items() if role in instances)
     return {
-        "step_functions": f.transitions * prices["sfn_per_transition"],
-        "lambda": gb_s * prices["lambda_per_gb_s"] + requests * prices["lambda_per_request"],
-        "sagemaker": sum(h * prices["sagemaker_per_hour"][instances[role]] for role, h in hours.items()),
-        "msk": MESSAGE_BYTES / 1024**3 * (prices["msk_per_gb_in"] + prices["msk_per_gb_out"]),
-        "aurora": f.vectors * VECTOR_BYTES_STORED / 1024**3 * prices["aurora_storage_gb_month"],
+        "Step Functions transitions": f.transitions * PRICES["sfn_transition"].usd,
+        "Lambda GB-s and requests": lambda_usd,
+        "SageMaker instance-hours while busy": sagemaker,
+        "MSK data in and out": MESSAGE_BYTES / 1024**3 * (PRICES["msk_gb_in"].usd + PRICES["msk_gb_out"].usd),
+        "S3 requests": S3_PUTS_PER_FILE * PRICES["s3_put"].usd + S3_GETS_PER_FILE * PRICES["s3_get"].usd,
+        "S3 storage of the file (1 month)": mb_per_file / 1024 * PRICES["s3_gb_month"].usd,
+        "KMS requests": KMS_REQUESTS_PER_FILE * PRICES["kms_request"].usd,
+        "CloudWatch Logs ingestion": LOG_KB_PER_FILE / 1024**2 * PRICES["logs_gb_ingested"].usd,
+        "Aurora storage (1 month) and I/O": (f.vectors * VECTOR_BYTES_STORED / 1024**3 * PRICES["aurora_gb_month"].usd
+                                             + AURORA_IOS_PER_FILE * PRICES["aurora_io"].usd),
     }
 
 
@@ -139,54 +485,33 @@ def endpoint_hours(f: FileFigures, mode: str) -> dict[str, float]:
     return {role: items / (THROUGHPUT[mode][role] * TARGET_UTILISATION) / 3600 for role, items in f.endpoint_items.items()}
 
 
-def baseline_monthly(b: Baseline, prices: Mapping[str, Any] = PRICES) -> dict[str, float]:
-    return {
-        "msk": HOURS_PER_MONTH * (prices["msk_cluster_hour"] + b.msk_partitions * prices["msk_partition_hour"]),
-        "aurora": HOURS_PER_MONTH * b.aurora_instances * b.aurora_min_acu * prices["aurora_acu_hour"],
-    }
-
-
-def monthly_total(per_file: Mapping[str, Mapping[str, float]], hours_per_file: Mapping[str, Mapping[str, float]],
-                  files: float, mix: Mapping[str, float], b: Baseline, prices: Mapping[str, Any] = PRICES) -> dict[str, float]:
-    """A month of `files` files of `mix`: variable cost + baselines; SageMaker as max(usage, min instances)."""
-    out = {k: 0.0 for k in ("step_functions", "lambda", "msk", "aurora")}
-    role_hours: dict[str, float] = {}
+def per_million(template: Mapping[str, Any], figures: Mapping[str, FileFigures] = MEASURED, mode: str = "design",
+                mix: Mapping[str, float] = MIX) -> dict[str, float]:
+    """USD for a million files of `mix` by component, sized from `template`'s functions and endpoints.
+    Roles without an endpoint in the template cost nothing (the steps record "model not available")."""
+    sizing, instances = lambda_sizing(template), endpoint_instance_types(template)
+    out: dict[str, float] = {}
     for modality, share in mix.items():
-        for k in out:
-            out[k] += files * share * per_file[modality][k]
-        for role, h in hours_per_file[modality].items():
-            role_hours[role] = role_hours.get(role, 0.0) + files * share * h
-    for k, v in baseline_monthly(b, prices).items():
-        out[k] += v
-    out["sagemaker"] = sum(max(role_hours.get(role, 0.0), HOURS_PER_MONTH) * prices["sagemaker_per_hour"][itype]
-                           for role, itype in b.endpoint_instances.items())
-    out["total"] = sum(out.values())
+        for k, v in file_cost(figures[modality], mode, sizing, instances, MB_PER_FILE[modality]).items():
+            out[k] = out.get(k, 0.0) + 1e6 * share * v
     return out
 
 
-# -- from bench/pipeline.py figures -------------------------------------------------------
-def _deployed_units(modality: str) -> float:
-    """Chunks the deployed app makes of 1 minute of audio / video (speech windows, video chunks)."""
-    if modality == "audio":
-        from functions.processing.audio import WINDOW_SECONDS
-
-        return math.ceil(MEDIA_SECONDS / WINDOW_SECONDS)
-    pipeline = json.loads((ROOT / "cdk.json").read_text())["context"]["pipeline"]
-    return math.ceil(MEDIA_SECONDS / float(pipeline["video_chunk_seconds"]))
-
-
 def figures_from_run(mode: str, run: Mapping[str, Any], naive: Mapping[str, Any]) -> dict[str, FileFigures]:
-    """FileFigures per modality; Lambda durations from the naive run (see module docstring)."""
+    """FileFigures per modality from bench/pipeline.py's JSON; Lambda durations from the naive run."""
     out = {}
     dispatcher_per_file = run["dispatcher_invocations"] / run["files"]
+    pipeline = json.loads((ROOT / "cdk.json").read_text())["context"]["pipeline"]
     for modality in MIX:
         m = run["modalities"][modality]
-        seconds = dict(naive["modalities"][modality]["lambda_mean_s"])
+        seconds = {**dict(naive["modalities"][modality]["lambda_mean_s"]),
+                   c.FN_FORWARDER: FORWARDER_SECONDS, c.FN_DISPATCHER: DISPATCHER_SECONDS}
         items = dict(m["endpoint_items_per_file"])
         if modality in ("audio", "video") and m.get("media_s"):
             seconds[c.STEP_EXTRACT] = seconds.get(c.STEP_EXTRACT, 0.0) * MEDIA_SECONDS / m["media_s"]
             local_units = max(1.0, m["chunks"] if modality == "video" else math.ceil(m["media_s"] / 30.0))
-            scale = _deployed_units(modality) / local_units
+            window = 30.0 if modality == "audio" else float(pipeline["video_chunk_seconds"])
+            scale = math.ceil(MEDIA_SECONDS / window) / local_units
             for role in list(items):
                 if role == c.MODEL_GENERATION and modality == "video":  # captions per chunk + one summary
                     items[role] = (items[role] - 1) * scale + 1
@@ -199,44 +524,165 @@ def figures_from_run(mode: str, run: Mapping[str, Any], naive: Mapping[str, Any]
     return out
 
 
+# -- settings: one synthesized template each -----------------------------------------------
+def pipeline_context(**overrides: Any) -> dict:
+    """cdk.json's context with `overrides` merged into `pipeline` (dicts merged key by key)."""
+    def merge(base: dict, extra: Mapping[str, Any]) -> dict:
+        out = dict(base)
+        for k, v in extra.items():
+            out[k] = merge(out.get(k, {}), v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
+        return out
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context["pipeline"] = merge(context["pipeline"], overrides)
+    return context
+
+
+def synthesize(context: Mapping[str, Any]) -> dict:
+    """The stack's template as `cdk synth` would write it for `context` (in-process, no account)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+    os.environ.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
+    import aws_cdk as cdk
+
+    from app import build_app
+
+    with tempfile.TemporaryDirectory(prefix="cost-cdk.out-") as outdir:
+        app, stack = build_app(cdk.App(context=dict(context), outdir=outdir))
+        app.synth()
+        return json.loads((Path(outdir) / f"{stack.stack_name}.template.json").read_text())
+
+
+@dataclass
+class Setting:
+    title: str
+    overrides: Callable[[Mapping[str, Any]], dict]  # cdk.json pipeline -> overrides
+
+
+def _warm_models(p: Mapping[str, Any]) -> dict:
+    return {"models": {role: {"min_instances": 1} for role in p["models"]}}
+
+
+def _mwaa_off(p: Mapping[str, Any]) -> dict:
+    return {"backfill": {"mwaa": False}}
+
+
+SETTINGS: dict[str, Setting] = {
+    "current": Setting("as cdk.json is now", lambda p: {}),
+    # What the stack cost before issue 18: one instance per model endpoint around the clock.
+    "warm-endpoints": Setting("every model endpoint kept at one instance (models.<role>.min_instances 1)",
+                              _warm_models),
+    "mwaa-off": Setting("backfill.mwaa: false (Airflow off, reconciliation on EventBridge Scheduler)", _mwaa_off),
+    # A team's dev / test stack: no Airflow, no reader instance (the writer serves the searches).
+    "dev-idle": Setting("Airflow off and no database reader (backfill.mwaa false, database.readers 0)",
+                        lambda p: {**_mwaa_off(p), "database": {"readers": 0}}),
+}
+
+
+@dataclass
+class Result:
+    name: str
+    title: str
+    lines: list[Line]
+    per_million: dict[str, float]
+    unpriced: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def at_rest_total(self) -> float:
+        return sum(line.monthly for line in self.lines)
+
+    @property
+    def per_million_total(self) -> float:
+        return sum(self.per_million.values())
+
+    @property
+    def meets_goal(self) -> bool:
+        return self.at_rest_total <= GOAL_AT_REST_USD
+
+
+def evaluate(names: Iterable[str], template_path: Path | None = None,
+             figures: Mapping[str, FileFigures] = MEASURED, mode: str = "design") -> list[Result]:
+    """Synthesize each named setting's template and price it (`template_path`: the current
+    setting's template from an earlier `cdk synth`, instead of synthesizing it)."""
+    base_context = pipeline_context()["pipeline"]
+    results = []
+    for name in names:
+        setting = SETTINGS[name]
+        overrides = setting.overrides(base_context)
+        if not overrides and template_path:
+            template = json.loads(template_path.read_text())
+        else:
+            template = synthesize(pipeline_context(**overrides))
+        results.append(Result(name, setting.title, at_rest(template, base_context),
+                              per_million(template, figures, mode), unpriced_at_rest(template)))
+    return results
+
+
+# -- output --------------------------------------------------------------------------------
+def _usd(x: float) -> str:
+    return f"${x:,.2f}" if x < 100 else f"${x:,.0f}"
+
+
+def markdown(results: list[Result]) -> str:
+    out = []
+    for r in results:
+        out.append(f"### {r.name}: {r.title}\n")
+        out.append("| item | quantity | unit price | monthly |\n|---|---:|---:|---:|")
+        for line in r.lines:
+            q = f"{line.quantity:,.1f}".removesuffix(".0")
+            note = f" ({line.note})" if line.note else ""
+            out.append(f"| {line.item}{note} | {q} {line.unit}s | ${line.unit_price:,.4g} | {_usd(line.monthly)} |")
+        out.append(f"| **at rest, a month with no files** | | | **{_usd(r.at_rest_total)}** |\n")
+        out.append("| per million files (marginal) | USD |\n|---|---:|")
+        out.extend(f"| {k} | {_usd(v)} |" for k, v in r.per_million.items())
+        out.append(f"| **total** | **{_usd(r.per_million_total)}** |\n")
+    out.append(f"### summary (goal: at rest <= {_usd(GOAL_AT_REST_USD)} a month with endpoints at zero and MWAA off)\n")
+    out.append("| setting | at rest / month | per million files | at rest <= $1,000 |\n|---|---:|---:|---|")
+    for r in results:
+        out.append(f"| {r.name}: {r.title} | {_usd(r.at_rest_total)} "
+                   f"| {_usd(r.per_million_total)} | {'yes' if r.meets_goal else 'no'} |")
+    out.append(f"\nPrices: us-east-1 on-demand, as of {PRICES_AS_OF}, free tiers ignored (bench/cost.py `PRICES`). "
+               f"Mix {', '.join(f'{int(v * 100)} % {k}' for k, v in MIX.items())}; audio and video of "
+               f"{MEDIA_SECONDS:.0f} s. No hourly price (per use only or free): "
+               + ", ".join(f"{n} {t.split('::', 1)[1]}" for t, n in (results[0].unpriced if results else {}).items()) + ".")
+    return "\n".join(out)
+
+
+def as_json(results: list[Result]) -> dict:
+    return {
+        "prices_as_of": PRICES_AS_OF,
+        "goal_at_rest_usd": GOAL_AT_REST_USD,
+        "prices": {k: asdict(v) for k, v in {**PRICES, **{f"sagemaker {t}": p for t, p in SAGEMAKER_INSTANCE_HOUR.items()},
+                                             **{f"mwaa {t}": p for t, p in MWAA_ENVIRONMENT_HOUR.items()}}.items()},
+        "settings": {r.name: {
+            "title": r.title,
+            "at_rest": {"lines": [{**asdict(line), "monthly": line.monthly} for line in r.lines], "total": r.at_rest_total},
+            "per_million_files": {"lines": r.per_million, "total": r.per_million_total},
+            "meets_goal": r.meets_goal, "unpriced_resource_types": r.unpriced,
+        } for r in results},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--figures", type=Path, default=ROOT / "bench" / "out" / "pipeline-mixed.json")
-    parser.add_argument("--files-per-month", type=float, default=1_000_000)
+    parser.add_argument("--settings", default="current,warm-endpoints,mwaa-off,dev-idle",
+                        help=f"comma-separated, of {', '.join(SETTINGS)}")
+    parser.add_argument("--template", type=Path, help="price this synthesized template as 'current' instead of synthesizing it")
+    parser.add_argument("--figures", type=Path, help="bench/pipeline.py JSON to take per-file counts from (default: bench/README.md's)")
+    parser.add_argument("--mode", default="design", choices=("design", "naive"))
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args()
-    runs = json.loads(args.figures.read_text())
-    memory, instances = lambda_memory_mb(), instance_types()
-    baseline = Baseline(endpoint_instances=instances)
-    print(f"# mix {MIX}; audio/video scaled to {MEDIA_SECONDS:.0f} s; figures from {args.figures}")
-    print("\n## measured per file (local executions' histories and counters)\n")
-    print("| modality | mode | state transitions | Lambda invocations | endpoint invocations | endpoint items |")
-    print("|---|---|---:|---:|---:|---:|")
-    for modality in MIX:
-        for mode, run in runs.items():
-            m = run["modalities"][modality]
-            print(f"| {modality} | {mode} | {m['transitions_per_file']:.2f} "
-                  f"| {sum(m['lambda_invocations_per_file'].values()) + 1 + run['dispatcher_invocations'] / run['files']:.2f} "
-                  f"| {sum(m['endpoint_calls_per_file'].values()):.2f} | {sum(m['endpoint_items_per_file'].values()):.2f} |")
-    totals = {}
-    print("\n## USD per million files of the mix (variable cost only)\n")
-    print("| mode | Step Functions | Lambda | SageMaker (instance-hours at measured throughput) | MSK data | Aurora storage (1 month) | total |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for mode, run in runs.items():
-        figures = figures_from_run(mode, run, runs["naive"])
-        per_file = {m: file_cost(f, mode, memory, instances) for m, f in figures.items()}
-        hours = {m: endpoint_hours(f, mode) for m, f in figures.items()}
-        per_million = {k: 1e6 * sum(MIX[m] * per_file[m][k] for m in MIX) for k in next(iter(per_file.values()))}
-        print(f"| {mode} | " + " | ".join(f"{v:,.2f}" for v in per_million.values()) + f" | {sum(per_million.values()):,.2f} |")
-        totals[mode] = monthly_total(per_file, hours, args.files_per_month, MIX, baseline)
-    print(f"\n## a month of {args.files_per_month:,.0f} files, with baselines (MSK cluster, Aurora min ACU, "
-          "1 instance per endpoint always on)\n")
-    print("| mode | Step Functions | Lambda | MSK | Aurora | SageMaker | total | per million files |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for mode, t in totals.items():
-        print(f"| {mode} | {t['step_functions']:,.0f} | {t['lambda']:,.0f} | {t['msk']:,.0f} | {t['aurora']:,.0f} "
-              f"| {t['sagemaker']:,.0f} | {t['total']:,.0f} | {t['total'] / args.files_per_month * 1e6:,.0f} |")
-    if "design" in totals and "naive" in totals:
-        print(f"\nnaive / design, month total: {totals['naive']['total'] / totals['design']['total']:.2f}x")
+    names = [n.strip() for n in args.settings.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SETTINGS]
+    if unknown:
+        parser.error(f"unknown settings {unknown}; choose from {list(SETTINGS)}")
+    figures = MEASURED
+    if args.figures:
+        runs = json.loads(args.figures.read_text())
+        figures = figures_from_run(args.mode, runs[args.mode], runs["naive"])
+    elif args.mode != "design":
+        parser.error("--mode naive needs --figures")
+    results = evaluate(names, args.template, figures, args.mode)
+    print(json.dumps(as_json(results), indent=2) if args.json else markdown(results))
 
 
 if __name__ == "__main__":

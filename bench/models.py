@@ -64,7 +64,7 @@ def _cases(workdir: Path) -> dict:
                                label="all-MiniLM-L6-v2 (real weights), 128 sentences per run"),
         "image_embedding": dict(folder="image_embedding", model_dir=lambda: str(random_models.build_clip(workdir / "clip", "base")),
                                 item=lambda i: {"image_b64": image}, params={}, label="CLIP ViT-B/32 size, random weights, images"),
-        "generation": dict(folder="generation", model_dir=lambda: str(random_models.build_florence2(workdir / "florence", "base")),
+        "generation": dict(folder="florence2", model_dir=lambda: str(random_models.build_florence2(workdir / "florence", "base")),
                            item=lambda i: {"image_b64": image}, params={"max_new_tokens": 16, "tags": "caption"},
                            label="Florence-2 (reduced base, 384 px), random weights, caption pass, 16 tokens"),
         "speech": dict(folder="speech", model_dir=lambda: str(random_models.build_whisper(workdir / "whisper", "base")),

@@ -1,18 +1,21 @@
-"""Backfill: Amazon MWAA (Airflow) whose DAG bucket receives dags/ and its requirements, and the
-backfill state machine (a Distributed Map over the ingest bucket) that the DAGs hand large
-runs to, with its batch Lambda."""
+"""Backfill: the backfill state machine (a Distributed Map over the ingest bucket) with its batch
+Lambda, and what runs it: Amazon MWAA (Airflow), whose DAG bucket receives dags/ and its
+requirements, when `backfill.mwaa` is on; otherwise an EventBridge Scheduler schedule that starts
+the nightly reconciliation on the same state machine (backfills on demand: README, "Backfill")."""
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
 
-from aws_cdk import Arn, ArnFormat, Aws, Duration, RemovalPolicy, SecretValue, Stack
+from aws_cdk import Arn, ArnFormat, Aws, Duration, Fn, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_mwaa as mwaa
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -35,6 +38,7 @@ DAGS_DIR = ROOT / "dags"
 DAG_SHARED_MODULES = (
     "functions/__init__.py",
     "functions/common/__init__.py",
+    "functions/common/aws_errors.py",
     "functions/common/constants.py",
     "functions/common/errors.py",
     "functions/common/events.py",
@@ -45,8 +49,16 @@ DAG_SHARED_MODULES = (
     "functions/streaming/msk_batch.py",
     "functions/reprocess/__init__.py",
     "functions/reprocess/core.py",
+    "functions/reprocess/cost.py",
+    "functions/reprocess/distributed.py",
+    "functions/reprocess/links.py",
+    "functions/reprocess/listing.py",
     "functions/reprocess/names.py",
+    "functions/reprocess/params.py",
+    "functions/reprocess/plan.py",
     "functions/reprocess/results.py",
+    "functions/reprocess/send.py",
+    "functions/reprocess/tally.py",
 )
 SHARED_STAGE = ROOT / ".build" / "airflow-shared"
 DB_CONN_ID = names.DB_CONN_ID
@@ -166,10 +178,11 @@ class BackfillStateMachine(Construct):
 
 
 class Backfill(Construct):
-    """The MWAA environment (private web server, all logs on), its source bucket, and the
-    backfill state machine it hands large runs to.
+    """The backfill state machine and what starts it: the MWAA environment (private web server,
+    all logs on) and its source bucket when `backfill.mwaa` is on, else a schedule.
 
-    Exposes `environment`, `source_bucket`, `execution_role`, `batches` (BackfillStateMachine).
+    Exposes `batches` (BackfillStateMachine) and either `environment`, `source_bucket`,
+    `execution_role` (Airflow) or `schedule` (EventBridge Scheduler); the others are None.
     """
 
     def __init__(
@@ -191,6 +204,37 @@ class Backfill(Construct):
             pipeline=state_machine,
         )
         backfill_machine = self.batches.state_machine
+        self.environment = self.source_bucket = self.execution_role = self.schedule = None
+        if config.backfill.mwaa:
+            self._airflow(config, network, storage, database, state_machine, backfill_machine, env_name)
+        else:
+            self.schedule = self._reconcile_schedule(config, storage, backfill_machine)
+
+    def _reconcile_schedule(self, config: PipelineConfig, storage: Storage,
+                            backfill_machine: sfn.StateMachine) -> scheduler.Schedule:
+        """Airflow off: the nightly reconciliation (what the reconcile DAG starts for a large
+        bucket) as an EventBridge Scheduler schedule on the backfill state machine. The input
+        is the one the DAG would build, from the same function."""
+        from functions.reprocess.distributed import backfill_input
+        from functions.reprocess.params import RunParams
+
+        run = backfill_input(RunParams(bucket=storage.ingest_bucket.bucket_name, pipeline_version=config.pipeline_version))
+        role = iam.Role(self, "ReconcileRole", assumed_by=iam.ServicePrincipal(
+            "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}),
+            description="EventBridge Scheduler: start the nightly reconciliation")
+        grant_start_execution(backfill_machine, storage.key, role)
+        return scheduler.Schedule(
+            self, "Reconcile",
+            description="Nightly reconciliation: resend what is missing, stale or failed with a retryable error",
+            schedule=scheduler.ScheduleExpression.cron(**airflow_cron_to_scheduler(config.backfill.reconcile_schedule)),
+            target=scheduler_targets.StepFunctionsStartExecution(
+                backfill_machine, input=scheduler.ScheduleTargetInput.from_text(_json_with(run, "bucket")), role=role,
+                retry_attempts=3,
+            ),
+        )
+
+    def _airflow(self, config: PipelineConfig, network: Network, storage: Storage, database: Database,
+                 state_machine: sfn.IStateMachine, backfill_machine: sfn.StateMachine, env_name: str) -> None:
         self.source_bucket = s3.Bucket(
             self,
             "Source",
@@ -350,3 +394,43 @@ class Backfill(Construct):
             },
         )
         self.environment.node.add_dependency(deployment, requirements, role)
+
+
+def _json_with(document: dict, token_field: str) -> str:
+    """`document` as JSON text with the (deploy-time) value of `token_field` spliced in. Every
+    field stays, nulls included: the state machine's JSONPath fails on a missing one, and
+    ScheduleTargetInput.from_object drops the fields that are None."""
+    marker = "\u0000token\u0000"
+    text = json.dumps({**document, token_field: marker})
+    before, after = text.split(json.dumps(marker))
+    return Fn.join("", [before + '"', document[token_field], '"' + after])
+
+
+_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+
+
+def airflow_cron_to_scheduler(expression: str) -> dict[str, str]:
+    """The keyword arguments of scheduler.ScheduleExpression.cron for a five-field cron
+    expression as Airflow reads it (minute hour day-of-month month day-of-week, Sunday 0 or 7):
+    EventBridge numbers days 1-7 from Sunday and wants "?" in one of the two day fields.
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#cron-based
+    """
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"backfill.reconcile_schedule must have five cron fields, not {expression!r}")
+    minute, hour, day, month, weekday = fields
+
+    def day_name(token: str) -> str:
+        return _DAYS[int(token) % 7] if token.isdigit() else token.upper()
+
+    if weekday != "*":
+        weekday = ",".join("-".join(day_name(t) for t in part.split("-")) for part in weekday.split(","))
+    kwargs = {"minute": minute, "hour": hour, "month": month}
+    if weekday == "*":
+        kwargs["day"] = day
+    else:
+        if day != "*":
+            raise ValueError("EventBridge Scheduler takes a day of the month or a day of the week, not both: "
+                             f"{expression!r}")
+        kwargs["week_day"] = weekday
+    return kwargs

@@ -33,7 +33,9 @@ class ModelConfig(_Strict):
 
     enabled: bool = True
     instance_type: Optional[str] = Field(default=None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-    min_instances: Optional[int] = Field(default=None, ge=1, le=20)
+    # 0 (the catalog's default): the endpoint scales to zero instances while no work arrives and
+    # starts one when a request finds none (minutes; the pipeline waits, nothing is lost).
+    min_instances: Optional[int] = Field(default=None, ge=0, le=20)
     max_instances: Optional[int] = Field(default=None, ge=1, le=40)
     # Target tracking on SageMakerVariantInvocationsPerInstance (invocations per instance
     # per minute); see model_artifacts/<model>/README.md for how each default was chosen.
@@ -49,7 +51,7 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _bounds(self) -> "ModelConfig":
-        if self.min_instances and self.max_instances and self.max_instances < self.min_instances:
+        if self.min_instances is not None and self.max_instances and self.max_instances < self.min_instances:
             raise ValueError(f"max_instances ({self.max_instances}) < min_instances ({self.min_instances})")
         return self
 
@@ -76,6 +78,9 @@ class DatabaseConfig(_Strict):
 
 class BackfillConfig(_Strict):
     enabled: bool
+    # Airflow on MWAA runs the backfill and reconciliation DAGs; off, an EventBridge Scheduler
+    # schedule starts the nightly reconciliation on the backfill state machine (no MWAA to pay for).
+    mwaa: bool = True
     airflow_version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
     environment_class: Literal["mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge"]
     max_workers: int = Field(ge=1, le=25)

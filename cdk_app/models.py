@@ -1,5 +1,15 @@
-"""Models: one SageMaker Model, EndpointConfig and Endpoint per deployable model in
-model_artifacts/, each with Application Auto Scaling on invocations per instance."""
+"""Models: one SageMaker endpoint per deployable model in model_artifacts/, hosting the model as
+an inference component so that it can scale to zero instances while no work arrives.
+
+Scale to zero is SageMaker's documented mechanism
+(https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html):
+the endpoint's instances are managed (ManagedInstanceScaling, MinInstanceCount 0) and follow the
+component's copies; a target tracking policy on invocations per copy scales the copies (to zero
+when idle), and a step scaling policy, started by an alarm on the component's
+NoCapacityInvocationFailures, adds a copy when a request finds none. While the copy starts
+(minutes) requests are answered "no capacity"; the pipeline waits (functions/common/model_client.py
+polls, then the state machine's ModelNoCapacityError Retrier waits minutes apart).
+"""
 from __future__ import annotations
 
 import re
@@ -7,6 +17,8 @@ from dataclasses import replace
 
 from aws_cdk import Annotations, Aws, CfnMapping, Fn
 from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
@@ -60,8 +72,10 @@ def _mapping_key(role: str) -> str:
 
 
 class Models(Construct):
-    """Exposes `endpoint_names` ({role: endpoint name}), `endpoint_arns` and `batch_items`
-    ({role: items per request}, what the functions send and the scaling targets assume).
+    """Exposes `endpoint_names` ({role: endpoint name}), `component_names` ({role: inference
+    component name}, what every request names), `endpoint_arns` and `component_arns` (what
+    InvokeEndpoint is granted on), `wake_alarms` ({role: the alarm that starts a copy}) and
+    `batch_items` ({role: items per request}, what the functions send and the scaling targets assume).
 
     A model's artefact is `model_artifacts/<folder>` packaged as model.tar.gz, with the weights
     of `models.<role>.weights_dir` when set (served from model_dir, nothing downloaded), else
@@ -72,6 +86,9 @@ class Models(Construct):
         super().__init__(scope, construct_id)
         self.endpoint_names: dict[str, str] = {}
         self.endpoint_arns: dict[str, str] = {}
+        self.component_names: dict[str, str] = {}
+        self.component_arns: dict[str, str] = {}
+        self.wake_alarms: dict[str, cw.Alarm] = {}
         self.endpoints: dict[str, sagemaker.CfnEndpoint] = {}
         self.batch_items: dict[str, int] = {}
         specs = {
@@ -85,6 +102,11 @@ class Models(Construct):
                 images.set_value(region, _mapping_key(role), uri)
         for role, spec in specs.items():
             self._endpoint(config, storage, spec, config.models[role], images.find_in_map(Aws.REGION, _mapping_key(role)))
+
+    def invoke_arns(self, roles) -> list[str]:
+        """What InvokeEndpoint is granted on to call `roles`: each endpoint and the component it hosts."""
+        return [arn for role in roles if role in self.endpoint_arns
+                for arn in (self.endpoint_arns[role], self.component_arns[role])]
 
     def _endpoint(self, config: PipelineConfig, storage: Storage, spec: ModelSpec, model_cfg: ModelConfig,
                   image: str) -> None:
@@ -159,16 +181,22 @@ class Models(Construct):
             self,
             f"{role_id}EndpointConfig",
             kms_key_id=None if has_instance_store else storage.key.key_arn,
+            # Endpoints that host inference components name the role their containers run as here.
+            execution_role_arn=execution_role.role_arn,
             production_variants=[
                 sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                     variant_name=VARIANT,
-                    model_name=model.attr_model_name,
-                    initial_instance_count=spec.min_instances,
                     instance_type=spec.instance_type,
-                    initial_variant_weight=1.0,
+                    # Created with one instance; with no copies left it is scaled in to MinInstanceCount.
+                    initial_instance_count=max(1, spec.min_instances),
+                    managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
+                        status="ENABLED", min_instance_count=spec.min_instances, max_instance_count=spec.max_instances),
+                    routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
+                        routing_strategy="LEAST_OUTSTANDING_REQUESTS"),
                 )
             ],
         )
+        endpoint_config.node.add_dependency(execution_role)
         if has_instance_store:
             suppress(endpoint_config, "AwsSolutions-SM2",
                      f"{spec.instance_type} has instance-store volumes, encrypted by the hardware; "
@@ -176,26 +204,75 @@ class Models(Construct):
         else:
             storage.key.grant_encrypt_decrypt(execution_role)
         endpoint = sagemaker.CfnEndpoint(self, f"{role_id}Endpoint", endpoint_config_name=endpoint_config.attr_endpoint_config_name)
+        resources = spec.copy_resources()
+        component = sagemaker.CfnInferenceComponent(
+            self,
+            f"{role_id}Component",
+            endpoint_name=endpoint.attr_endpoint_name,
+            variant_name=VARIANT,
+            specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
+                model_name=model.attr_model_name,
+                compute_resource_requirements=sagemaker.CfnInferenceComponent.InferenceComponentComputeResourceRequirementsProperty(
+                    number_of_cpu_cores_required=resources.cpu_cores,
+                    min_memory_required_in_mb=resources.memory_mb,
+                    number_of_accelerator_devices_required=resources.accelerators or None,
+                ),
+            ),
+            # One copy to start with; the scaling policies below own the count from then on.
+            runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(copy_count=1),
+        )
         self.endpoints[spec.role] = endpoint
         self.endpoint_names[spec.role] = endpoint.attr_endpoint_name
         # Ref of an endpoint is its ARN as SageMaker writes it (names lowercased), which is what
         # IAM compares against; an ARN built from the name would keep its capitals.
         self.endpoint_arns[spec.role] = endpoint.ref
+        # CloudFormation names the component (no attribute gives the name): the ARN ends in it.
+        component_name = Fn.select(1, Fn.split("/", component.attr_inference_component_arn))
+        self.component_names[spec.role] = component_name
+        self.component_arns[spec.role] = component.attr_inference_component_arn
 
         target = appscaling.ScalableTarget(
             self,
             f"{role_id}Scaling",
             service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"endpoint/{endpoint.attr_endpoint_name}/variant/{VARIANT}",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            resource_id=f"inference-component/{component_name}",
+            scalable_dimension="sagemaker:inference-component:DesiredCopyCount",
             min_capacity=spec.min_instances,
             max_capacity=spec.max_instances,
         )
-        target.node.add_dependency(endpoint)
+        target.node.add_dependency(component)
+        # Copies follow the work, down to min_instances (zero) when none arrives.
         target.scale_to_track_metric(
-            f"{role_id}InvocationsPerInstance",
+            f"{role_id}InvocationsPerCopy",
             target_value=spec.scaling_target,
-            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
             scale_in_cooldown=Duration.seconds(model_cfg.scale_in_cooldown_seconds),
             scale_out_cooldown=Duration.seconds(model_cfg.scale_out_cooldown_seconds),
         )
+        if spec.min_instances == 0:
+            self.wake_alarms[spec.role] = self._wake_up(role_id, spec, component_name, target)
+
+    def _wake_up(self, role_id: str, spec: ModelSpec, component_name: str,
+                 target: appscaling.ScalableTarget) -> cw.Alarm:
+        """A request that finds no copy is answered "no capacity" and counted in the component's
+        NoCapacityInvocationFailures; this alarm on it starts one copy (target tracking alone
+        never scales out from zero: it has no invocations per copy to track)."""
+        start_one = appscaling.StepScalingAction(
+            self, f"{role_id}WakeUp", scaling_target=target,
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
+            cooldown=Duration.seconds(60),
+        )
+        start_one.add_adjustment(adjustment=1, lower_bound=0)
+        alarm = cw.Alarm(
+            self, f"{role_id}NoCapacityAlarm",
+            metric=cw.Metric(namespace="AWS/SageMaker", metric_name="NoCapacityInvocationFailures",
+                             dimensions_map={"InferenceComponentName": component_name},
+                             statistic="Maximum", period=Duration.minutes(1)),
+            threshold=1, evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"{spec.role}: a request found no copy of the model (scaled to zero): start one",
+        )
+        alarm.add_alarm_action(cw_actions.ApplicationScalingAction(start_one))
+        return alarm

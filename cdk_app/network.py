@@ -66,7 +66,7 @@ class Network(Construct):
             "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
             "Kms": ec2.InterfaceVpcEndpointAwsService.KMS,
         }
-        if config.backfill.enabled:
+        if config.backfill.enabled and config.backfill.mwaa:
             # MWAA in private subnets without a NAT
             # (https://docs.aws.amazon.com/mwaa/latest/userguide/vpc-vpe-create-access.html).
             services.update(

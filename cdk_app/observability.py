@@ -13,7 +13,7 @@ from constructs import Construct
 from cdk_app.backfill import Backfill
 from cdk_app.config import PipelineConfig
 from cdk_app.database import Database
-from cdk_app.models import VARIANT, Models
+from cdk_app.models import Models
 from cdk_app.orchestration import Orchestration
 from cdk_app.storage import Storage
 from cdk_app.streaming import Streaming
@@ -99,20 +99,30 @@ class Observability(Construct):
             cw.GraphWidget(title="MSK consumer lag", left=[offset_lag], width=8),
         )
         endpoint_widgets = []
-        for role, name in models.endpoint_names.items():
-            dims = {"EndpointName": name, "VariantName": VARIANT}
+        for role, name in models.component_names.items():
+            dims = {"InferenceComponentName": name}
             endpoint_widgets.append(
                 cw.GraphWidget(
-                    title=f"{role} endpoint",
+                    title=f"{role} model",
                     left=[cw.Metric(namespace="AWS/SageMaker", metric_name=metric, dimensions_map=dims,
                                     statistic="Sum", period=_PERIOD)
-                          for metric in ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors")],
+                          for metric in ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors",
+                                         "NoCapacityInvocationFailures")],
                     right=[cw.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency", dimensions_map=dims,
                                      statistic="p95", period=_PERIOD, label="p95 model latency (us)")],
                     width=6,
                 )
             )
         if endpoint_widgets:
+            # Scaled to zero while idle: after a quiet night the first files wait for a copy to start.
+            endpoint_widgets.append(cw.GraphWidget(
+                title="Waiting for model capacity (s, per 5 min)",
+                left=[cw.Metric(namespace=c.METRICS_NAMESPACE, metric_name=c.METRIC_MODEL_CAPACITY_WAIT,
+                                dimensions_map={"service": c.POWERTOOLS_SERVICE, c.METRIC_DIMENSION_ROLE: role},
+                                statistic="Sum", period=_PERIOD, label=role)
+                      for role in models.component_names],
+                width=6,
+            ))
             self.dashboard.add_widgets(*endpoint_widgets)
         self.dashboard.add_widgets(
             cw.GraphWidget(
@@ -163,7 +173,7 @@ class Observability(Construct):
         }
         if backfill is not None:
             alarms.update(self._backfill(backfill))
-        for role, name in models.endpoint_names.items():
+        for role, name in models.component_names.items():
             alarms.update(self._endpoint_alarms(role, name))
         action = cw_actions.SnsAction(self.alarm_topic)
         for alarm in alarms.values():
@@ -180,7 +190,7 @@ class Observability(Construct):
         from the service.
         """
         role_id = "".join(p.title() for p in role.split("_"))
-        dims = {"EndpointName": name, "VariantName": VARIANT}
+        dims = {"InferenceComponentName": name}
 
         def metric(metric_name: str) -> cw.Metric:
             return cw.Metric(namespace="AWS/SageMaker", metric_name=metric_name, dimensions_map=dims,

@@ -65,6 +65,7 @@ class Orchestration(Construct):
             c.ENV_PIPELINE_VERSION: config.pipeline_version,
             c.ENV_STAGING_BUCKET: storage.staging_bucket.bucket_name,
             c.ENV_MODEL_ENDPOINTS: stack.to_json_string(models.endpoint_names),
+            c.ENV_MODEL_COMPONENTS: stack.to_json_string(models.component_names),
             c.ENV_MAX_OBJECT_BYTES: str(config.max_object_mb * 1024 * 1024),
             c.ENV_VIDEO_CHUNK_SECONDS: str(config.video_chunk_seconds),
             c.ENV_VIDEO_CHUNKING: config.video_chunking,
@@ -106,7 +107,7 @@ class Orchestration(Construct):
         for step in (c.STEP_EXTRACT, c.STEP_STORE, c.STEP_RECORD_FAILURE):
             database.grant_connect(f[step].role)
         for step, roles in _ENDPOINTS_CALLED.items():
-            arns = [models.endpoint_arns[role] for role in roles if role in models.endpoint_arns]
+            arns = models.invoke_arns(roles)
             if arns:
                 f[step].role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=arns))
         for step, fn in f.items():

@@ -63,6 +63,8 @@ class PipelineStack(Stack):
             c.OUTPUT_SEARCH_URL: search.url.url,
         }
         if backfill is not None:
+            outputs[c.OUTPUT_BACKFILL_STATE_MACHINE_ARN] = backfill.batches.state_machine.state_machine_arn
+        if backfill is not None and backfill.environment is not None:
             outputs[c.OUTPUT_MWAA_WEBSERVER] = backfill.environment.attr_webserver_url
         for key, value in outputs.items():
             CfnOutput(self, key, value=value)

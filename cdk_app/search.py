@@ -77,6 +77,8 @@ class Search(Construct):
                 c.ENV_SEARCH_BUCKETS: Stack.of(self).to_json_string([storage.ingest_bucket.bucket_name]),
                 c.ENV_SEARCH_ACCESS: json.dumps(dict(settings.access)),
                 c.ENV_MODEL_ENDPOINTS: Stack.of(self).to_json_string(endpoints),
+                c.ENV_MODEL_COMPONENTS: Stack.of(self).to_json_string(
+                    {role: name for role, name in models.component_names.items() if role in QUERY_ROLES}),
                 c.ENV_MODEL_BATCH_ITEMS: json.dumps(models.batch_items),  # the catalog's, as every caller
                 **database.connection_env,
             },
@@ -84,7 +86,7 @@ class Search(Construct):
             security_groups=[network.lambda_security_group],
         )
         database.grant_connect(self.function.role)
-        arns = [models.endpoint_arns[role] for role in QUERY_ROLES if role in models.endpoint_arns]
+        arns = models.invoke_arns(QUERY_ROLES)
         if arns:
             self.function.role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=arns))
         self.url = self.function.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)

@@ -123,15 +123,17 @@ def create_state_machine(
     name: str = LOCAL_STATE_MACHINE_NAME,
     max_concurrency: Optional[Mapping[str, int]] = None,
     role_arn: str = LOCAL_SFN_ROLE_ARN,
+    segment_concurrency: Optional[int] = None,
 ) -> str:
     """Create (or update) the pipeline state machine from step_functions/pipeline.asl.json.
 
     `function_arns` maps step -> Lambda ARN (from create_pipeline_functions). Returns its ARN.
+    `max_concurrency` / `segment_concurrency`: the Maps' limits, as cdk.json sets them when deployed.
     """
     from step_functions.definition import FUNCTION_ARN_KEYS, render, substitute
 
     values = {FUNCTION_ARN_KEYS[step]: arn for step, arn in function_arns.items() if step in FUNCTION_ARN_KEYS}
-    definition = substitute(render(max_concurrency), values)
+    definition = substitute(render(max_concurrency, segment_concurrency), values)
     for machine in sfn_client.list_state_machines()["stateMachines"]:
         if machine["name"] == name:
             sfn_client.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=definition)
@@ -143,7 +145,9 @@ def setup_pipeline(
     server: MotoServer,
     handlers: Optional[Mapping[str, lambda_dispatch.Handler]] = None,
     max_concurrency: Optional[Mapping[str, int]] = None,
+    segment_concurrency: Optional[int] = None,
 ) -> str:
     """Functions + state machine in one call; returns the state machine ARN."""
     arns = create_pipeline_functions(server.client("lambda"), server.client("iam"), handlers)
-    return create_state_machine(server.client("stepfunctions"), arns, max_concurrency=max_concurrency)
+    return create_state_machine(server.client("stepfunctions"), arns, max_concurrency=max_concurrency,
+                                segment_concurrency=segment_concurrency)

@@ -1,15 +1,18 @@
 """Fault injection for the local pipeline and its tests. Off unless a test arms it.
 
-`Faults` installs itself on the SageMaker Runtime stand-in (`runtime.interceptor`), on the
-database test seam (`db.fault_hook`) and on the in-process Lambda routes (local.lambda_dispatch),
-and removes everything on exit. Faults are chosen per object by a marker in the object's key or
-text, so one pipeline run can carry several faults next to files that must be unaffected:
+`Faults` installs itself on the SageMaker Runtime stand-in (`runtime.interceptor`), puts a
+PostgreSQL proxy (local.db_proxy) between the functions and the database (DB_HOST / DB_PORT
+point at it while armed) and takes over in-process Lambda routes (local.lambda_dispatch); it
+removes everything on exit. Nothing in functions/ knows about it. Faults are chosen per object
+by a marker in the object's key or text, so one pipeline run can carry several faults next to
+files that must be unaffected:
 
 * model faults: an InvokeEndpoint request whose body contains `marker` is answered by the
   service stand-in with ThrottlingException, a ModelError carrying the container's 503, or
   the ModelError of the 60 s invocation timeout (`times` requests, or every one);
-* database faults: refuse the next N connections (the server is down), or drop the
-  connection just before a transaction that wrote a marked object commits;
+* database faults, on the wire: refuse the next N connections (the server is down), or drop
+  the connection instead of forwarding the COMMIT of a transaction that wrote a succeeded
+  object row with a marked key;
 * Lambda crashes: a step finishes its work on a marked object and then raises an error of a
   given name (as a Lambda that dies after its side effects would), `times` times;
 * `fast_state_retries`: moto's Step Functions waits out each Retry interval with a real
@@ -20,11 +23,18 @@ Every fault that fires is appended to `Faults.fired` as (kind, detail).
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
+from functions.common.constants import DB_SCHEMA, ENV_DB_HOST, ENV_DB_PORT
 from local.sagemaker_runtime import FAULTS as MODEL_FAULTS
+
+# The statement that writes an object row with status succeeded: the store step's INSERT
+# carries the status as a literal and the key as a bound parameter
+# (functions/processing/store_step.py write_result, reuse.py copy_result).
+SUCCEEDED_OBJECT_ROW = rf"INSERT\s+INTO\s+{DB_SCHEMA}\.objects\b.*'succeeded'"
 
 
 @dataclass
@@ -53,14 +63,16 @@ def crash_error(name: str) -> type[CrashAfterWork]:
 @dataclass
 class Faults:
     """Armed faults; use as a context manager around the pipeline run (installs and removes).
-    `runtime` is the pipeline's SageMaker Runtime stand-in (LocalPipeline.profile.runtime)."""
+    `runtime` is the pipeline's SageMaker Runtime stand-in (LocalPipeline.profile.runtime);
+    database faults need the DB_* environment of the run (LocalPipeline.start sets it)."""
 
     runtime: Any = None
     fired: list[tuple[str, str]] = field(default_factory=list)
     model_requests: dict[str, int] = field(default_factory=dict)  # marker -> requests seen
     _model: list[_Rule] = field(default_factory=list)
-    _commit: list[_Rule] = field(default_factory=list)
-    _refuse_connects: int = 0
+    _db_rules: list[tuple[str, tuple]] = field(default_factory=list)  # armed before __enter__: (method, args)
+    _db_proxy: Any = None  # local.db_proxy.PgProxy while entered
+    _db_env: dict[str, str] = field(default_factory=dict)  # the DB_HOST / DB_PORT it replaced
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _routes: list[str] = field(default_factory=list)
 
@@ -76,14 +88,21 @@ class Faults:
         return self
 
     def refuse_db_connections(self, count: int) -> "Faults":
-        """The next `count` connection attempts fail as if the server were down."""
-        self._refuse_connects += count
-        return self
+        """The next `count` connection attempts fail as if the server were down (a FATAL
+        57P03 answer to the startup packet)."""
+        return self._arm_db("refuse", (count,))
 
     def drop_db_connection_before_commit(self, key_marker: str, times: int = 1) -> "Faults":
-        """Terminate the server process of a transaction that wrote a succeeded object row whose
-        key contains `key_marker`, after every row of it was written and before COMMIT."""
-        self._commit.append(_Rule("drop", key_marker, times))
+        """Close the connection of a transaction that wrote a succeeded object row whose key
+        contains `key_marker`, after every row of it was sent and instead of its COMMIT: the
+        server rolls it back, the function sees the connection drop."""
+        return self._arm_db("drop_commit", (key_marker, SUCCEEDED_OBJECT_ROW, times))
+
+    def _arm_db(self, method: str, args: tuple) -> "Faults":
+        if self._db_proxy is not None:
+            getattr(self._db_proxy, method)(*args)
+        else:
+            self._db_rules.append((method, args))
         return self
 
     def crash_after(self, step: str, key_marker: str, error_name: str, times: int = 1) -> "Faults":
@@ -123,62 +142,61 @@ class Faults:
         self.fired.append((f"model:{rule.kind}", rule.marker))
         return rule.kind
 
-    def _db_hook(self, point: str, target: Any) -> None:
-        import psycopg
-
-        if point == "connect":
-            with self._lock:
-                refuse = self._refuse_connects > 0
-                if refuse:
-                    self._refuse_connects -= 1
-            if refuse:
-                self.fired.append(("db:refused", getattr(target, "host", "")))
-                raise psycopg.OperationalError("connection refused: the database is down (fault injected)")
-            return
-        if point == "commit" and self._commit:
-            from functions.common.constants import DB_SCHEMA
-
-            # Which objects did this transaction write? Rows whose xmin is our own transaction id.
-            keys = [k for (k,) in target.execute(
-                f"SELECT key FROM {DB_SCHEMA}.objects WHERE status = 'succeeded'"
-                " AND xmin::text = (pg_current_xact_id()::xid)::text").fetchall()]
-            with self._lock:
-                rule = next((r for r in self._commit if any(r.marker in k for k in keys) and r.take()), None)
-            if rule is None:
-                return
-            self.fired.append(("db:dropped", ",".join(keys)))
-            _terminate(target.info.backend_pid)
+    def _db_fault(self, kind: str, detail: str) -> None:
+        self.fired.append((kind, detail))
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> "Faults":
-        from functions.common import db
-
         if self.runtime is not None:
             self.runtime.interceptor = self._model_interceptor
-        db.fault_hook = self._db_hook
+        self._start_db_proxy()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        from functions.common import db
         from local import lambda_dispatch
         from local.aws import local_function_name
 
         if self.runtime is not None:
             self.runtime.interceptor = None
-        db.fault_hook = None
+        self._stop_db_proxy()
         for step in self._routes:
             if lambda_dispatch._original_invoke is not None:  # still installed: put the real handler back
                 lambda_dispatch.register(local_function_name(step), lambda_dispatch.step_handler(step))
 
+    def _start_db_proxy(self) -> None:
+        """A PgProxy in front of the database the environment names, with DB_HOST / DB_PORT
+        pointed at it (as a redeploy with a new endpoint would); running containers are retired
+        so that every connection from now on goes through it."""
+        from local import lambda_dispatch
+        from local.db_proxy import PgProxy
 
-def _terminate(pid: int) -> None:
-    """pg_terminate_backend from a second connection: the server drops the first one."""
-    import psycopg
+        if not os.environ.get(ENV_DB_HOST):
+            if self._db_rules:
+                raise ValueError(f"database faults need the database in the environment ({ENV_DB_HOST})")
+            return
+        self._db_env = {name: os.environ[name] for name in (ENV_DB_HOST, ENV_DB_PORT) if name in os.environ}
+        proxy = PgProxy(os.environ[ENV_DB_HOST], int(os.environ.get(ENV_DB_PORT) or 5432), on_fault=self._db_fault)
+        host, port = proxy.start()
+        self._db_proxy = proxy
+        for method, args in self._db_rules:
+            getattr(proxy, method)(*args)
+        self._db_rules.clear()
+        os.environ.update({ENV_DB_HOST: host, ENV_DB_PORT: str(port)})
+        lambda_dispatch.drop_containers()
 
-    from functions.common.db import DbConfig, connect_kwargs
+    def _stop_db_proxy(self) -> None:
+        from local import lambda_dispatch
 
-    with psycopg.connect(**connect_kwargs(DbConfig.from_env()), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        if self._db_proxy is None:
+            return
+        for name in (ENV_DB_HOST, ENV_DB_PORT):
+            if name in self._db_env:
+                os.environ[name] = self._db_env[name]
+            else:
+                os.environ.pop(name, None)
+        lambda_dispatch.drop_containers()  # their connections go through the proxy
+        self._db_proxy.stop()
+        self._db_proxy = None
 
 
 @contextlib.contextmanager

@@ -6,14 +6,29 @@ so that a registered function name calls `functions.<step>.handler.lambda_handle
 process. A handler exception comes back the way Lambda reports it: FunctionError "Unhandled"
 with {"errorType": <exception class name>, "errorMessage": ...}, so the ASL's Retry/Catch
 match our error class names exactly as on AWS.
+
+Each invocation runs in a "container", as on Lambda: a module instance of its own of
+`functions.<step>.handler`, loaded from the handler's file under a unique module name, so its
+module-level clients (its functions.common.lazy.PerContainer values) belong to that container
+alone, whichever thread of moto's interpreter runs the invocation.
+A container runs one invocation at a time
+(https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html); concurrent invocations
+of a function each get one, idle ones are reused (warm starts). Registering a function again
+(a new deployment) and installing or uninstalling the dispatch retire the containers, so the
+next invocation cold-starts and reads the environment again.
 """
 from __future__ import annotations
 
-import importlib
+import dataclasses
+import importlib.util
+import inspect
 import io
+import itertools
 import json
+import sys
 import threading
 import traceback
+import types
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -23,6 +38,10 @@ Handler = Callable[[Any, Any], Any]
 
 _lock = threading.Lock()
 _registry: dict[str, Handler] = {}
+_pools: dict[tuple[str, str], "ContainerPool"] = {}  # (step, function name) -> its containers
+_pools_lock = threading.Lock()
+_container_numbers = itertools.count(1)
+CLOSE_TIMEOUT_S = 5  # for a retired container's clients that flush on close (the Kafka producer)
 _original_invoke: Optional[Callable[..., Any]] = None
 _original_client_for: Optional[Callable[..., Any]] = None
 DEFAULT_ROLE_NAME = "local-pipeline-lambda"
@@ -64,22 +83,147 @@ def function_name_of(name_or_arn: str) -> str:
     return name_or_arn
 
 
+class ContainerPool:
+    """The containers of one function: module instances of `functions.<step>.handler`.
+
+    acquire() hands out an idle container or starts one (a cold start: the handler module's
+    code runs afresh, so its module globals are new); release() returns it for reuse. Once
+    retired, the pool starts no container and closes those it gets back.
+    """
+
+    def __init__(self, step: str, function_name: str) -> None:
+        self.step, self.function_name = step, function_name
+        self.started = 0  # cold starts
+        self._idle: list[types.ModuleType] = []
+        self._lock = threading.Lock()
+        self._retired = False
+
+    def acquire(self) -> types.ModuleType:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            self.started += 1
+        return _load_container(self.step)
+
+    def release(self, container: types.ModuleType) -> None:
+        with self._lock:
+            if not self._retired:
+                self._idle.append(container)
+                return
+        _shutdown(container)
+
+    def retire(self) -> None:
+        with self._lock:
+            self._retired = True
+            idle, self._idle = self._idle, []
+        for container in idle:
+            _shutdown(container)
+
+
+def _load_container(step: str) -> types.ModuleType:
+    """A new instance of functions.<step>.handler (its own globals), run from the handler's file."""
+    spec = importlib.util.find_spec(f"functions.{step}.handler")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"no handler module functions.{step}.handler")
+    name = f"functions.{step}.handler__container{next(_container_numbers)}"
+    container_spec = importlib.util.spec_from_file_location(name, spec.origin)
+    module = importlib.util.module_from_spec(container_spec)
+    # In sys.modules while it runs, as an import would be (pydantic and dataclasses look up
+    # the defining module by name); taken out again when the container is shut down.
+    sys.modules[name] = module
+    try:
+        container_spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def _shutdown(container: types.ModuleType) -> None:
+    """On Lambda a retired container's process ends and its sockets close with it. In one
+    process we close what the container holds instead: each object in its module globals (or
+    made by a functions.common.lazy.PerContainer there, or one level inside a dict, tuple,
+    list or dataclass there) that has a close() method."""
+    sys.modules.pop(container.__name__, None)
+    for name, value in list(vars(container).items()):
+        if name.startswith("__") or isinstance(value, (types.ModuleType, type, types.FunctionType,
+                                                       types.BuiltinFunctionType)):
+            continue
+        if not isinstance(value, dict) and callable(getattr(value, "get", None)) and callable(getattr(value, "clear", None)):
+            value = value.clear()  # a PerContainer: what it made, or None
+        if isinstance(value, dict):
+            held = list(value.values())
+        elif isinstance(value, (tuple, list)):
+            held = list(value)
+        elif dataclasses.is_dataclass(value):
+            held = [getattr(value, f.name) for f in dataclasses.fields(value)]
+        else:
+            held = []
+        for obj in (value, *held):
+            _close(obj)
+
+
+def _close(obj: Any) -> None:
+    close = getattr(obj, "close", None)
+    if isinstance(obj, (type, types.ModuleType)) or not callable(close):
+        return
+    try:
+        params = inspect.signature(close).parameters
+    except (TypeError, ValueError):
+        params = {}
+    try:
+        close(timeout=CLOSE_TIMEOUT_S) if "timeout" in params else close()
+    except Exception:  # noqa: BLE001 - the stand-ins it talked to may be gone already
+        pass
+
+
+def _pool(step: str, function_name: str) -> ContainerPool:
+    with _pools_lock:
+        pool = _pools.get((step, function_name))
+        if pool is None:
+            pool = _pools[(step, function_name)] = ContainerPool(step, function_name)
+        return pool
+
+
+def containers(step: str, function_name: str) -> ContainerPool:
+    """The container pool of `function_name` running functions.<step>.handler (made on first use)."""
+    return _pool(step, function_name_of(function_name))
+
+
+def drop_containers(function_name: Optional[str] = None) -> None:
+    """Retire the containers of `function_name` (every function when None): the next
+    invocations cold-start. Containers busy with an invocation are closed when it returns."""
+    name = None if function_name is None else function_name_of(function_name)
+    with _pools_lock:
+        dropped = [key for key in _pools if name is None or key[1] == name]
+        pools = [_pools.pop(key) for key in dropped]
+    for pool in pools:
+        pool.retire()
+
+
 def step_handler(step: str) -> Handler:
-    """The production handler of one step: functions.<step>.handler.lambda_handler (imported lazily)."""
+    """The production handler of one step: functions.<step>.handler.lambda_handler, run in a
+    container of the invoked function (context.function_name) of its own."""
 
     def call(event: Any, context: Any) -> Any:
-        module = importlib.import_module(f"functions.{step}.handler")
-        return module.lambda_handler(event, context)
+        pool = containers(step, getattr(context, "function_name", "") or step)
+        container = pool.acquire()
+        try:
+            return container.lambda_handler(event, context)
+        finally:
+            pool.release(container)
 
     call.__qualname__ = f"functions.{step}.handler.lambda_handler"
     return call
 
 
 def register(function_name: str, handler: Handler) -> None:
-    """Route invocations of `function_name` (name or ARN) to `handler(event, context)`."""
+    """Route invocations of `function_name` (name or ARN) to `handler(event, context)`; like a
+    new deployment of the function, its next invocations start in new containers."""
     install()
     with _lock:
         _registry[function_name_of(function_name)] = handler
+    drop_containers(function_name)
 
 
 def unregister(function_name: str) -> None:
@@ -115,6 +259,7 @@ def install() -> None:
         if _original_invoke is not None:
             return
         _original_invoke = LambdaBackend.invoke
+        drop_containers()  # a new pipeline: every function cold-starts
 
         def invoke(self, function_name, qualifier, body, headers, response_headers):
             with _lock:
@@ -176,6 +321,7 @@ def uninstall() -> None:
             lambda_eval_utils.boto_client_for = _original_client_for
             _original_client_for = None
         _registry.clear()
+    drop_containers()  # their clients point at stand-ins that are going away
 
 
 def _placeholder_zip() -> bytes:

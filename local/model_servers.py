@@ -43,6 +43,7 @@ from pathlib import Path
 
 from functions.common.constants import (
     ENV_MODEL_BATCH_ITEMS,
+    ENV_MODEL_COMPONENTS,
     ENV_MODEL_ENDPOINTS,
     ENV_SAGEMAKER_RUNTIME_ENDPOINT_URL,
     MODEL_OCR,
@@ -90,6 +91,11 @@ class LocalModel:
 def endpoint_name(role: str) -> str:
     """The local endpoint name of a role (SageMaker endpoint names: [a-zA-Z0-9-], 63 at most)."""
     return f"local-{role.replace('_', '-')}"
+
+
+def component_name(role: str) -> str:
+    """The inference component the role's local endpoint hosts (as every deployed one does)."""
+    return f"{endpoint_name(role)}-component"
 
 
 def local_profile(weights: dict[str, str] | None = None) -> tuple[dict[str, LocalModel], dict[str, str]]:
@@ -257,16 +263,23 @@ class LocalProfile:
     endpoints: dict[str, str] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
     containers: dict[str, Container] = field(default_factory=dict, repr=False)
+    workers: int = 1  # model workers per container: requests one endpoint serves at once
+
+    @property
+    def components(self) -> dict[str, str]:
+        """{role: inference component name}: MODEL_COMPONENTS, what every request names."""
+        return {role: component_name(role) for role in self.endpoints}
 
     @property
     def runtime_url(self) -> str:
         return self.runtime.url
 
     def env(self) -> dict[str, str]:
-        """What the functions need to reach these endpoints: MODEL_ENDPOINTS, MODEL_BATCH_ITEMS
+        """What the functions need to reach these endpoints: MODEL_ENDPOINTS, MODEL_COMPONENTS, MODEL_BATCH_ITEMS
         (the catalog's, as deployed) and boto3's sagemaker-runtime endpoint URL."""
         return {
             ENV_MODEL_ENDPOINTS: json.dumps(self.endpoints),
+            ENV_MODEL_COMPONENTS: json.dumps(self.components),
             ENV_MODEL_BATCH_ITEMS: json.dumps(client_batch_items()),
             ENV_SAGEMAKER_RUNTIME_ENDPOINT_URL: self.runtime.url,
         }
@@ -333,7 +346,8 @@ def start_local_profile(
     """
     models, unavailable = local_profile(weights)
     runtime = SageMakerRuntime(invocation_timeout=invocation_timeout).start()
-    profile = LocalProfile(runtime=runtime, unavailable=dict(unavailable))
+    workers = workers or default_workers()
+    profile = LocalProfile(runtime=runtime, unavailable=dict(unavailable), workers=workers)
     wanted = [r for r in (roles or MODEL_ROLES) if r in models]
     for role in roles or ():
         if role not in models:
@@ -342,7 +356,7 @@ def start_local_profile(
     if missing_java:
         profile.unavailable.update({role: missing_java for role in wanted})
         return profile
-    starting = [(role, *start_container(models[role], workers=workers or default_workers())) for role in wanted]
+    starting = [(role, *start_container(models[role], workers=workers)) for role in wanted]
     for role, container, url in starting:
         try:
             wait_ready(url, timeout, container.process, container.log)
@@ -352,7 +366,7 @@ def start_local_profile(
             continue
         profile.containers[role] = container
         profile.endpoints[role] = endpoint_name(role)
-        runtime.add(endpoint_name(role), url)
+        runtime.add(endpoint_name(role), url, component=component_name(role))
     return profile
 
 

@@ -5,18 +5,21 @@ from the Step Functions execution histories (local.history), thumbnails and keyf
 the staging bucket (read while moto is still up). Nothing here is estimated.
 
 The HTML report is one self-contained file (inline CSS and SVG, images as data: URIs, no
-script, no network) so it opens anywhere, including from a CI artefact.
+script, no network) so it opens anywhere, including from a CI artefact. Its markup and CSS are
+the Jinja templates in local/templates/ (autoescaped); this module only turns the run's rows and
+histories into the plain values they show (`report_view`), SVG coordinates included.
 """
 from __future__ import annotations
 
 import base64
-import html
 import json
 import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, TextIO
+from typing import Any, Optional, TextIO
+
+import jinja2
 
 from functions.common.constants import (
     DB_SCHEMA,
@@ -29,9 +32,7 @@ from functions.common.constants import (
     TABLE_OBJECTS,
 )
 from local.history import Iteration, StepRun
-
-if TYPE_CHECKING:
-    from local.run import RunResult
+from local.results import RunResult
 
 S = DB_SCHEMA
 REPORT_STEPS = (*PIPELINE_STEPS, STEP_RECORD_FAILURE)
@@ -156,7 +157,7 @@ class FileReport:
         return (max(s.exited for s in self.iteration.steps) - self.iteration.started).total_seconds()
 
 
-def file_reports(result: "RunResult") -> list[FileReport]:
+def file_reports(result: RunResult) -> list[FileReport]:
     """One FileReport per object row (and per uploaded file without one), with the earliest
     iteration that processed it (later ones are duplicate deliveries that short-circuit)."""
     by_ident: dict[tuple, Iteration] = {}
@@ -192,7 +193,7 @@ def step_stats(files: list[FileReport]) -> dict[str, dict[str, float]]:
     return stats
 
 
-def print_summary(files: list[FileReport], result: "RunResult", out: TextIO = sys.stdout) -> None:
+def print_summary(files: list[FileReport], result: RunResult, out: TextIO = sys.stdout) -> None:
     """The per-file table, time per step, and throughput."""
     width = max([len(f.key) for f in files] + [4])
     steps = " ".join(f"{s:>8}" for s in PIPELINE_STEPS)
@@ -221,15 +222,8 @@ def print_summary(files: list[FileReport], result: "RunResult", out: TextIO = sy
           f"{per_minute:.1f} files per minute ({result.elapsed:.1f} s from first upload to last execution)", file=out)
 
 
-# --- the HTML report ------------------------------------------------------------------------
-def run_meta(result: "RunResult") -> dict:
-    return {"files": len(result.files), "elapsed": result.elapsed,
-            "executions": len(result.executions),
-            "executions_ok": sum(e["status"] == "SUCCEEDED" for e in result.executions),
-            "unavailable": result.unavailable}
-
-
-e = html.escape
+# --- the HTML report: a view model the templates render ---------------------------------------
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 COLOURS = {  # fill, stroke: as the Step Functions console draws states
     "succeeded": ("#e9f6ec", "#1d8102"),
     "caught": ("#fff4e5", "#ec7211"),
@@ -237,48 +231,115 @@ COLOURS = {  # fill, stroke: as the Step Functions console draws states
     "running": ("#e8f1fb", "#0073bb"),
     "not run": ("#f4f4f4", "#aab7b8"),
 }
+# The execution graph's geometry in px: one box per step, left to right, record_failure below.
+BOX_W, BOX_H = 132, 46
+GRAPH_X0, GRAPH_GAP, GRAPH_Y0 = 12, 172, 14
+MAX_CHUNK_TEXT = 600  # characters of a chunk's text shown
 
 
-def _node(x: int, y: int, label: str, run: Optional[StepRun]) -> str:
+def run_meta(result: RunResult) -> dict:
+    """The run's own figures for report_view: files, elapsed seconds, executions (all and
+    succeeded) and the models not available locally."""
+    return {"files": len(result.files), "elapsed": result.elapsed,
+            "executions": len(result.executions),
+            "executions_ok": sum(e["status"] == "SUCCEEDED" for e in result.executions),
+            "unavailable": result.unavailable}
+
+
+@dataclass
+class Edge:
+    """An arrow of the execution graph; kind is on | off (a step not run) | catch."""
+
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+    kind: str
+    label: str = ""  # written beside the arrow, at (label_x, label_y)
+    label_x: int = 0
+    label_y: int = 0
+
+
+@dataclass
+class StateBox:
+    """One Task state of the execution graph, coloured by its outcome."""
+
+    x: int
+    y: int
+    label: str
+    state: str  # a key of COLOURS
+    timing: str  # "1.25 s", "running" (with " · 3 tries" after retries), or "" when not run
+    title: str  # the tooltip: state, and the error caught
+    dashed: bool  # the step did not run
+    edge_in: Optional[Edge] = None  # the arrow from the step before, drawn after the box
+    width: int = BOX_W
+    height: int = BOX_H
+
+    @property
+    def fill(self) -> str:
+        return COLOURS[self.state][0]
+
+    @property
+    def stroke(self) -> str:
+        return COLOURS[self.state][1]
+
+    @property
+    def css_state(self) -> str:
+        return self.state.replace(" ", "-")
+
+    @property
+    def cx(self) -> int:
+        return self.x + self.width // 2
+
+    @property
+    def label_y(self) -> int:
+        return self.y + 20
+
+    @property
+    def timing_y(self) -> int:
+        return self.y + 37
+
+
+@dataclass
+class Graph:
+    """extract -> generate -> embed -> store, and record_failure under the step that failed."""
+
+    width: int
+    height: int
+    steps: list[StateBox]
+    catch: Optional[Edge] = None  # the Catch arrow down to record_failure, when there is one
+    record_failure: Optional[StateBox] = None
+
+
+def _box(x: int, y: int, label: str, run: Optional[StepRun]) -> StateBox:
     state = run.outcome if run else "not run"
-    fill, stroke = COLOURS[state]
-    dash = ' stroke-dasharray="4 3"' if run is None else ""
     timing = "" if run is None else (_fmt(run.seconds) + " s" if run.seconds is not None else "running")
     if run and run.attempts > 1:
         timing += f" · {run.attempts} tries"
     title = f"{label}: {state}" + (f" — {run.error}: {run.cause}" if run and run.error else "")
-    return (f'<g class="state state-{state.replace(" ", "-")}"><title>{e(title)}</title>'
-            f'<rect x="{x}" y="{y}" width="132" height="46" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="2"{dash}/>'
-            f'<text x="{x + 66}" y="{y + 20}" class="n">{e(label)}</text>'
-            f'<text x="{x + 66}" y="{y + 37}" class="t">{e(timing)}</text></g>')
+    return StateBox(x, y, label, state, timing, title, dashed=run is None)
 
 
-def _graph(it: Optional[Iteration]) -> str:
-    """extract -> generate -> embed -> store, and record_failure under the step that failed."""
-    parts, x0, gap, y = [], 12, 172, 14
-    failure = it.failure if it else None
+def graph(it: Optional[Iteration]) -> Graph:
+    """The execution graph of one file's iteration (every step 'not run' without one)."""
+    x0, gap, y = GRAPH_X0, GRAPH_GAP, GRAPH_Y0
+    boxes = []
     for i, step in enumerate(PIPELINE_STEPS):
         run = it.step(step) if it else None
-        parts.append(_node(x0 + i * gap, y, step, run))
+        box = _box(x0 + i * gap, y, step, run)
         if i:
-            edge = "on" if run else "off"
-            parts.append(f'<line class="edge {edge}" x1="{x0 + (i - 1) * gap + 132}" y1="{y + 23}" '
-                         f'x2="{x0 + i * gap - 3}" y2="{y + 23}" marker-end="url(#arrow)"/>')
+            box.edge_in = Edge(x0 + (i - 1) * gap + BOX_W, y + BOX_H // 2, x0 + i * gap - 3, y + BOX_H // 2,
+                               "on" if run else "off")
+        boxes.append(box)
+    width = x0 * 2 + gap * (len(PIPELINE_STEPS) - 1) + BOX_W
+    failure = it.failure if it else None
     rf = it.step(STEP_RECORD_FAILURE) if it else None
-    height = 76
-    if failure or rf:
-        col = PIPELINE_STEPS.index(failure.step) if failure and failure.step in PIPELINE_STEPS else 0
-        fx = x0 + col * gap
-        parts.append(f'<line class="edge catch" x1="{fx + 66}" y1="{y + 46}" x2="{fx + 66}" y2="{y + 83}" '
-                     f'marker-end="url(#arrow)"/><text x="{fx + 72}" y="{y + 68}" class="c">Catch</text>')
-        parts.append(_node(fx, y + 86, "record_failure", rf))
-        height = 160
-    width = x0 * 2 + gap * 3 + 132
-    return (f'<svg class="graph" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-            f'aria-label="execution graph">'
-            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#687078"/></marker></defs>'
-            + "".join(parts) + "</svg>")
+    if not (failure or rf):
+        return Graph(width, 76, boxes)
+    col = PIPELINE_STEPS.index(failure.step) if failure and failure.step in PIPELINE_STEPS else 0
+    fx = x0 + col * gap
+    catch = Edge(fx + BOX_W // 2, y + BOX_H, fx + BOX_W // 2, y + 83, "catch", "Catch", fx + BOX_W // 2 + 6, y + 68)
+    return Graph(width, 160, boxes, catch, _box(fx, y + 86, STEP_RECORD_FAILURE, rf))
 
 
 def _range(chunk: dict) -> str:
@@ -289,62 +350,97 @@ def _range(chunk: dict) -> str:
     return f"#{chunk['ordinal']}"
 
 
-def _generated_html(f: FileReport) -> str:
-    obj = f.obj or {}
-    if obj.get("generated"):
-        items = []
-        for g in obj["generated"]:
-            c = g["content"] or {}
-            text = c.get("caption") or c.get("summary") or json.dumps(c)
-            tags = c.get("tags") or c.get("keywords") or []
-            where = "whole file" if g["chunk_ordinal"] is None else f"chunk {g['chunk_ordinal']}"
-            items.append(f'<li><span class="muted">{e(g["task"])} · {e(where)}</span> {e(str(text))}'
-                         + (f' <span class="tags">{e(", ".join(map(str, tags)))}</span>' if tags else "") + "</li>")
-        return "<ul class='gen'>" + "".join(items) + "</ul>"
-    if MODEL_GENERATION in (obj.get("unavailable") or []):
-        return '<p class="na">model not available (generation): no description was generated</p>'
-    return '<p class="muted">no generated description</p>'
+@dataclass
+class GeneratedItem:
+    task: str
+    where: str  # "whole file" | "chunk N"
+    text: str  # the caption or summary (else the content as JSON)
+    tags: str  # comma-separated tags or keywords, "" when none
 
 
-def _chunks_html(f: FileReport) -> str:
-    obj = f.obj or {}
-    if not obj.get("chunks"):
-        return '<p class="muted">no chunks</p>'
-    frames = f.artefacts.get("frames", {})
+@dataclass
+class Segment:
+    span: str  # "0.00–1.50 s"
+    text: str
+
+
+@dataclass
+class ChunkRow:
+    ordinal: int
+    kind: str
+    where: str  # time range, page or ordinal
+    frame: Optional[str]  # data: URI of its keyframe
+    segments: list[Segment]  # timed transcript segments; when present they are the text shown
+    text: str  # "" when nothing was heard or read
+    label: str  # "OCR" when the text was read from pixels
+    roles: str  # embedding roles, comma-separated, or "none"
+
+
+@dataclass
+class Failure:
+    step: str
+    error: str
+    reason: str
+
+
+@dataclass
+class FileView:
+    """One file: its row of the files table and its section."""
+
+    anchor: str
+    key: str
+    modality: str
+    status: str
+    reused_from: Optional[str]
+    chunks: int
+    embeddings: int
+    step_seconds: list[str]  # per pipeline step, formatted ("-" when not run)
+    total_seconds: str
+    reason: str  # failure reason for the table ("" when succeeded)
+    graph: Graph
+    thumbnail: Optional[str]
+    facts: list[tuple[str, str]]
+    failure: Optional[Failure]
+    generated: list[GeneratedItem]
+    generation_unavailable: bool
+    chunk_rows: list[ChunkRow]
+
+
+def _generated(obj: dict) -> list[GeneratedItem]:
+    items = []
+    for g in obj.get("generated") or []:
+        c = g["content"] or {}
+        text = c.get("caption") or c.get("summary") or json.dumps(c)
+        tags = c.get("tags") or c.get("keywords") or []
+        where = "whole file" if g["chunk_ordinal"] is None else f"chunk {g['chunk_ordinal']}"
+        items.append(GeneratedItem(g["task"], where, str(text), ", ".join(map(str, tags))))
+    return items
+
+
+def _chunk_rows(obj: dict, frames: dict) -> list[ChunkRow]:
     rows = []
-    for ch in obj["chunks"]:
-        frame = frames.get(ch["ordinal"])
-        img = f'<img class="frame" src="{frame}" alt="{e(ch["kind"])} {ch["ordinal"]}">' if frame else ""
+    for ch in obj.get("chunks") or []:
         segments = ch["metadata"].get("segments")
         segments = [s for s in segments if isinstance(s, dict) and "start" in s] if isinstance(segments, list) else []
-        if segments:
-            body = "".join(f'<div class="seg"><span class="ts">{s["start"]:.2f}–{s["end"]:.2f} s</span> '
-                           f'{e(s["text"])}</div>' for s in segments)
-        elif ch["text"]:
-            text = ch["text"] if len(ch["text"]) <= 600 else ch["text"][:600] + "…"
-            label = "OCR" if ch["kind"] in ("image", "page_image") or ch["metadata"].get("ocr_words") else ""
-            body = (f'<span class="tag">{label}</span> ' if label else "") + f'<span class="txt">{e(text)}</span>'
-        else:
-            body = '<span class="muted">(no text: nothing was heard or read here)</span>'
-        roles = ", ".join(ch["roles"]) or "none"
-        rows.append(f'<tr><td class="ord">{ch["ordinal"]}</td><td class="kind">{e(ch["kind"])}<br>'
-                    f'<span class="muted">{e(_range(ch))}</span></td><td>{img}</td><td>{body}</td>'
-                    f'<td class="roles">{e(roles)}</td></tr>')
-    return ('<table class="chunks"><thead><tr><th>#</th><th>kind / where</th><th></th><th>text</th>'
-            '<th>embeddings</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
+        text = ch["text"] or ""
+        if len(text) > MAX_CHUNK_TEXT:
+            text = text[:MAX_CHUNK_TEXT] + "…"
+        label = "OCR" if ch["kind"] in ("image", "page_image") or ch["metadata"].get("ocr_words") else ""
+        rows.append(ChunkRow(ch["ordinal"], ch["kind"], _range(ch), frames.get(ch["ordinal"]),
+                             [Segment(f"{s['start']:.2f}–{s['end']:.2f} s", s["text"]) for s in segments],
+                             text, label, ", ".join(ch["roles"]) or "none"))
+    return rows
 
 
-def _file_html(i: int, f: FileReport) -> str:
+def file_view(i: int, f: FileReport) -> FileView:
+    """What the report shows of one file (the i-th, which names its anchor)."""
     obj = f.obj or {}
-    thumb = f.artefacts.get("thumbnail")
-    thumb_html = f'<img class="thumb" src="{thumb}" alt="thumbnail of {e(f.key)}">' if thumb else ""
-    failure = ""
+    failure = None
     if f.status != "succeeded":
         run = f.iteration.failure if f.iteration else None
-        step = obj.get("failed_step") or (run.step if run else "?")
-        error = obj.get("error") or (run.error if run else "")
-        failure = (f'<div class="failure"><b>Failed at {e(step)}</b> <code>{e(error or "")}</code><br>'
-                   f'{e(f.reason or "no reason recorded")}</div>')
+        failure = Failure(step=obj.get("failed_step") or (run.step if run else "?"),
+                          error=obj.get("error") or (run.error if run else "") or "",
+                          reason=f.reason or "no reason recorded")
     unavailable = obj.get("unavailable") or []
     facts = [("modality", f.modality), ("format", obj.get("detected_format") or "-"),
              ("size", f"{obj.get('size', 0):,} B"), ("chunks", str(f.chunks)), ("embeddings", str(f.embeddings)),
@@ -355,99 +451,52 @@ def _file_html(i: int, f: FileReport) -> str:
         facts.append(("reused from", f"{f.reused_from}: same bytes, its result copied, no model called"))
     if obj.get("content_sha256"):
         facts.append(("sha256", obj["content_sha256"][:16] + "…"))
-    facts_html = "".join(f"<div><dt>{e(k)}</dt><dd>{e(v)}</dd></div>" for k, v in facts)
-    return (f'<section class="file" id="f{i}" data-key="{e(f.key)}" data-status="{e(f.status)}">'
-            f'<header><h2>{e(f.key)}</h2><span class="badge m-{e(f.modality)}">{e(f.modality)}</span>'
-            f'<span class="badge s-{e(f.status)}">{e(f.status)}</span>'
-            + (f'<span class="badge reused" title="{e(f.reused_from)}">reused</span>' if f.reused_from else "")
-            + '</header>'
-            f'<div class="top"><div class="graphbox">{_graph(f.iteration)}</div>'
-            f'<div class="side">{thumb_html}<dl class="facts">{facts_html}</dl></div></div>{failure}'
-            f'<h3>Generated</h3>{_generated_html(f)}<h3>Chunks</h3>{_chunks_html(f)}</section>')
+    return FileView(
+        anchor=f"f{i}", key=f.key, modality=f.modality, status=f.status, reused_from=f.reused_from,
+        chunks=f.chunks, embeddings=f.embeddings, step_seconds=[_fmt(f.seconds(s)) for s in PIPELINE_STEPS],
+        total_seconds=_fmt(f.total_seconds), reason=(f.reason or "") if f.status != "succeeded" else "",
+        graph=graph(f.iteration), thumbnail=f.artefacts.get("thumbnail"), facts=facts, failure=failure,
+        generated=_generated(obj), generation_unavailable=MODEL_GENERATION in unavailable,
+        chunk_rows=_chunk_rows(obj, f.artefacts.get("frames", {})))
 
 
-CSS = """
-:root{--ink:#16191f;--muted:#687078;--line:#d5dbdb;--bg:#f2f3f3;--card:#fff;--ok:#1d8102;--bad:#d13212}
-*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
-main{max-width:1120px;margin:0 auto;padding:24px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:0;word-break:break-all}h3{font-size:13px;margin:16px 0 6px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
-.sub{color:var(--muted);margin-bottom:18px}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px;margin-bottom:18px}
-.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 14px}
-.card .v{font-size:24px;font-weight:600}.card .l{color:var(--muted);font-size:12px}
-table{border-collapse:collapse;width:100%;background:var(--card)}
-th,td{padding:6px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-th{font-size:12px;color:var(--muted);font-weight:600;background:#fafafa}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-.panel{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px;margin-bottom:18px;overflow-x:auto}
-.file{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px;margin-bottom:18px}
-.file header{display:flex;gap:8px;align-items:center;margin-bottom:10px}
-.badge{font-size:12px;padding:2px 8px;border-radius:10px;background:#eaeded;color:var(--ink)}
-.s-succeeded{background:#e9f6ec;color:var(--ok)}.reused{background:#e8f1fb;color:#0073bb}.s-failed,.s-missing{background:#fdecea;color:var(--bad)}
-.top{display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap}
-.side{flex:1;min-width:220px}.thumb{display:block;max-width:100%;max-height:110px;margin-bottom:8px;border:1px solid var(--line);border-radius:4px}
-.graph text.n{font-size:13px;font-weight:600;text-anchor:middle;fill:var(--ink)}
-.graph text.t{font-size:11px;text-anchor:middle;fill:var(--muted)}.graph text.c{font-size:11px;fill:#ec7211}
-.graph .edge{stroke:#687078;stroke-width:1.5}.graph .edge.off{stroke:#aab7b8;stroke-dasharray:4 3}.graph .edge.catch{stroke:#ec7211}
-.facts{display:grid;grid-template-columns:repeat(2,auto);gap:2px 14px;margin:0;font-size:13px}
-.facts div{display:contents}.facts dt{color:var(--muted)}.facts dd{margin:0}
-.failure{margin-top:10px;padding:10px 12px;border-left:4px solid var(--bad);background:#fdecea;border-radius:4px}
-.na{color:#8a6d00;background:#fff8e1;padding:6px 10px;border-radius:4px;display:inline-block;margin:0}
-.muted{color:var(--muted)}.tag{font-size:11px;background:#eaeded;border-radius:3px;padding:0 4px}
-.tags{color:var(--muted);font-size:12px}.gen{margin:0;padding-left:18px}
-.chunks td.ord{width:28px;color:var(--muted)}.chunks td.kind{width:150px}.chunks td.roles{width:120px;color:var(--muted);font-size:12px}
-.frame{max-width:160px;border-radius:3px;border:1px solid var(--line)}
-.seg{margin-bottom:2px}.ts{font-family:ui-monospace,monospace;font-size:12px;color:#0073bb;margin-right:6px}
-.legend{display:flex;gap:14px;flex-wrap:wrap;font-size:12px;color:var(--muted);margin:6px 0 0}
-.legend i{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:4px;vertical-align:-2px;border:2px solid}
-a{color:#0073bb;text-decoration:none}a:hover{text-decoration:underline}
-"""
+@dataclass
+class ReportView:
+    """Everything the report page shows."""
+
+    cards: list[tuple[str, str]]  # (value, label)
+    steps: tuple[str, ...]  # the pipeline steps, the files table's time columns
+    step_stats: dict[str, dict[str, float]]  # step_stats()
+    files: list[FileView]
+    unavailable: dict[str, str]  # model role -> why it is not available locally
+    legend: list[tuple[str, str, str]] = field(default_factory=list)  # (state, fill, stroke)
+
+
+def report_view(files: list[FileReport], meta: dict) -> ReportView:
+    """The report of `files`; `meta` is run_meta() (files, elapsed, executions, executions_ok, unavailable)."""
+    ok = sum(f.status == "succeeded" for f in files)
+    per_minute = meta["files"] / meta["elapsed"] * 60 if meta["elapsed"] else 0.0
+    cards = [(str(meta["files"]), "files"), (str(ok), "succeeded"), (str(len(files) - ok), "failed"),
+             (f"{meta['executions_ok']}/{meta['executions']}", "executions succeeded"),
+             (f"{per_minute:.1f}", "files per minute"), (f"{meta['elapsed']:.1f} s", "wall time")]
+    return ReportView(cards=cards, steps=PIPELINE_STEPS, step_stats=step_stats(files),
+                      files=[file_view(i, f) for i, f in enumerate(files)],
+                      unavailable=dict(meta.get("unavailable") or {}),
+                      legend=[(name, fill, stroke) for name, (fill, stroke) in COLOURS.items()])
+
+
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                          keep_trailing_newline=True)
+
+
+def render_html(view: ReportView) -> str:
+    """The report page (local/templates/report.html.j2) of `view`."""
+    return _ENV.get_template("report.html.j2").render(report=view)
 
 
 def write_html(path: Path, files: list[FileReport], meta: dict) -> Path:
     """Write the self-contained report to `path`; returns it."""
-    ok = sum(f.status == "succeeded" for f in files)
-    failed = len(files) - ok
-    per_minute = meta["files"] / meta["elapsed"] * 60 if meta["elapsed"] else 0.0
-    cards = [(str(meta["files"]), "files"), (str(ok), "succeeded"), (str(failed), "failed"),
-             (f"{meta['executions_ok']}/{meta['executions']}", "executions succeeded"),
-             (f"{per_minute:.1f}", "files per minute"), (f"{meta['elapsed']:.1f} s", "wall time")]
-    cards_html = "".join(f'<div class="card"><div class="v">{e(v)}</div><div class="l">{e(label)}</div></div>'
-                         for v, label in cards)
-    steps = "".join(f'<tr><td>{e(step)}</td><td class="num">{s["files"]}</td><td class="num">{s["total"]:.2f}</td>'
-                    f'<td class="num">{s["mean"]:.2f}</td><td class="num">{s["max"]:.2f}</td></tr>'
-                    for step, s in step_stats(files).items())
-    rows = "".join(
-        f'<tr><td><a href="#f{i}">{e(f.key)}</a></td><td>{e(f.modality)}</td>'
-        f'<td><span class="badge s-{e(f.status)}">{e(f.status)}</span>'
-        + (f' <span class="badge reused" title="{e(f.reused_from)}">reused</span>' if f.reused_from else "")
-        + f'</td><td class="num">{f.chunks}</td>'
-        f'<td class="num">{f.embeddings}</td>'
-        + "".join(f'<td class="num">{_fmt(f.seconds(s))}</td>' for s in PIPELINE_STEPS)
-        + f'<td class="num">{_fmt(f.total_seconds)}</td><td>{e(f.reason or "") if f.status != "succeeded" else ""}</td></tr>'
-        for i, f in enumerate(files))
-    step_heads = "".join(f'<th class="num">{e(s)} s</th>' for s in PIPELINE_STEPS)
-    unavailable = "".join(f"<li><b>{e(role)}</b>: {e(why)}</li>" for role, why in meta.get("unavailable", {}).items())
-    legend = "".join(f'<span><i style="background:{fill};border-color:{stroke}"></i>{e(name)}</span>'
-                     for name, (fill, stroke) in COLOURS.items())
-    doc = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Local pipeline run</title><style>{CSS}</style></head>
-<body><main>
-<h1>Local pipeline run</h1>
-<div class="sub">upload → forwarder → Kafka → dispatcher → Step Functions (extract → generate → embed → store) → PostgreSQL + pgvector</div>
-<div class="cards">{cards_html}</div>
-<div class="panel"><h3 style="margin-top:0">Files</h3><table><thead><tr><th>file</th><th>modality</th><th>status</th>
-<th class="num">chunks</th><th class="num">vectors</th>{step_heads}<th class="num">total s</th><th>failure reason</th></tr></thead>
-<tbody>{rows}</tbody></table></div>
-<div class="panel"><h3 style="margin-top:0">Time per step (Task state entered → exited)</h3><table><thead><tr><th>step</th>
-<th class="num">files</th><th class="num">total s</th><th class="num">mean s</th><th class="num">max s</th></tr></thead>
-<tbody>{steps}</tbody></table>
-{"<h3>Models not available locally</h3><ul>" + unavailable + "</ul>" if unavailable else ""}
-<div class="legend">{legend}</div></div>
-{"".join(_file_html(i, f) for i, f in enumerate(files))}
-</main></body></html>
-"""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(doc, encoding="utf-8")
+    path.write_text(render_html(report_view(files, meta)), encoding="utf-8")
     return path

@@ -18,17 +18,16 @@ import mimetypes
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote_plus
 
 from functions.common import constants as c
-from local import report
 from local.history import Iteration, dispatched_objects, history, iterations
 from local.progress import StageProgress
+from local.results import WORK, RunResult, start_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / ".local-run"
 BUCKETS = {"ingest": "local-ingest", "staging": "local-staging", "failed": "local-failed"}
 PIPELINE_VERSION = "local-1"
 TOPIC = "object-events"
@@ -48,30 +47,6 @@ def esm_error_handling() -> dict:
     kafka = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]["pipeline"]["kafka"]
     return {"maximum_retry_attempts": kafka["retry_attempts"], "maximum_record_age_s": ESM_MAX_RECORD_AGE_S,
             "report_batch_item_failures": True}
-
-
-def start_postgres(work: Path, fresh: bool) -> dict[str, str]:
-    """pgserver on `work`/pg (kept between runs, so `search` reads what `run` stored).
-
-    fresh=True drops and recreates the pipeline database (a run starts from empty).
-    Returns the DB_* environment variables that point at it.
-    """
-    import pgserver
-    from urllib.parse import parse_qs, urlparse
-
-    server = pgserver.get_server(str(work / "pg"), cleanup_mode="stop")
-    if fresh:
-        server.psql(f"DROP DATABASE IF EXISTS {c.DB_NAME} WITH (FORCE);")
-        server.psql(f"CREATE DATABASE {c.DB_NAME};")
-    uri = urlparse(server.get_uri())
-    return {
-        c.ENV_DB_HOST: parse_qs(uri.query).get("host", [uri.hostname or "127.0.0.1"])[0],
-        c.ENV_DB_PORT: str(uri.port or 5432),
-        c.ENV_DB_NAME: c.DB_NAME,
-        c.ENV_DB_USER: uri.username or "postgres",
-        c.ENV_DB_PASSWORD: uri.password or "",
-        c.ENV_DB_AUTH: "password",
-    }
 
 
 def _s3_event(bucket: str, key: str, size: int, etag: str, version_id: str | None, sequencer: str) -> dict:
@@ -97,23 +72,6 @@ class Upload:
     key: str
     version_id: str | None
     event: dict
-
-
-@dataclass
-class RunResult:
-    """What one pass left behind, read while the stand-ins were still up."""
-
-    work: Path
-    files: list[Path]
-    objects: list[dict]  # local.report.load_objects: one per object row in PostgreSQL
-    iterations: list[Iteration]  # one per file and execution, from the execution histories
-    executions: list[dict]  # list_executions entries (name, status, ...)
-    artefacts: dict  # local.report.collect_artefacts: thumbnails / keyframes as data: URIs
-    elapsed: float  # seconds from the first upload until every execution ended
-    db_env: dict[str, str]
-    unavailable: dict[str, str] = field(default_factory=dict)  # model role -> why
-    report_path: Path | None = None
-    attachments: list[str] = field(default_factory=list)  # keys extract wrote back (e-mail attachments)
 
 
 class LocalPipeline:
@@ -185,14 +143,16 @@ class LocalPipeline:
         })
         for role, why in self.profile.unavailable.items():
             print(f"  model {role}: not available locally ({why})", file=sys.stderr)
-        self.arn = setup_pipeline(self.moto)
+        # The segments of one long object run side by side up to what one endpoint serves at once
+        # (deployed, segment_max_concurrency assumes endpoints that scale out; here each role is
+        # one container of `workers` workers on this machine's CPUs).
+        self.arn = setup_pipeline(self.moto, segment_concurrency=self.profile.workers)
         os.environ[c.ENV_STATE_MACHINE_ARN] = self.arn
         return self
 
     def stop(self) -> None:
         try:
-            self._stack.close()
-            _reset_handler_caches()
+            self._stack.close()  # moto's stop retires every function's containers
         finally:
             if self._saved_env is not None:
                 os.environ.clear()
@@ -224,8 +184,10 @@ class LocalPipeline:
 
     def forward(self, uploads: list[Upload], bar: StageProgress | None = None) -> int:
         """Call the forwarder with each upload's S3 event (as S3 would); returns messages published."""
-        from functions.forwarder.handler import lambda_handler as forward
         from local import FakeLambdaContext
+        from local.lambda_dispatch import step_handler
+
+        forward = step_handler(c.FN_FORWARDER)  # in a container of the function, as S3 invokes it
 
         sent = 0
         for upload in uploads:
@@ -243,9 +205,11 @@ class LocalPipeline:
 
         Bars count the files of the executions this call started. Returns those executions.
         """
-        from functions.dispatcher.handler import lambda_handler as dispatch
         from local import KafkaEventSourceMapping
         from local.esm import S3OnFailureDestination
+        from local.lambda_dispatch import step_handler
+
+        dispatch = step_handler(c.FN_DISPATCHER)  # in a container of the function, as the mapping invokes it
 
         def mapping() -> KafkaEventSourceMapping:
             return KafkaEventSourceMapping(
@@ -326,6 +290,7 @@ class LocalPipeline:
     def result(self, files: list[Path]) -> RunResult:
         """Rows from PostgreSQL, iterations from every execution's history, staged images."""
         from functions.common.db import DbConfig, open_connection
+        from local import report
 
         elapsed = time.monotonic() - (self.started_at or time.monotonic())
         executions = self.sfn.list_executions(stateMachineArn=self.arn)["executions"]
@@ -339,27 +304,6 @@ class LocalPipeline:
                          artefacts=artefacts, elapsed=elapsed, db_env=self.db_env,
                          unavailable=dict(self.profile.unavailable),
                          attachments=sorted(key for key, _ in self.announced))
-
-
-def _reset_handler_caches() -> None:
-    """Handlers keep clients per container (module globals); they point at stand-ins that are
-    gone now, so a later pipeline in this process must build new ones."""
-    for step in (*c.PIPELINE_STEPS, c.STEP_RECORD_FAILURE, c.FN_FORWARDER, c.FN_DISPATCHER):
-        module = sys.modules.get(f"functions.{step}.handler")
-        if module is None:
-            continue
-        producer, db = getattr(module, "_producer", None), getattr(module, "_db", None)
-        with contextlib.suppress(Exception):
-            if producer is not None:
-                producer.close(timeout=5)
-            if db is not None:
-                db.close()
-        for name in ("_producer", "_s3", "_context", "_db"):
-            if hasattr(module, name):
-                setattr(module, name, None)
-        clients = getattr(module, "_clients", None)
-        if isinstance(clients, dict):  # the dispatcher's boto3 clients by service (elsewhere a function)
-            clients.clear()
 
 
 def _show(bar: StageProgress, histories: dict[str, list[dict]]) -> None:
@@ -384,6 +328,8 @@ def run_pipeline(folder: Path | None = None, work: Path = WORK, progress: bool =
     """Process `folder` (default: the generated sample set) once, end to end; write the HTML
     report to `report_path` (default `work`/report.html). Handler output goes to the caller's
     stdout; `run()` sends it to a log file."""
+    from local import report
+
     work.mkdir(parents=True, exist_ok=True)
     folder = _prepare_folder(folder, work)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
@@ -410,6 +356,8 @@ def _prepare_folder(folder: Path | None, work: Path) -> Path:
 
 def run(folder: Path | None) -> int:
     """`python -m local run`: handler logs go to .local-run/lambda.log, the summary to stdout."""
+    from local import report
+
     WORK.mkdir(exist_ok=True)
     log_path = WORK / "lambda.log"
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):

@@ -17,6 +17,14 @@ the rest-json shape botocore parses:
   (no error type: botocore reports code "413");
 * more requests in flight on one endpoint than ``max_concurrent``: ``ThrottlingException``;
 * an unknown endpoint: ``ValidationError`` "Endpoint X of account Y not found.";
+* an endpoint that hosts an inference component, called without ``InferenceComponentName``
+  (header ``X-Amzn-SageMaker-Inference-Component``): ``ValidationError`` "Inference Component Name
+  header is required ...";
+* an inference component scaled to zero copies (``scale_to_zero``): ``ValidationError`` "Inference
+  Component has no capacity to process this request ...", counted as the
+  ``NoCapacityInvocationFailures`` metric; as the alarm on that metric and its step scaling policy
+  do in AWS, the first such failure starts a copy, which serves ``wake_seconds`` later, and a copy
+  idle for ``idle_seconds`` is scaled in to zero again;
 * a container that cannot be reached: HTTP 503 ``ServiceUnavailable``.
 
 ``tests/integration/models/test_sagemaker_runtime.py`` pins each shape to what botocore makes of it.
@@ -28,6 +36,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Optional
@@ -45,12 +54,27 @@ LOCAL_ACCOUNT = "000000000000"
 FAULTS = ("throttle", "5xx", "timeout")
 
 
+NO_CAPACITY_MESSAGE = ("Inference Component has no capacity to process this request. ApplicationAutoScaling may be "
+                       "in-progress (if configured) or try to increase the capacity by invoking "
+                       "UpdateInferenceComponentRuntimeConfig API.")
+COMPONENT_REQUIRED_MESSAGE = ("Inference Component Name header is required for endpoints to which you plan to deploy "
+                              "inference components. Please include Inference Component Name header or consider "
+                              "using SageMaker models.")
+
+
 @dataclass
 class _Endpoint:
     name: str
     container: str  # http://host:port of the container
+    component: Optional[str] = None  # the inference component it hosts, if any
     in_flight: int = 0
     invocations: int = 0
+    copies: int = 1
+    wake_seconds: Optional[float] = None  # scale to zero emulated when set
+    idle_seconds: Optional[float] = None
+    waking: bool = False
+    last_request: float = field(default_factory=time.monotonic)
+    no_capacity_failures: int = 0
 
 
 @dataclass
@@ -89,9 +113,55 @@ class SageMakerRuntime:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="sagemaker-runtime", daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------
-    def add(self, name: str, container_url: str) -> None:
+    def add(self, name: str, container_url: str, component: Optional[str] = None) -> None:
+        """Endpoint ``name`` in front of ``container_url``; with ``component``, the endpoint hosts
+        that inference component and every request must name it."""
         with self._lock:
-            self._endpoints[name] = _Endpoint(name, container_url.rstrip("/"))
+            self._endpoints[name] = _Endpoint(name, container_url.rstrip("/"), component)
+
+    def scale_to_zero(self, name: str, wake_seconds: float, idle_seconds: Optional[float] = None) -> None:
+        """Endpoint ``name``'s component has no copy from now on; a request that finds none starts
+        one, ready ``wake_seconds`` later; after ``idle_seconds`` without requests it has none again."""
+        with self._lock:
+            endpoint = self._endpoints[name]
+            endpoint.copies, endpoint.waking = 0, False
+            endpoint.wake_seconds, endpoint.idle_seconds = wake_seconds, idle_seconds
+
+    def keep_warm(self, name: str) -> None:
+        """Back to an endpoint that always has its copy (what ``add`` makes)."""
+        with self._lock:
+            endpoint = self._endpoints[name]
+            endpoint.copies, endpoint.waking, endpoint.wake_seconds, endpoint.idle_seconds = 1, False, None, None
+
+    def copies(self, name: str) -> int:
+        return self._endpoints[name].copies
+
+    def no_capacity_failures(self, name: str) -> int:
+        """The endpoint's NoCapacityInvocationFailures so far."""
+        return self._endpoints[name].no_capacity_failures
+
+    def _has_capacity(self, endpoint: _Endpoint) -> bool:
+        """Under the lock. Scales in an idle copy, and starts one for a request that finds none."""
+        if endpoint.wake_seconds is None:
+            return True
+        now = time.monotonic()
+        if endpoint.copies and endpoint.idle_seconds is not None and now - endpoint.last_request > endpoint.idle_seconds:
+            endpoint.copies = 0
+        endpoint.last_request = now
+        if endpoint.copies:
+            return True
+        endpoint.no_capacity_failures += 1
+        if not endpoint.waking:
+            endpoint.waking = True
+            timer = threading.Timer(endpoint.wake_seconds, self._copy_started, args=(endpoint,))
+            timer.daemon = True
+            timer.start()
+        return False
+
+    def _copy_started(self, endpoint: _Endpoint) -> None:
+        with self._lock:
+            endpoint.copies, endpoint.waking = 1, False
+            endpoint.last_request = time.monotonic()
 
     def invocations(self, name: str) -> int:
         """Requests that reached the container of endpoint ``name``."""
@@ -112,10 +182,19 @@ class SageMakerRuntime:
         self.stop()
 
     # -- InvokeEndpoint ----------------------------------------------------------------
-    def invoke(self, name: str, body: bytes, content_type: str | None, accept: str | None) -> Reply:
+    def invoke(self, name: str, body: bytes, content_type: str | None, accept: str | None,
+               component: str | None = None) -> Reply:
         endpoint = self._endpoints.get(name)
         if endpoint is None:
             return _error(400, "ValidationError", f"Endpoint {name} of account {self.account} not found.")
+        if endpoint.component is not None and not component:
+            return _error(400, "ValidationError", COMPONENT_REQUIRED_MESSAGE)
+        if component and component != endpoint.component:
+            return _error(400, "ValidationError", f"Inference Component {component} of account {self.account} not found.")
+        with self._lock:
+            has_capacity = self._has_capacity(endpoint)
+        if not has_capacity:
+            return _error(400, "ValidationError", NO_CAPACITY_MESSAGE)
         if len(body) > self.max_payload_bytes:
             return _error(413, None, f"HTTP content length exceeded {self.max_payload_bytes} bytes.")
         fault = self.interceptor(name, body) if self.interceptor is not None else None
@@ -190,7 +269,7 @@ def _handler_for(gateway: SageMakerRuntime):
                 reply = _error(404, "UnknownOperationException", f"no operation at {self.path}")
             else:
                 reply = gateway.invoke(unquote(parts[1]), body, self.headers.get("Content-Type"),
-                                       self.headers.get("Accept"))
+                                       self.headers.get("Accept"), self.headers.get("X-Amzn-SageMaker-Inference-Component"))
             self.send_response(reply.status)
             for name, value in {**reply.headers, "x-amzn-RequestId": "local"}.items():
                 self.send_header(name, value)

@@ -45,7 +45,7 @@ def search_result(query: str, limit: int = 10, work: Optional[Path] = None, filt
     from functions.common.db import DbConfig, open_connection
     from functions.common.model_client import ModelClient
     from local.model_servers import start_local_profile
-    from local.run import WORK, start_postgres
+    from local.results import WORK, start_postgres
 
     work = work or WORK
     if not (work / "pg").is_dir():
@@ -63,7 +63,7 @@ def search_result(query: str, limit: int = 10, work: Optional[Path] = None, filt
         with start_local_profile(roles=roles) as profile:
             if MODEL_TEXT_EMBEDDING not in profile.endpoints:
                 raise RuntimeError(f"text_embedding model not available: {profile.unavailable.get(MODEL_TEXT_EMBEDDING)}")
-            embed = ModelEmbedder(ModelClient(profile.endpoints, sagemaker_client=profile.client()))
+            embed = ModelEmbedder(ModelClient(profile.endpoints, components=profile.components, sagemaker_client=profile.client()))
             try:
                 return core.search(conn, query, embed, limit=limit, filters=filters)
             except psycopg.errors.UndefinedObject as exc:

@@ -30,7 +30,7 @@ toolkit and multi-model-server too (local/model_servers.py), with transformers 5
 uses only APIs present in both).
 
 OCR in production: tesseract is not in the DLC images, so role ``ocr`` is a second endpoint
-of the Florence-2 generation code with ``DEFAULT_TASK=ocr`` (its ``<OCR_WITH_REGION>`` task);
+of the Florence-2 code (model_artifacts/florence2) with ``DEFAULT_TASK=ocr`` (its ``<OCR_WITH_REGION>`` task);
 words carry ``conf: null`` because Florence-2 has no per-word confidence. Locally, role ``ocr``
 is tesseract (model_artifacts/ocr_tesseract) - see local/model_servers.py.
 
@@ -84,6 +84,27 @@ def _target(items_per_second: float, client_batch_items: int, safety: float = 0.
     return max(1, math.floor(items_per_second * 60 / client_batch_items * safety))
 
 
+# vCPUs, memory (MiB) and accelerators of the instance types a spec may name
+# (https://aws.amazon.com/sagemaker/pricing/, "Instance details").
+INSTANCE_RESOURCES: dict[str, tuple[int, int, int]] = {
+    "ml.c6i.xlarge": (4, 8192, 0),
+    "ml.c6i.2xlarge": (8, 16384, 0),
+    "ml.m5.xlarge": (4, 16384, 0),
+    "ml.m6i.xlarge": (4, 16384, 0),
+    "ml.g5.xlarge": (4, 16384, 1),
+    "ml.g5.2xlarge": (8, 32768, 1),
+    "ml.g6.xlarge": (4, 16384, 1),
+    "ml.g6.2xlarge": (8, 32768, 1),
+}
+
+
+@dataclass(frozen=True)
+class CopyResources:
+    cpu_cores: int
+    memory_mb: int
+    accelerators: int
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One deployable model: where its code is, which container runs it, how it scales."""
@@ -103,7 +124,8 @@ class ModelSpec:
     framework_version: str = HF_PYTORCH_VERSION
     py_version: str = HF_PY_VERSION
     transformers_version: str | None = HF_TRANSFORMERS_VERSION
-    min_instances: int = 1
+    # Instances (one copy of the model each) at rest: 0 scales the endpoint to zero while idle.
+    min_instances: int = 0
     max_instances: int = 4
     max_batch_items: int = 256
     client_batch_items: int = 32
@@ -142,6 +164,17 @@ class ModelSpec:
         if not weights_packaged:
             env[ENV_HF_MODEL_ID] = self.hub_model_id
         return env
+
+    def copy_resources(self) -> "CopyResources":
+        """What one copy of the model (its inference component) reserves on an instance: one copy
+        per instance, so half its memory and cores (the rest is SageMaker's agent and the OS's)
+        and every accelerator."""
+        try:
+            cores, memory_mb, accelerators = INSTANCE_RESOURCES[self.instance_type]
+        except KeyError:
+            raise ValueError(f"{self.role}: no resource figures for {self.instance_type}; add them to "
+                             "model_artifacts.catalog.INSTANCE_RESOURCES") from None
+        return CopyResources(cpu_cores=max(1, cores // 2), memory_mb=memory_mb // 2, accelerators=accelerators)
 
     def image_uri(self, region: str) -> str:
         """The DLC image for this spec in ``region`` (needs the ``sagemaker`` SDK)."""
@@ -182,7 +215,7 @@ CATALOG: dict[str, ModelSpec] = {
     ),
     MODEL_GENERATION: ModelSpec(
         role=MODEL_GENERATION,
-        folder="generation",
+        folder="florence2",
         hub_model_id="florence-community/Florence-2-base",
         hub_revision=None,  # no commit verified offline: pin it in cdk.json (README, "Models")
         licence="MIT",
@@ -216,7 +249,7 @@ CATALOG: dict[str, ModelSpec] = {
     ),
     MODEL_OCR: ModelSpec(
         role=MODEL_OCR,
-        folder="generation",
+        folder="florence2",
         hub_model_id="florence-community/Florence-2-base",
         hub_revision=None,  # as generation
         licence="MIT",

@@ -4,7 +4,7 @@
 below and committed; tests check the two agree. `${...}` placeholders are filled by
 CloudFormation's DefinitionSubstitutions (cdk_app/backfill.py).
 
-Input (built by functions.reprocess.core.backfill_input; every field present):
+Input (built by functions.reprocess.distributed.backfill_input; every field present):
     {"bucket", "prefix", "modified_since", "modified_until", "modalities",
      "pipeline_version", "dry_run", "include_failed", "max_items"}
 Output: {"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}, the manifest of the
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.common.errors import DatabaseUnavailableError
-from functions.reprocess.core import RetryableSendError
+from functions.reprocess.send import RetryableSendError
 from functions.reprocess.names import RESULTS_PREFIX
 from step_functions.definition import LAMBDA_SERVICE_ERRORS
 

@@ -22,7 +22,7 @@ from functions.common.constants import (
     STEP_STORE,
     UNSUPPORTED,
 )
-from functions.common.errors import RETRYABLE_ERROR_NAMES
+from functions.common.errors import RETRYABLE_ERROR_NAMES, ModelNoCapacityError
 
 ASL_PATH = Path(__file__).with_name("pipeline.asl.json")
 
@@ -41,6 +41,11 @@ SEGMENTED_MODALITIES = ("video", "audio", "document")
 # Seconds a task may run; a little above the Lambda timeout so the Lambda's own timeout
 # error (retryable by us or not) is what Step Functions sees first.
 TASK_TIMEOUT_SECONDS = 960
+
+# A model endpoint with no instance (scaled to zero): attempts every 1, 1.5, 2.25 ... 5 minutes,
+# about 28 minutes of waiting in all (README, "Cost at rest").
+CAPACITY_RETRY_INTERVAL_SECONDS = 60
+CAPACITY_RETRY_ATTEMPTS = 8
 
 # Errors the Lambda service itself raises when invoking; always safe to retry.
 # https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html
@@ -71,6 +76,16 @@ def _task(modality: str, step: str, next_state: str | None, catch_step: str | No
                 "MaxAttempts": 5,
                 "BackoffRate": 2.0,
                 "JitterStrategy": "FULL",
+            },
+            {
+                # An endpoint scaled to zero starts an instance in minutes: waiting here costs
+                # nothing (a Lambda would be billed for it); checkpoints keep what was done.
+                "ErrorEquals": [ModelNoCapacityError.__name__],
+                "IntervalSeconds": CAPACITY_RETRY_INTERVAL_SECONDS,
+                "MaxAttempts": CAPACITY_RETRY_ATTEMPTS,
+                "BackoffRate": 1.5,
+                "MaxDelaySeconds": 300,
+                "JitterStrategy": "NONE",
             },
             {
                 "ErrorEquals": list(RETRYABLE_ERROR_NAMES),

@@ -1,5 +1,5 @@
 """Airflow side of a reprocessing run: provider hooks around the plain logic in
-`functions.reprocess.core` (shipped beside the DAGs; the backfill batch Lambda runs the same code).
+`functions.reprocess` (shipped beside the DAGs; the backfill batch Lambda runs the same code).
 
 Two paths, chosen per run by `choose_path` and named in the task log and XCom (`path`):
 
@@ -29,22 +29,20 @@ from airflow.providers.amazon.aws.hooks.step_function import StepFunctionHook
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 
 from functions.reprocess import names
-from functions.reprocess.core import (
+from functions.reprocess.core import stale
+from functions.reprocess.cost import estimate_cost_usd
+from functions.reprocess.distributed import (
     DEFAULT_DISTRIBUTED_THRESHOLD,
-    KEEP,
-    PAGE_SIZE,
-    RunParams,
-    Tally,
     backfill_input,
-    console_link,
-    estimate_cost_usd,
-    plan,
     run_execution_name,
-    select,
-    send,
-    stale,
     use_distributed,
 )
+from functions.reprocess.links import console_link
+from functions.reprocess.listing import PAGE_SIZE, select
+from functions.reprocess.params import RunParams
+from functions.reprocess.plan import plan
+from functions.reprocess.send import send
+from functions.reprocess.tally import KEEP, Tally
 from functions.reprocess.names import AWS_CONN_ID, CONF_SECTION, DB_CONN_ID
 from functions.reprocess.results import summarize
 

@@ -58,6 +58,8 @@ ENV_DB_APP_SECRET_ARN = "DB_APP_SECRET_ARN"  # migrate only: password of the app
 ENV_DB_PASSWORD = "DB_PASSWORD"  # local runs only; never set by cdk_app
 ENV_MODEL_ENDPOINTS = "MODEL_ENDPOINTS"  # JSON {role: SageMaker endpoint name}
 ENV_MODEL_BATCH_ITEMS = "MODEL_BATCH_ITEMS"  # JSON {role: items per request} (catalog client_batch_items)
+ENV_MODEL_COMPONENTS = "MODEL_COMPONENTS"  # JSON {role: inference component name} (endpoints that scale to zero)
+ENV_MODEL_CAPACITY_WAIT_SECONDS = "MODEL_CAPACITY_WAIT_SECONDS"  # polls of a model scaled to zero per call
 ENV_MAX_OBJECT_BYTES = "MAX_OBJECT_BYTES"
 ENV_VIDEO_CHUNK_SECONDS = "VIDEO_CHUNK_SECONDS"
 ENV_VIDEO_CHUNKING = "VIDEO_CHUNKING"  # one of VIDEO_CHUNKINGS: where video chunks begin and end
@@ -98,6 +100,9 @@ METRIC_FILES_IN = "FilesIn"
 METRIC_FILES_PROCESSED = "FilesProcessed"
 METRIC_FILES_FAILED = "FilesFailed"
 METRIC_DIMENSION_MODALITY = "modality"
+# Seconds a step waited for a model endpoint scaled to zero to start a copy (dimension "role").
+METRIC_MODEL_CAPACITY_WAIT = "ModelCapacityWaitSeconds"
+METRIC_DIMENSION_ROLE = "role"
 
 # --- Staging area layout (S3 keys); deterministic so that re-runs overwrite ----
 STAGING_PREFIX = "staging"
@@ -127,6 +132,7 @@ OUTPUT_DB_PROXY_ENDPOINT = "DatabaseProxyEndpoint"
 OUTPUT_DB_SECRET_ARN = "DatabaseSecretArn"
 OUTPUT_DASHBOARD = "DashboardName"
 OUTPUT_MWAA_WEBSERVER = "AirflowWebServerUrl"
+OUTPUT_BACKFILL_STATE_MACHINE_ARN = "BackfillStateMachineArn"
 OUTPUT_SEARCH_URL = "SearchFunctionUrl"
 
 # --- Step Functions limits we design for ---------------------------------------

@@ -11,13 +11,11 @@ Any failure to connect, or a connection that drops, is raised as DatabaseUnavail
 from __future__ import annotations
 
 import json
-import os
-import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Iterator
 
 import psycopg
+from pydantic import Field, field_validator, model_validator
 
 from functions.common.constants import (
     DB_NAME,
@@ -30,41 +28,41 @@ from functions.common.constants import (
     ENV_DB_USER,
 )
 from functions.common.errors import DatabaseUnavailableError
+from functions.common.settings import EnvironmentSettings
 
 CONNECT_TIMEOUT_SECONDS = 10
 AUTH_MODES = ("iam", "secret", "password")
 
-# Test seam for local/faults.py (None in every deployed function): called as
-# ("connect", config) before connecting and ("commit", conn) just before a transaction
-# commits; it may raise psycopg.OperationalError or drop the connection, as a real outage would.
-fault_hook: Callable[[str, Any], None] | None = None
 
+class DbConfig(EnvironmentSettings):
+    """Where and how to connect, from DB_* variables (module docstring).
 
-@dataclass(frozen=True)
-class DbConfig:
-    host: str
-    port: int = 5432
-    name: str = DB_NAME
-    user: str = "postgres"
-    auth: str = "iam"
-    secret_arn: str = ""
-    password: str = ""
+    `DbConfig.from_env(env=None)` reads `env` (os.environ when None). DB_HOST, DB_USER and DB_AUTH
+    are required: the CDK app sets them for every function that connects (cdk_app/database.py),
+    the local run and the tests for theirs; DB_AUTH=secret needs DB_SECRET_ARN. Raises
+    ConfigurationError (a ValueError) naming each missing or unusable variable.
+    """
 
+    host: str = Field(min_length=1, validation_alias=ENV_DB_HOST)
+    port: int = Field(5432, gt=0, lt=65536, validation_alias=ENV_DB_PORT)
+    name: str = Field(DB_NAME, min_length=1, validation_alias=ENV_DB_NAME)
+    user: str = Field(min_length=1, validation_alias=ENV_DB_USER)
+    auth: str = Field(validation_alias=ENV_DB_AUTH)
+    secret_arn: str = Field("", validation_alias=ENV_DB_SECRET_ARN)
+    password: str = Field("", repr=False, validation_alias=ENV_DB_PASSWORD)
+
+    @field_validator("auth")
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "DbConfig":
-        env = os.environ if env is None else env
-        auth = env.get(ENV_DB_AUTH, "iam")
-        if auth not in AUTH_MODES:
-            raise ValueError(f"{ENV_DB_AUTH} must be one of {AUTH_MODES}, not {auth!r}")
-        return cls(
-            host=env.get(ENV_DB_HOST, ""),
-            port=int(env.get(ENV_DB_PORT) or 5432),
-            name=env.get(ENV_DB_NAME) or DB_NAME,
-            user=env.get(ENV_DB_USER) or "postgres",
-            auth=auth,
-            secret_arn=env.get(ENV_DB_SECRET_ARN, ""),
-            password=env.get(ENV_DB_PASSWORD, ""),
-        )
+    def _known_auth(cls, value: str) -> str:
+        if value not in AUTH_MODES:
+            raise ValueError(f"must be one of {AUTH_MODES}")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_needs_its_arn(self) -> "DbConfig":
+        if self.auth == "secret" and not self.secret_arn:
+            raise ValueError(f"{ENV_DB_AUTH}=secret needs {ENV_DB_SECRET_ARN}")
+        return self
 
 
 def connect_kwargs(config: DbConfig, boto_session: Any = None) -> dict[str, Any]:
@@ -107,8 +105,6 @@ def open_connection(config: DbConfig | None = None) -> psycopg.Connection:
     """A new connection with the pgvector types registered. Raises DatabaseUnavailableError."""
     config = config or DbConfig.from_env()
     try:
-        if fault_hook is not None:
-            fault_hook("connect", config)
         # autocommit: `conn.transaction()` blocks are the only transaction boundaries.
         conn = psycopg.connect(**connect_kwargs(config), autocommit=True)
     except psycopg.OperationalError as exc:
@@ -123,27 +119,19 @@ def open_connection(config: DbConfig | None = None) -> psycopg.Connection:
 
 
 class Database:
-    """Holds one connection per container (per thread) and hands it out for one transaction
-    at a time.
+    """Holds the container's connection and hands it out for one transaction at a time.
 
-    On Lambda a container runs one invocation at a time, so this is one connection; the
-    local run executes Map iterations on threads of one process, and a psycopg connection
-    must not interleave transactions from two threads. A broken connection is dropped and
-    reopened on the next call; errors that mean the server went away are raised as
-    DatabaseUnavailableError (the transaction rolled back).
+    A Lambda container runs one invocation at a time
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html), so one connection
+    per container is enough; create one Database per container (module level in the handler)
+    and never share it between threads. A broken connection is dropped and reopened on the
+    next call; errors that mean the server went away are raised as DatabaseUnavailableError
+    (the transaction rolled back).
     """
 
     def __init__(self, config: DbConfig | None = None) -> None:
         self._config = config
-        self._local = threading.local()
-
-    @property
-    def _conn(self) -> psycopg.Connection | None:
-        return getattr(self._local, "conn", None)
-
-    @_conn.setter
-    def _conn(self, conn: psycopg.Connection | None) -> None:
-        self._local.conn = conn
+        self._conn: psycopg.Connection | None = None
 
     def connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -156,8 +144,6 @@ class Database:
         try:
             with conn.transaction():
                 yield conn
-                if fault_hook is not None:
-                    fault_hook("commit", conn)
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             self.close()
             raise DatabaseUnavailableError(f"database connection failed: {exc}") from exc

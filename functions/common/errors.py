@@ -19,6 +19,12 @@ class ModelUnavailableError(RetryableError):
     """The model endpoint returned a 5xx or timed out."""
 
 
+class ModelNoCapacityError(RetryableError):
+    """The endpoint has no instance to serve the role (scaled to zero while idle) and is starting
+    one, which takes minutes: the state machine waits minutes, not seconds, between attempts
+    (its own Retrier, before the generic one), and nothing is lost while it does."""
+
+
 class DatabaseUnavailableError(RetryableError):
     """The database could not be reached or the connection dropped; the transaction rolled back."""
 
@@ -50,5 +56,6 @@ class UnsupportedTypeError(InvalidObjectError):
 
 RETRYABLE_ERROR_NAMES: tuple[str, ...] = tuple(
     cls.__name__
-    for cls in (ModelThrottledError, ModelUnavailableError, DatabaseUnavailableError, StagingUnavailableError)
+    for cls in (ModelThrottledError, ModelUnavailableError, ModelNoCapacityError, DatabaseUnavailableError,
+                StagingUnavailableError)
 )

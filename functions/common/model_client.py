@@ -20,6 +20,12 @@ own `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` points at the SageMaker Runtime stand-i
   - a batch of several items that hit the 60 s invocation timeout is sent again in two halves
     (once: a batch that needs more than the limit never fits at its size; one that queued behind
     others fits either way), each half with the retries above;
+* an endpoint scaled to zero answers "no capacity" while it starts an instance (minutes): the
+  client polls for `capacity_wait` seconds, then raises ModelNoCapacityError, which the state
+  machine retries minutes apart (its waits cost nothing); `on_capacity_wait(role, seconds)` is
+  told each wait (the handlers publish it as a metric for the dashboard);
+* roles served by an inference component (`components`: {role: component name}) name it in
+  every request (InferenceComponentName), as the service requires;
 * a role missing from MODEL_ENDPOINTS is "not available": callers check `available(role)` and
   record it instead of inventing an output;
 * with `checkpoints`, each request's answer is kept as soon as it arrives and a request made
@@ -39,7 +45,7 @@ from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common.errors import ModelThrottledError, ModelUnavailableError
+from functions.common.errors import ModelNoCapacityError, ModelThrottledError, ModelUnavailableError
 from functions.common.events import S3Pointer
 from functions.common.staging import get_bytes, s3_uri
 
@@ -52,11 +58,16 @@ DEFAULT_MAX_ATTEMPTS = 4
 DEFAULT_BASE_DELAY = 0.5
 DEFAULT_MAX_DELAY = 8.0
 DEFAULT_BATCH_ITEMS = 8
+# Polls of an endpoint with no instance within one call; longer waits belong to the state machine.
+DEFAULT_CAPACITY_WAIT_SECONDS = 60.0
+CAPACITY_POLL_SECONDS = 10.0
 # The tag model_artifacts/_shared/mm_serving.py puts in front of every error it raises.
 _TAG = re.compile(r"\[(input|batch-too-large|overloaded)\]")
 _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504, 507}
 _UNAVAILABLE_CODES = {"ServiceUnavailable", "InternalFailure", "InternalDependencyException", "ModelNotReadyException"}
 _THROTTLING_CODES = {"ThrottlingException", "TooManyRequestsException", "Throttling"}
+# What InvokeEndpoint answers while an inference component has no copy (scaled to zero).
+_NO_CAPACITY = re.compile(r"no capacity", re.IGNORECASE)
 
 
 class ModelNotAvailableError(Exception):
@@ -83,6 +94,10 @@ class _Unavailable(Exception):
 
 
 class _TimedOut(_Unavailable):
+    pass
+
+
+class _NoCapacity(Exception):
     pass
 
 
@@ -137,13 +152,14 @@ class ModelClient:
 
     `batch_items` is {role: items per request}; `s3_client` reads staged blobs that are sent
     inline; `sagemaker_client` (boto3 sagemaker-runtime) is created lazily by
-    `sagemaker_client_factory`; `sleep` is injectable for tests.
+    `sagemaker_client_factory`; `sleep` is injectable (a caller that must not block, a test clock).
     """
 
     def __init__(
         self,
         endpoints: Mapping[str, str],
         *,
+        components: Mapping[str, str] | None = None,
         batch_items: Mapping[str, int] | None = None,
         s3_client: Any = None,
         sagemaker_client: Any = None,
@@ -154,8 +170,13 @@ class ModelClient:
         max_delay: float = DEFAULT_MAX_DELAY,
         max_inline_batch_bytes: int = MAX_INLINE_BATCH_BYTES,
         sleep: Callable[[float], None] = time.sleep,
+        capacity_wait: float = DEFAULT_CAPACITY_WAIT_SECONDS,
+        on_capacity_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         self.endpoints = dict(endpoints)
+        self.components = dict(components or {})
+        self.capacity_wait = capacity_wait
+        self._on_capacity_wait = on_capacity_wait
         self.batch_items = {role: max(1, int(n)) for role, n in (batch_items or {}).items()}
         self._s3 = s3_client
         self._sagemaker = sagemaker_client
@@ -223,16 +244,31 @@ class ModelClient:
                            halve_on_timeout: bool = False):
         body = self._body(batch, parameters)
         last: Exception | None = None
-        for attempt in range(self.max_attempts):
+        attempt = 0
+        waited = 0.0
+        while attempt < self.max_attempts:
             try:
                 return self._parse(role, self._send(role, endpoint, body), len(batch))
+            except _NoCapacity as exc:
+                # Not an attempt: the endpoint is starting an instance for us.
+                if waited >= self.capacity_wait:
+                    raise ModelNoCapacityError(
+                        f"model {role!r} has no instance yet after {waited:.0f} s (the endpoint scales up from zero): {exc}"
+                    ) from None
+                pause = min(CAPACITY_POLL_SECONDS, self.capacity_wait - waited)
+                self._sleep(pause)
+                waited += pause
+                if self._on_capacity_wait is not None:
+                    self._on_capacity_wait(role, pause)
+                continue
             except (_Throttled, _Unavailable) as exc:
                 if isinstance(exc, _TimedOut) and halve_on_timeout and len(batch) > 1:
                     raise
                 last = exc
-                if attempt + 1 < self.max_attempts:
+                attempt += 1
+                if attempt < self.max_attempts:
                     # Full jitter: https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
-                    self._sleep(random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt)))
+                    self._sleep(random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1))))
         if isinstance(last, _Throttled):
             raise ModelThrottledError(f"model {role!r} throttled after {self.max_attempts} attempts: {last}")
         raise ModelUnavailableError(f"model {role!r} unavailable after {self.max_attempts} attempts: {last}")
@@ -282,9 +318,10 @@ class ModelClient:
     def _send(self, role: str, endpoint: str, body: bytes) -> bytes:
         if self._sagemaker is None:
             self._sagemaker = self._sagemaker_factory()
+        extra = {"InferenceComponentName": self.components[role]} if role in self.components else {}
         try:
             response = self._sagemaker.invoke_endpoint(
-                EndpointName=endpoint, ContentType="application/json", Accept="application/json", Body=body
+                EndpointName=endpoint, ContentType="application/json", Accept="application/json", Body=body, **extra
             )
             return response["Body"].read()
         except ClientError as exc:
@@ -319,6 +356,8 @@ def _raise_classified(role: str, endpoint: str, exc: ClientError) -> None:
         # The container refused the request and would refuse it again: a bad input, or media
         # the model's own decoder cannot read (the toolkit answers any exception with 400).
         raise ModelInputError(f"model {role!r} refused the input: {_message_of(original)}") from exc
+    if (code == "ValidationError" and _NO_CAPACITY.search(message)) or code == "ModelNotReadyException":
+        raise _NoCapacity(f"{endpoint}: {code}: {message}")
     if code in _THROTTLING_CODES:
         raise _Throttled(f"{endpoint}: {code}: {message}")
     if http_status == 413 or code == "413" or (code == "ValidationError" and "oversize" in message.lower()):

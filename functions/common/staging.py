@@ -14,14 +14,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions.common.aws_errors import is_retryable
 from functions.common.constants import STAGING_PREFIX
 from functions.common.errors import StagingUnavailableError
 from functions.common.events import ObjectRef, S3Pointer
-
-# S3 error codes that a later attempt can fix; anything else (AccessDenied, NoSuchBucket)
-# is a configuration error and surfaces as-is.
-_RETRYABLE_CODES = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "503", "500"}
-
 
 def object_hash(obj: ObjectRef) -> str:
     """sha256 of bucket/key/version ("null" for unversioned buckets, as S3 names it)."""
@@ -37,18 +33,12 @@ def s3_uri(pointer: S3Pointer) -> str:
     return f"s3://{pointer.bucket}/{pointer.key}"
 
 
-def _is_retryable(exc: Exception) -> bool:
-    if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return code in _RETRYABLE_CODES or status >= 500
-    return isinstance(exc, BotoCoreError)  # connection resets, read timeouts
-
-
 class Staging:
     """Reads and writes one object version's staging artefacts.
 
-    Raises StagingUnavailableError for S3 errors a retry can fix.
+    Raises StagingUnavailableError for S3 errors a retry can fix (aws_errors.is_retryable:
+    SlowDown, 5xx, timeouts, connection resets); anything else (AccessDenied, NoSuchBucket)
+    is a configuration error and surfaces as it is.
     """
 
     def __init__(self, s3_client: Any, bucket: str, pipeline_version: str, obj: ObjectRef) -> None:
@@ -87,7 +77,7 @@ class Staging:
             body = self._s3.get_object(Bucket=pointer.bucket, Key=pointer.key, Range=f"bytes=0-{limit - 1}")["Body"]
             return body.read()
         except (ClientError, BotoCoreError) as exc:
-            if _is_retryable(exc):
+            if is_retryable(exc):
                 raise StagingUnavailableError(f"cannot read s3://{pointer.bucket}/{pointer.key}: {exc}") from exc
             raise
 
@@ -96,7 +86,7 @@ def put_bytes(s3_client: Any, pointer: S3Pointer, data: bytes, content_type: str
     try:
         s3_client.put_object(Bucket=pointer.bucket, Key=pointer.key, Body=data, ContentType=content_type)
     except (ClientError, BotoCoreError) as exc:
-        if _is_retryable(exc):
+        if is_retryable(exc):
             raise StagingUnavailableError(f"cannot write s3://{pointer.bucket}/{pointer.key}: {exc}") from exc
         raise
 
@@ -105,7 +95,7 @@ def get_bytes(s3_client: Any, pointer: S3Pointer) -> bytes:
     try:
         return s3_client.get_object(Bucket=pointer.bucket, Key=pointer.key)["Body"].read()
     except (ClientError, BotoCoreError) as exc:
-        if _is_retryable(exc):
+        if is_retryable(exc):
             raise StagingUnavailableError(f"cannot read s3://{pointer.bucket}/{pointer.key}: {exc}") from exc
         raise
 

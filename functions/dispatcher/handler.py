@@ -23,21 +23,14 @@ from functions.common.constants import (
     ENV_STATE_MACHINE_ARN,
     POWERTOOLS_SERVICE,
 )
+from functions.common.lazy import PerContainer, aws_client
 from functions.streaming.dispatch import dispatch
 
 logger = Logger(service=POWERTOOLS_SERVICE)
 tracer = Tracer(service=POWERTOOLS_SERVICE)
-_clients: dict[str, Any] = {}
-
-
-def _client(service: str) -> Any:
-    if service not in _clients:
-        import boto3
-        from botocore.config import Config
-
-        # Standard-mode retries absorb short throttling before we hand records back to the ESM.
-        _clients[service] = boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
-    return _clients[service]
+# Standard-mode retries (aws_client) absorb short throttling before we hand records back to the ESM.
+step_functions = PerContainer(lambda: aws_client("stepfunctions"))
+s3 = PerContainer(lambda: aws_client("s3"))
 
 
 @logger.inject_lambda_context
@@ -47,8 +40,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     record was dispatched or parked). Raises DispatchConfigError when a retry cannot help."""
     result = dispatch(
         event,
-        sfn=_client("stepfunctions"),
-        s3=_client("s3"),
+        sfn=step_functions.get(),
+        s3=s3.get(),
         state_machine_arn=os.environ[ENV_STATE_MACHINE_ARN],
         failed_bucket=os.environ[ENV_FAILED_BUCKET],
         pipeline_version=os.environ[ENV_PIPELINE_VERSION],

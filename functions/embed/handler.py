@@ -6,25 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.constants import METRICS_NAMESPACE, POWERTOOLS_SERVICE
+from functions.common.constants import POWERTOOLS_SERVICE
 from functions.common.events import StepResult
+from functions.common.lazy import PerContainer
 from functions.processing import embed_step
 from functions.processing.context import Context
 
 logger = Logger(service=POWERTOOLS_SERVICE)
 tracer = Tracer(service=POWERTOOLS_SERVICE)
-metrics = Metrics(namespace=METRICS_NAMESPACE, service=POWERTOOLS_SERVICE)
-_context: Context | None = None
-
-
-def _clients() -> Context:
-    global _context
-    if _context is None:
-        _context = Context.from_env(with_db=False)
-    return _context
+# What the step needs (S3, settings, model client; no database), made on the first invocation.
+resources = PerContainer(lambda: Context.from_env(with_db=False))
 
 
 @logger.inject_lambda_context
@@ -32,4 +26,4 @@ def _clients() -> Context:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     previous = StepResult.model_validate(event)
     logger.thread_safe_append_keys(bucket=previous.object.bucket, key=previous.object.key, modality=previous.object.modality)
-    return embed_step.run(previous, _clients()).model_dump(mode="json")
+    return embed_step.run(previous, resources.get()).model_dump(mode="json")

@@ -12,26 +12,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.constants import METRICS_NAMESPACE, POWERTOOLS_SERVICE
+from functions.common.constants import POWERTOOLS_SERVICE
 from functions.common.errors import InvalidObjectError
 from functions.common.events import SegmentItem, StepResult, WorkItem
+from functions.common.lazy import PerContainer
 from functions.processing import extract_step
 from functions.processing.context import Context
 
 logger = Logger(service=POWERTOOLS_SERVICE)
 tracer = Tracer(service=POWERTOOLS_SERVICE)
-metrics = Metrics(namespace=METRICS_NAMESPACE, service=POWERTOOLS_SERVICE)
-_context: Context | None = None
-
-
-def _clients() -> Context:
-    global _context
-    if _context is None:
-        _context = Context.from_env()
-    return _context
+# What the step needs (S3, settings, model client, database), made on the first invocation.
+resources = PerContainer(Context.from_env)
 
 
 def _parse(event: dict[str, Any]) -> WorkItem | SegmentItem | StepResult:
@@ -51,11 +45,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                                    segment=segment)
     try:
         if isinstance(item, SegmentItem):
-            result = extract_step.run_segment(item, _clients())
+            result = extract_step.run_segment(item, resources.get())
         elif isinstance(item, StepResult):
-            result = extract_step.assemble(item, _clients())
+            result = extract_step.assemble(item, resources.get())
         else:
-            result = extract_step.run(item, _clients())
+            result = extract_step.run(item, resources.get())
     except InvalidObjectError as exc:
         logger.warning("object refused", extra={"reason": str(exc), "error": type(exc).__name__})
         raise

@@ -23,30 +23,15 @@ from functions.common.constants import (
     METRICS_NAMESPACE,
     POWERTOOLS_SERVICE,
 )
+from functions.common.lazy import PerContainer, aws_client
 from functions.streaming import s3_events
 from functions.streaming.kafka_config import create_producer
 from functions.streaming.publish import publish
 
 logger = Logger(service=POWERTOOLS_SERVICE)
 tracer = Tracer(service=POWERTOOLS_SERVICE)
-_producer: Any = None
-_s3: Any = None
-
-
-def _kafka_producer() -> Any:
-    global _producer
-    if _producer is None:
-        _producer = create_producer()
-    return _producer
-
-
-def _s3_client() -> Any:
-    global _s3
-    if _s3 is None:
-        import boto3
-
-        _s3 = boto3.client("s3")
-    return _s3
+producer = PerContainer(create_producer)
+s3 = PerContainer(lambda: aws_client("s3"))
 
 
 def _content_type(bucket: str, key: str, version_id: Optional[str]) -> Optional[str]:
@@ -55,7 +40,7 @@ def _content_type(bucket: str, key: str, version_id: Optional[str]) -> Optional[
     if version_id:
         kwargs["VersionId"] = version_id
     try:
-        return _s3_client().head_object(**kwargs).get("ContentType")
+        return s3.get().head_object(**kwargs).get("ContentType")
     except (ClientError, BotoCoreError) as exc:
         logger.warning("no content type", extra={"bucket": bucket, "key": key, "error": str(exc)})
         return None
@@ -80,7 +65,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     for item in skipped:
         logger.info("record skipped", extra={"bucket": item.bucket, "key": item.key, "reason": item.reason})
     if refs:
-        placed = publish(_kafka_producer(), os.environ[ENV_KAFKA_TOPIC], refs)
+        placed = publish(producer.get(), os.environ[ENV_KAFKA_TOPIC], refs)
         for ref, (partition, offset) in zip(refs, placed):
             logger.info(
                 "object forwarded",

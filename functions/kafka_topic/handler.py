@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import parse
 from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -35,7 +36,7 @@ def ensure_topic(admin: KafkaAdminClient, topic: str, partitions: int) -> str:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-    request = TopicResourceEvent.model_validate(event)  # before any connection is opened
+    request = parse(event=event, model=TopicResourceEvent)  # before any connection is opened
     if request.RequestType == "Delete":
         return {"PhysicalResourceId": request.PhysicalResourceId or ""}
     topic, partitions = request.ResourceProperties.Topic, request.ResourceProperties.Partitions

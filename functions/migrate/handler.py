@@ -12,51 +12,43 @@ default: migrations/ beside functions/ in the asset). Layers: core only.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 import json
 import os
+from typing import Any
 
-from functions.common.constants import DB_APP_USER, ENV_DB_APP_SECRET_ARN, METRICS_NAMESPACE, POWERTOOLS_SERVICE
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.common.constants import DB_APP_USER, ENV_DB_APP_SECRET_ARN, POWERTOOLS_SERVICE
 from functions.common.db import Database
 from functions.common.events import MigrationResourceEvent
+from functions.common.lazy import PerContainer, aws_client
 from functions.migrate.runner import apply_pending, current_version, ensure_app_user
 
 logger = Logger(service=POWERTOOLS_SERVICE)
 tracer = Tracer(service=POWERTOOLS_SERVICE)
-metrics = Metrics(namespace=METRICS_NAMESPACE, service=POWERTOOLS_SERVICE)
 PHYSICAL_RESOURCE_ID = "pipeline-schema"
-_db: Database | None = None
-
-
-def _database() -> Database:
-    global _db
-    if _db is None:
-        _db = Database()
-    return _db
+database = PerContainer(Database)
+secrets = PerContainer(lambda: aws_client("secretsmanager"))
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "RequestType" in (event or {}):  # a custom-resource event: validate before connecting
-        request = MigrationResourceEvent.model_validate(event)
+        request = parse(event=event, model=MigrationResourceEvent)
         if request.RequestType == "Delete":
             logger.info("Delete: nothing to do")
             return {"PhysicalResourceId": request.PhysicalResourceId or PHYSICAL_RESOURCE_ID}
     elif event:
         raise ValueError("invoke with a CloudFormation custom-resource event, or with an empty event to migrate")
-    conn = _database().connection()
+    conn = database.get().connection()
     applied = apply_pending(conn)
     version = current_version(conn)
     app_secret = os.environ.get(ENV_DB_APP_SECRET_ARN)
     if app_secret:
-        import boto3
-
-        secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=app_secret)["SecretString"])
+        secret = json.loads(secrets.get().get_secret_value(SecretId=app_secret)["SecretString"])
         ensure_app_user(conn, secret.get("username", DB_APP_USER), secret["password"])
     logger.info("schema migrated", extra={"applied": applied, "version": version})
     return {

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions.common.aws_errors import is_retryable
 from functions.common.constants import MODEL_OCR, MODEL_SPEECH, UNSUPPORTED, VIDEO_CHUNKING_SCENES
 from functions.common.errors import InvalidObjectError, StagingUnavailableError, UnsupportedTypeError
 from functions.common.events import ObjectRef, Segment, SegmentItem, SegmentResult, StepResult, WorkItem
@@ -209,7 +210,7 @@ def _get(s3: Any, obj: ObjectRef, **extra: Any) -> Any:
             raise InvalidObjectError(f"the object version no longer exists ({code})") from exc
         if code == "InvalidRange":
             return None  # zero-byte object asked for a range
-        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500 or code == "SlowDown":
+        if is_retryable(exc):
             raise StagingUnavailableError(f"cannot read s3://{obj.bucket}/{obj.key}: {code}") from exc
         raise
     except BotoCoreError as exc:
@@ -660,8 +661,7 @@ def _publish_attachment(s3: Any, obj: ObjectRef, attachment: email_mod.Attachmen
                       Metadata={"sha256": digest, "source-key": quote(obj.key, safe="/"),
                                 "source-version": obj.version_id or "null"})
     except ClientError as exc:
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if status >= 500 or str(exc.response.get("Error", {}).get("Code", "")) == "SlowDown":
+        if is_retryable(exc):
             raise StagingUnavailableError(f"cannot write s3://{obj.bucket}/{attachment.key}: {exc}") from exc
         raise
     except BotoCoreError as exc:

@@ -18,19 +18,13 @@ from functions.common.constants import (
 )
 from functions.common.db import Database
 from functions.common.events import FailureInput
+from functions.common.lazy import PerContainer
 from functions.processing.store_step import record_failure
 
 logger = Logger(service=POWERTOOLS_SERVICE)
 tracer = Tracer(service=POWERTOOLS_SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=POWERTOOLS_SERVICE)
-_db: Database | None = None
-
-
-def _database() -> Database:
-    global _db
-    if _db is None:
-        _db = Database()
-    return _db
+database = PerContainer(Database)
 
 
 @logger.inject_lambda_context
@@ -39,7 +33,7 @@ def _database() -> Database:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     failure = FailureInput.model_validate(event)
     logger.thread_safe_append_keys(bucket=failure.object.bucket, key=failure.object.key, modality=failure.object.modality)
-    result = record_failure(_database(), failure)
+    result = record_failure(database.get(), failure)
     logger.warning("object failed", extra={"failed_step": failure.failed_step, "error": failure.error.Error, "reason": result.reason})
     if result.status == "failed":
         metrics.add_dimension(name=METRIC_DIMENSION_MODALITY, value=result.modality)

@@ -22,7 +22,12 @@ from typing import Any, Callable, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.events import ObjectRef
-from functions.reprocess.core import KEEP, RunParams, Tally, plan, select, send, stale
+from functions.reprocess.core import stale
+from functions.reprocess.listing import select
+from functions.reprocess.params import RunParams
+from functions.reprocess.plan import plan
+from functions.reprocess.send import send
+from functions.reprocess.tally import KEEP, Tally
 
 # HeadObject calls in flight per batch: 1,000 sequential calls would take ~20 s; 16 keep a
 # batch within a few seconds without crowding the function's connection pool (botocore's

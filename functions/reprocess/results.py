@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from functions.reprocess.core import KEEP, Tally
+from functions.reprocess.tally import KEEP, Tally
 
 
 def summarize(s3: Any, execution_output: dict[str, Any]) -> dict[str, Any]:

@@ -18,31 +18,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.constants import ENV_STATE_MACHINE_ARN, POWERTOOLS_SERVICE
 from functions.common.db import Database
+from functions.common.lazy import PerContainer, aws_client
 from functions.reprocess.batch import HEAD_CONCURRENCY, BatchEvent, process_batch
 
 logger = Logger(service=POWERTOOLS_SERVICE)
 tracer = Tracer(service=POWERTOOLS_SERVICE)
-_clients: dict[str, Any] = {}
 _db = Database()
-
-
-def _client(service: str) -> Any:
-    if service not in _clients:
-        import boto3
-        from botocore.config import Config
-
-        # Standard-mode retries absorb short throttling before the batch is handed back to
-        # the state machine's Retry; the pool matches the HeadObject threads.
-        _clients[service] = boto3.client(service, config=Config(
-            retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=HEAD_CONCURRENCY))
-    return _clients[service]
+# Standard-mode retries (aws_client) absorb short throttling before the batch is handed back
+# to the state machine's Retry; the pool matches the HeadObject threads.
+s3 = PerContainer(lambda: aws_client("s3", max_pool_connections=HEAD_CONCURRENCY))
+step_functions = PerContainer(lambda: aws_client("stepfunctions", max_pool_connections=HEAD_CONCURRENCY))
 
 
 def _head(bucket: str, key: str) -> Optional[dict[str, Any]]:
     from botocore.exceptions import ClientError
 
     try:
-        return _client("s3").head_object(Bucket=bucket, Key=key)
+        return s3.get().head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None
@@ -55,7 +47,7 @@ def _query(sql: str, params: dict) -> list[tuple]:
 
 
 def _start(name: str, input_json: str) -> str:
-    return _client("stepfunctions").start_execution(
+    return step_functions.get().start_execution(
         stateMachineArn=os.environ[ENV_STATE_MACHINE_ARN], name=name, input=input_json)["executionArn"]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import psycopg
 from aws_lambda_powertools import Logger, Tracer
@@ -23,13 +23,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from functions.common.constants import POWERTOOLS_SERVICE
 from functions.common.db import Database
-from functions.common.errors import DatabaseUnavailableError, ModelThrottledError, ModelUnavailableError
+from functions.common.errors import (
+    DatabaseUnavailableError,
+    ModelNoCapacityError,
+    ModelThrottledError,
+    ModelUnavailableError,
+)
+from functions.common.lazy import PerContainer
 from functions.search.core import MAX_LIMIT, MAX_QUERY_CHARS, Filters, ModelEmbedder, search
 from functions.search.settings import AccessDenied, SearchSettings
 
 logger = Logger(service=POWERTOOLS_SERVICE)
 tracer = Tracer(service=POWERTOOLS_SERVICE)
-_clients: Optional[tuple[SearchSettings, Database, ModelEmbedder]] = None
 
 
 class SearchRequest(BaseModel):
@@ -70,20 +75,36 @@ class FunctionUrlEvent(BaseModel):
         return SearchRequest.model_validate_json(raw or b"{}")
 
 
-def _setup() -> tuple[SearchSettings, Database, ModelEmbedder]:
-    global _clients
-    if _clients is None:
-        from functions.common.model_client import ModelClient
-        from functions.common.settings import Settings
+class Backends(NamedTuple):
+    """What a search uses, made once per container."""
 
-        settings = Settings.from_env()
-        client = ModelClient(settings.model_endpoints, batch_items=settings.model_batch_items)
-        _clients = (SearchSettings.from_env(), Database(), ModelEmbedder(client))
-    return _clients
+    settings: SearchSettings
+    db: Database
+    embed: ModelEmbedder
 
 
-def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(body, default=str)}
+def _backends() -> Backends:
+    from functions.common.model_client import ModelClient
+    from functions.common.settings import Settings
+
+    settings = Settings.from_env()
+    # A query does not wait minutes for a model scaled to zero: it gets a 503 with Retry-After at
+    # once, and the request it made has started the copy (the endpoint's wake-up alarm).
+    client = ModelClient(settings.model_endpoints, components=settings.model_components,
+                         batch_items=settings.model_batch_items, capacity_wait=0)
+    return Backends(SearchSettings.from_env(), Database(), ModelEmbedder(client))
+
+
+backends = PerContainer(_backends)
+
+
+# How long a model scaled to zero takes to serve again (an instance, the container, the weights).
+QUERY_MODEL_START_SECONDS = 300
+
+
+def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"content-type": "application/json", **(headers or {})},
+            "body": json.dumps(body, default=str)}
 
 
 @logger.inject_lambda_context
@@ -94,7 +115,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         request = url_event.request()
     except (ValidationError, ValueError) as exc:
         return _response(400, {"error": "invalid request", "detail": str(exc)[:2000]})
-    settings, db, embed = _setup()
+    settings, db, embed = backends.get()
     try:
         scope = settings.scope_for(url_event.principal, request.filters.key_prefix)
     except AccessDenied as exc:
@@ -106,6 +127,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         db.close()  # the next request opens a new connection
         logger.exception("database unavailable")
         return _response(503, {"error": "database unavailable", "detail": str(exc)[:500]})
+    except ModelNoCapacityError as exc:
+        return _response(503, {"error": "query model starting", "detail": str(exc)[:500]},
+                         {"retry-after": str(QUERY_MODEL_START_SECONDS)})
     except (ModelThrottledError, ModelUnavailableError) as exc:
         return _response(503, {"error": "query model unavailable", "detail": str(exc)[:500]})
     logger.info("searched", extra={"principal": url_event.principal, "hits": len(result.hits), "legs": result.legs})

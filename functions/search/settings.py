@@ -12,21 +12,22 @@ Environment (names in functions/common/constants.py):
   caller that matches none is refused.
 * MODEL_ENDPOINTS: the endpoints that embed the query (functions/common/settings.py reads it).
 
-`from_env` raises SearchConfigError naming the variable when a value is unusable.
+`from_env(env=None)` (os.environ when None) raises SearchConfigError naming the variable when a
+value is missing or unusable (functions/common/settings.py: EnvironmentSettings).
 """
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Mapping, Optional
+from typing import Any, Optional
+
+from pydantic import Field, field_validator
 
 from functions.common.constants import ENV_SEARCH_ACCESS, ENV_SEARCH_BUCKETS
+from functions.common.settings import ConfigurationError, EnvironmentSettings, parse_json
 from functions.search.core import Scope
 
 
-class SearchConfigError(ValueError):
+class SearchConfigError(ConfigurationError):
     """A search setting in the environment is missing or malformed."""
 
 
@@ -34,31 +35,32 @@ class AccessDenied(Exception):
     """The caller may not search (no allow-list entry), or not under the prefix it asked for."""
 
 
-@dataclass(frozen=True)
-class SearchSettings:
-    buckets: tuple[str, ...]
-    access: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+class SearchSettings(EnvironmentSettings):
+    """Which buckets the search function may answer from, and who may see which key prefixes."""
 
+    config_error = SearchConfigError
+
+    buckets: tuple[str, ...] = Field(validation_alias=ENV_SEARCH_BUCKETS)
+    access: dict[str, tuple[str, ...]] = Field(default_factory=dict, validation_alias=ENV_SEARCH_ACCESS)
+
+    @field_validator("buckets", mode="before")
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "SearchSettings":
-        env = os.environ if env is None else env
-        raw_buckets = env.get(ENV_SEARCH_BUCKETS, "")
-        try:
-            buckets = json.loads(raw_buckets) if raw_buckets.strip() else None
-        except ValueError as exc:
-            raise SearchConfigError(f"{ENV_SEARCH_BUCKETS} is not JSON: {exc}") from exc
-        if not isinstance(buckets, list) or not buckets or not all(isinstance(b, str) and b for b in buckets):
-            raise SearchConfigError(f"{ENV_SEARCH_BUCKETS} must be a JSON list of bucket names, not {raw_buckets!r}")
-        raw_access = env.get(ENV_SEARCH_ACCESS, "")
-        try:
-            access = json.loads(raw_access) if raw_access.strip() else {}
-        except ValueError as exc:
-            raise SearchConfigError(f"{ENV_SEARCH_ACCESS} is not JSON: {exc}") from exc
+    def _bucket_names(cls, raw: Any) -> Any:
+        buckets = parse_json(raw)
+        if not isinstance(buckets, (list, tuple)) or not buckets or not all(isinstance(b, str) and b for b in buckets):
+            raise ValueError("must be a JSON list of bucket names")
+        return buckets
+
+    @field_validator("access", mode="before")
+    @classmethod
+    def _allow_list(cls, raw: Any) -> Any:
+        access = {} if isinstance(raw, str) and not raw.strip() else parse_json(raw)
         if not isinstance(access, dict) or not all(
-            isinstance(k, str) and k and isinstance(v, list) and all(isinstance(p, str) for p in v) for k, v in access.items()
+            isinstance(k, str) and k and isinstance(v, (list, tuple)) and all(isinstance(p, str) for p in v)
+            for k, v in access.items()
         ):
-            raise SearchConfigError(f"{ENV_SEARCH_ACCESS} must be a JSON object {{principal ARN pattern: [key prefixes]}}")
-        return cls(buckets=tuple(buckets), access={k: tuple(v) for k, v in access.items()})
+            raise ValueError("must be a JSON object {principal ARN pattern: [key prefixes]}")
+        return access
 
     def scope_for(self, principal: Optional[str], key_prefix: Optional[str] = None) -> Scope:
         """What `principal` may read, narrowed to `key_prefix` when asked. Raises AccessDenied."""

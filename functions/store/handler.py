@@ -17,20 +17,15 @@ from functions.common.constants import (
     POWERTOOLS_SERVICE,
 )
 from functions.common.events import StepResult
+from functions.common.lazy import PerContainer
 from functions.processing import store_step
 from functions.processing.context import Context
 
 logger = Logger(service=POWERTOOLS_SERVICE)
 tracer = Tracer(service=POWERTOOLS_SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=POWERTOOLS_SERVICE)
-_context: Context | None = None
-
-
-def _clients() -> Context:
-    global _context
-    if _context is None:
-        _context = Context.from_env()
-    return _context
+# What the step needs (S3, settings, model client, database), made on the first invocation.
+resources = PerContainer(Context.from_env)
 
 
 @logger.inject_lambda_context
@@ -39,7 +34,7 @@ def _clients() -> Context:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     previous = StepResult.model_validate(event)
     logger.thread_safe_append_keys(bucket=previous.object.bucket, key=previous.object.key, modality=previous.object.modality)
-    result = store_step.run(previous, _clients())
+    result = store_step.run(previous, resources.get())
     if result.status == "succeeded":
         metrics.add_dimension(name=METRIC_DIMENSION_MODALITY, value=result.modality)
         metrics.add_metric(name=METRIC_FILES_PROCESSED, unit=MetricUnit.Count, value=1)

@@ -33,17 +33,10 @@ from typing import Any, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions.common.aws_errors import is_retryable
 from functions.common.constants import FAILED_PREFIX
 from functions.streaming.executions import PlannedExecution, plan_executions
 from functions.streaming.msk_batch import Coordinates, DecodedBatch, PoisonRecord, decode_batch
-
-# Errors after which the same call may succeed; everything else is a configuration problem.
-_TRANSIENT_CODES = {
-    "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
-    "SlowDown", "ServiceUnavailable", "InternalServerError", "InternalError", "InternalFailure",
-    "RequestTimeout", "RequestTimeoutException",
-}
-
 
 class TransientDispatchError(RuntimeError):
     """A retry can fix this; dispatch() turns it into batch item failures for the records it hit."""
@@ -90,10 +83,11 @@ def failed_key(record: PoisonRecord) -> str:
 
 
 def _raise_for(exc: Exception, what: str) -> None:
+    # Errors after which the same call may succeed (aws_errors.is_retryable: botocore's own
+    # throttling and transient rules); every other client error is a configuration problem.
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in _TRANSIENT_CODES or status >= 500:
+        if is_retryable(exc):
             raise TransientDispatchError(f"{what}: {code}") from exc
         raise DispatchConfigError(f"{what}: {code}: {exc}") from exc
     raise TransientDispatchError(f"{what}: {type(exc).__name__}: {exc}") from exc

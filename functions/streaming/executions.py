@@ -1,4 +1,6 @@
-"""Kafka batch -> ExecutionInputs with deterministic names.
+"""Kafka batch -> ExecutionInputs with deterministic names; the one planner and name hasher
+of pipeline executions (reprocessing plans and names its executions with `cut`,
+`execution_input` and `hashed_name` too: functions/reprocess/plan.py).
 
 The ESM delivers at least once, so a batch can arrive again. Each execution's name is a
 hash of the Kafka coordinates it covers plus the pipeline version: StartExecution with a
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from functions.common.constants import MAX_EXECUTION_NAME, MAX_STATE_PAYLOAD_BYTES, MODALITIES, UNSUPPORTED
 from functions.common.events import ExecutionInput, ObjectRef
@@ -23,6 +25,9 @@ MAX_OBJECTS_PER_EXECUTION = 100
 _MODALITY_ORDER = {m: i for i, m in enumerate((*MODALITIES, UNSUPPORTED))}
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _DIGEST_CHARS = 64
+# A tagged name gives 16 of the digest's hex digits to its tag and a longer readable label.
+_TAGGED_DIGEST_CHARS = 48
+T = TypeVar("T")
 
 
 @dataclass
@@ -66,16 +71,71 @@ def dedupe(records: Iterable[DecodedRecord]) -> list[tuple[ObjectRef, list[Coord
     return sorted(kept.values(), key=lambda item: (_MODALITY_ORDER[item[0].modality], identity(item[0])))
 
 
+def hashed_name(label: str, lines: Iterable[str], tag: str = "") -> str:
+    """A StartExecution name (<= 80 chars of [A-Za-z0-9_-]) that depends only on its inputs.
+
+    The name is `label` made safe and cut short, then the sha256 of `label` and `lines`:
+    "<label>-<64 hex digits>" ("batch" for an empty label), or with a `tag`
+    "<tag>-<label>-<48 hex digits>". Callers pass `lines` in a fixed order.
+    """
+    digest_chars = _TAGGED_DIGEST_CHARS if tag else _DIGEST_CHARS
+    joined = "\n".join(lines)
+    digest = hashlib.sha256(f"{label}\n{joined}".encode("utf-8")).hexdigest()[:digest_chars]
+    safe = _NAME_UNSAFE.sub("_", label)
+    if tag:
+        return f"{tag}-{safe[: MAX_EXECUTION_NAME - digest_chars - len(tag) - 2]}-{digest}"
+    return f"{safe[: MAX_EXECUTION_NAME - digest_chars - 1] or 'batch'}-{digest}"
+
+
 def execution_name(coordinates: Iterable[Coordinates], pipeline_version: str) -> str:
-    """A StartExecution name (<= 80 chars of [A-Za-z0-9_-]) that depends only on its inputs."""
-    lines = "\n".join(str(c) for c in sorted(set(coordinates)))
-    digest = hashlib.sha256(f"{pipeline_version}\n{lines}".encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
-    prefix = _NAME_UNSAFE.sub("_", pipeline_version)[: MAX_EXECUTION_NAME - _DIGEST_CHARS - 1] or "batch"
-    return f"{prefix}-{digest}"
+    """The name of the execution that carries the records at `coordinates` (see hashed_name)."""
+    return hashed_name(pipeline_version, (str(c) for c in sorted(set(coordinates))))
 
 
 def _ref_bytes(ref: ObjectRef) -> int:
     return len(ref.model_dump_json().encode("utf-8")) + 1  # + the list's comma
+
+
+def cut(
+    items: Iterable[T],
+    pipeline_version: str,
+    ref: Callable[[T], ObjectRef],
+    max_input_bytes: int = MAX_EXECUTION_INPUT_BYTES,
+    max_objects: int = MAX_OBJECTS_PER_EXECUTION,
+) -> list[list[T]]:
+    """Cut `items` (in the order given; `ref(item)` is the object each carries) into runs whose
+    ExecutionInput stays within `max_input_bytes` and `max_objects`.
+
+    Greedy, and each run starts afresh at its first item, so a suffix of the items that begins
+    at a run's first item is cut into exactly the same runs (dispatch relies on that). Raises
+    ValueError if a single object cannot fit (keys are at most 1 KiB, so only a tiny
+    max_input_bytes can cause that).
+    """
+    empty = ExecutionInput(batch_id="x" * MAX_EXECUTION_NAME, pipeline_version=pipeline_version)
+    overhead = len(empty.model_dump_json().encode("utf-8"))
+    chunks: list[list[T]] = []
+    current: list[T] = []
+    size = overhead
+    for item in items:
+        need = _ref_bytes(ref(item))
+        if overhead + need > max_input_bytes:
+            raise ValueError(f"one object reference ({need} bytes) does not fit in {max_input_bytes} bytes")
+        if current and (size + need > max_input_bytes or len(current) >= max_objects):
+            chunks.append(current)
+            current, size = [], overhead
+        current.append(item)
+        size += need
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def execution_input(name: str, pipeline_version: str, refs: Sequence[ObjectRef]) -> ExecutionInput:
+    """The state machine's input for one execution: its refs grouped by modality, in order."""
+    by_modality: dict[str, list[ObjectRef]] = {}
+    for ref in refs:
+        by_modality.setdefault(ref.modality, []).append(ref)
+    return ExecutionInput(batch_id=name, pipeline_version=pipeline_version, **by_modality)
 
 
 def plan_executions(
@@ -87,33 +147,12 @@ def plan_executions(
     """Dedupe, then cut the batch into executions that each stay under the size limits.
 
     Every object lands in exactly one execution. Raises ValueError if a single object cannot
-    fit (keys are at most 1 KiB, so only a tiny max_input_bytes can cause that).
+    fit (see `cut`).
     """
-    items = dedupe(records)
-    empty = ExecutionInput(batch_id="x" * MAX_EXECUTION_NAME, pipeline_version=pipeline_version)
-    overhead = len(empty.model_dump_json().encode("utf-8"))
-    chunks: list[list[tuple[ObjectRef, list[Coordinates]]]] = []
-    current: list[tuple[ObjectRef, list[Coordinates]]] = []
-    size = overhead
-    for ref, coords in items:
-        need = _ref_bytes(ref)
-        if overhead + need > max_input_bytes:
-            raise ValueError(f"one object reference ({need} bytes) does not fit in {max_input_bytes} bytes")
-        if current and (size + need > max_input_bytes or len(current) >= max_objects):
-            chunks.append(current)
-            current, size = [], overhead
-        current.append((ref, coords))
-        size += need
-    if current:
-        chunks.append(current)
-
     planned = []
-    for chunk in chunks:
+    for chunk in cut(dedupe(records), pipeline_version, lambda item: item[0], max_input_bytes, max_objects):
         coords = [c for _, cs in chunk for c in cs]
         name = execution_name(coords, pipeline_version)
-        by_modality: dict[str, list[ObjectRef]] = {}
-        for ref, _ in chunk:
-            by_modality.setdefault(ref.modality, []).append(ref)
-        execution_input = ExecutionInput(batch_id=name, pipeline_version=pipeline_version, **by_modality)
-        planned.append(PlannedExecution(name=name, input=execution_input, coordinates=sorted(coords)))
+        planned.append(PlannedExecution(name=name, input=execution_input(name, pipeline_version, [r for r, _ in chunk]),
+                                        coordinates=sorted(coords)))
     return planned

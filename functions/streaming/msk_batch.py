@@ -5,11 +5,12 @@ Shape (https://docs.aws.amazon.com/lambda/latest/dg/with-msk.html): records grou
 that one malformed record becomes a poison record with a reason instead of failing the whole
 batch (the ESM would retry it forever and block the partition). For that reason the batch is
 not parsed with Powertools' KafkaMskEventModel, which validates all records in one go and
-decodes values to `str` (a non-UTF-8 value would fail the batch).
+decodes values to `str` (a non-UTF-8 value would fail the batch): each record's shape is
+checked on its own (MskRecord), then its value is decoded from base64 by Powertools' data
+class KafkaEventRecord and from JSON by functions.streaming.messages.
 """
 from __future__ import annotations
 
-import base64
 import binascii
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
@@ -21,6 +22,8 @@ from functions.streaming.messages import PoisonMessageError, decode_value
 
 
 class MskRecord(BaseModel):
+    """The shape a record must have to be placed (and parked when its value is bad)."""
+
     model_config = ConfigDict(extra="ignore")
     topic: str
     partition: int
@@ -73,10 +76,6 @@ class DecodedBatch:
         return sorted([r.coordinates for r in self.records] + [p.coordinates for p in self.poison])
 
 
-def _b64(value: str) -> bytes:
-    return base64.b64decode(value, validate=True)
-
-
 def _fallback_coordinates(group: str, index: int, raw: Any) -> Coordinates:
     """Where a record that lacks its own coordinates sits: from its "topic-partition" group."""
     topic, _, partition = group.rpartition("-")
@@ -93,6 +92,10 @@ def decode_batch(event: dict[str, Any]) -> DecodedBatch:
     Raises pydantic.ValidationError only when the envelope itself is not an MSK batch
     (that is a wiring error, not a bad message).
     """
+    # Imported here: this module also ships to MWAA beside the DAGs (cdk_app/backfill.py,
+    # DAG_SHARED_MODULES), which use its dataclasses only and have no Powertools installed.
+    from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
+
     envelope = MskEnvelope.model_validate(event)
     decoded: list[DecodedRecord] = []
     poison: list[PoisonRecord] = []
@@ -108,7 +111,7 @@ def decode_batch(event: dict[str, Any]) -> DecodedBatch:
                 poison.append(PoisonRecord(coords, "record has no value (tombstone)", raw))
                 continue
             try:
-                value = _b64(record.value)
+                value = KafkaEventRecord(raw).decoded_value
             except (binascii.Error, ValueError) as exc:
                 poison.append(PoisonRecord(coords, f"value is not base64: {exc}", raw))
                 continue

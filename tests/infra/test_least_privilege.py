@@ -243,7 +243,15 @@ def test_the_credential_scan_would_catch_a_planted_secret():
 
 
 # -- handlers validate before they act ----------------------------------------------------
-_FACTORIES = ("_clients", "_client", "_database", "_kafka_producer", "_s3_client")
+def _stub_per_container(module, monkeypatch, used) -> int:
+    """Every PerContainer of the handler module hands out `used` (a MagicMock that records any
+    call): whatever the handler would make per container. Returns how many it stubbed."""
+    from functions.common.lazy import PerContainer
+
+    found = [value for value in vars(module).values() if isinstance(value, PerContainer)]
+    for holder in found:
+        monkeypatch.setattr(holder, "get", lambda _used=used: _used)
+    return len(found)
 MALFORMED = {
     "extract": {"object": {"bucket": "b", "key": "", "size": -1, "modality": "sculpture"}, "pipeline_version": 3},
     "generate": {"object": {"bucket": "ingest", "key": "k"}, "step": "extract"},
@@ -271,9 +279,7 @@ def test_handler_rejects_a_malformed_event_before_touching_anything(function, mo
     monkeypatch.setenv("KAFKA_TOPIC", "object-events")
     module = importlib.import_module(f"functions.{function}.handler")
     used = mock.MagicMock(name=f"{function} clients")
-    for factory in _FACTORIES:
-        if hasattr(module, factory):
-            monkeypatch.setattr(module, factory, lambda *a, _used=used, **k: _used)
+    assert _stub_per_container(module, monkeypatch, used)
     from functions.processing.context import Context
 
     monkeypatch.setattr(Context, "from_env", classmethod(lambda cls, *a, **k: used))
@@ -292,9 +298,7 @@ def test_custom_resource_handler_rejects_a_malformed_event_before_touching_anyth
 
     module = importlib.import_module(f"functions.{function}.handler")
     used = mock.MagicMock(name=f"{function} clients")
-    for factory in _FACTORIES:
-        if hasattr(module, factory):
-            monkeypatch.setattr(module, factory, lambda *a, _used=used, **k: _used)
+    _stub_per_container(module, monkeypatch, used)
     if hasattr(module, "KafkaAdminClient"):
         monkeypatch.setattr(module, "KafkaAdminClient", used)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:1")

@@ -44,7 +44,8 @@ def test_functions_send_the_items_per_request_the_catalog_assumes(template_json)
 
 def test_scaling_targets_are_computed_from_the_same_items_per_request(template_json):
     targets = sorted(p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
-                     for p in _resources(template_json, "AWS::ApplicationAutoScaling::ScalingPolicy").values())
+                     for p in _resources(template_json, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+                     if p["Properties"]["PolicyType"] == "TargetTrackingScaling")
     assert targets == sorted(CATALOG[role].scaling_target for role in _enabled_roles())
 
 

@@ -132,19 +132,19 @@ def test_one_sagemaker_endpoint_per_enabled_model_with_autoscaling(template_json
     config = json.loads(open("cdk.json").read())["context"]["pipeline"]
     enabled = [role for role, m in config["models"].items() if m.get("enabled", True)]
     for cfn_type in ("AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint",
-                     "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::ApplicationAutoScaling::ScalingPolicy"):
+                     "AWS::SageMaker::InferenceComponent", "AWS::ApplicationAutoScaling::ScalableTarget"):
         template.resource_count_is(cfn_type, len(enabled))
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         {"TargetTrackingScalingPolicyConfiguration": Match.object_like({
-            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerInferenceComponentInvocationsPerCopy"},
             "ScaleInCooldown": 600,
         })},
     )
     for target in _resources(template_json, "AWS::ApplicationAutoScaling::ScalableTarget").values():
         props = target["Properties"]
-        assert 1 <= props["MinCapacity"] <= props["MaxCapacity"]
-        assert props["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
+        assert 0 <= props["MinCapacity"] <= props["MaxCapacity"]
+        assert props["ScalableDimension"] == "sagemaker:inference-component:DesiredCopyCount"
 
 
 def test_model_images_resolve_per_region_from_a_mapping(template_json):

@@ -3,7 +3,7 @@
 Contract and wire format of the ``ocr`` role (docs/contracts.md): items {"image_b64"} /
 {"s3_uri"} -> {"text", "words": [{"text", "conf", "box": [x0, y0, x1, y1]}]}, conf 0-100.
 Not deployable as is: the SageMaker DLC images carry no tesseract binary, so production OCR is
-served by Florence-2 (catalog role ``ocr``: generation code with DEFAULT_TASK=ocr). Tesseract
+served by Florence-2 (catalog role ``ocr``: model_artifacts/florence2 with DEFAULT_TASK=ocr). Tesseract
 runs one image at a time (one process per image); ``batch_size`` has no effect here.
 """
 from __future__ import annotations

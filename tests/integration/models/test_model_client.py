@@ -10,12 +10,13 @@ import json
 import pytest
 
 from functions.common.constants import MODEL_GENERATION, MODEL_IMAGE_EMBEDDING, MODEL_TEXT_EMBEDDING
-from functions.common.errors import ModelThrottledError, ModelUnavailableError
+from functions.common.errors import ModelNoCapacityError, ModelThrottledError, ModelUnavailableError
 from functions.common.events import S3Pointer
 from functions.common.model_client import (
     Blob,
     ModelClient,
     ModelInputError,
+    ModelRequestError,
     ModelNotAvailableError,
 )
 from local.model_servers import endpoint_name
@@ -31,6 +32,7 @@ def runtime(model_profile):
 
 def _client(profile, **kwargs) -> ModelClient:
     kwargs.setdefault("sleep", lambda s: None)
+    kwargs.setdefault("components", profile.components)
     return ModelClient(profile.endpoints, sagemaker_client=profile.client(), **kwargs)
 
 
@@ -92,6 +94,50 @@ def test_a_real_invocation_timeout_is_retried_as_unavailable(model_profile):
                              max_attempts=2, sleep=lambda s: None)
         with pytest.raises(ModelUnavailableError, match="timed out"):
             client.invoke(MODEL_TEXT_EMBEDDING, ["a sentence"] * 32)
+
+
+def _scaled_to_zero(model_profile, gateway: SageMakerRuntime, wake_seconds: float) -> str:
+    """A gateway whose text embedding endpoint hosts component "minilm", at zero copies."""
+    name = endpoint_name(MODEL_TEXT_EMBEDDING)
+    gateway.add(name, model_profile.containers[MODEL_TEXT_EMBEDDING].url, component="minilm")
+    gateway.scale_to_zero(name, wake_seconds=wake_seconds, idle_seconds=60)
+    return name
+
+
+def test_a_call_to_an_endpoint_scaled_to_zero_waits_for_its_copy_then_is_served(model_profile):
+    waits: list[tuple[str, float]] = []
+    with SageMakerRuntime() as gateway:
+        name = _scaled_to_zero(model_profile, gateway, wake_seconds=1.5)
+        client = ModelClient({MODEL_TEXT_EMBEDDING: name}, components={MODEL_TEXT_EMBEDDING: "minilm"},
+                             sagemaker_client=_runtime_client(gateway.url), max_attempts=1,
+                             sleep=lambda s: __import__("time").sleep(0.5),
+                             on_capacity_wait=lambda role, s: waits.append((role, s)))
+
+        result = client.invoke(MODEL_TEXT_EMBEDDING, ["a sentence"])
+
+        assert len(result.outputs[0]) == 384  # served, although max_attempts=1: waiting is not an attempt
+        assert gateway.copies(name) == 1 and gateway.no_capacity_failures(name) >= 2
+        assert waits and all(role == MODEL_TEXT_EMBEDDING for role, _ in waits)
+
+
+def test_an_endpoint_that_stays_at_zero_raises_model_no_capacity_error_for_the_state_machine(model_profile):
+    with SageMakerRuntime() as gateway:
+        name = _scaled_to_zero(model_profile, gateway, wake_seconds=3600)
+        client = ModelClient({MODEL_TEXT_EMBEDDING: name}, components={MODEL_TEXT_EMBEDDING: "minilm"},
+                             sagemaker_client=_runtime_client(gateway.url), sleep=lambda s: None, capacity_wait=30)
+        with pytest.raises(ModelNoCapacityError, match="no instance yet after 30 s"):
+            client.invoke(MODEL_TEXT_EMBEDDING, ["a sentence"])
+        assert gateway.no_capacity_failures(name) == 4  # polled every 10 s of the 30
+
+
+def test_an_endpoint_with_a_component_refuses_a_request_that_does_not_name_it(model_profile):
+    with SageMakerRuntime() as gateway:
+        name = endpoint_name(MODEL_TEXT_EMBEDDING)
+        gateway.add(name, model_profile.containers[MODEL_TEXT_EMBEDDING].url, component="minilm")
+        client = ModelClient({MODEL_TEXT_EMBEDDING: name}, sagemaker_client=_runtime_client(gateway.url),
+                             sleep=lambda s: None)
+        with pytest.raises(ModelRequestError, match="Inference Component Name header is required"):
+            client.invoke(MODEL_TEXT_EMBEDDING, ["a sentence"])
 
 
 def test_unreachable_container_raises_model_unavailable_error(model_profile):

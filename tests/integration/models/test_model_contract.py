@@ -33,7 +33,7 @@ SPOKEN = "the quick brown fox jumps over the lazy dog"
 
 
 def _client(profile) -> ModelClient:
-    return ModelClient(profile.endpoints, batch_items=client_batch_items(), sagemaker_client=profile.client(),
+    return ModelClient(profile.endpoints, components=profile.components, batch_items=client_batch_items(), sagemaker_client=profile.client(),
                        sleep=lambda s: None)
 
 

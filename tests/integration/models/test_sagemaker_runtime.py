@@ -149,6 +149,51 @@ def test_unknown_endpoint_is_a_validation_error(gateway):
     assert error["Error"]["Message"] == "Endpoint nope of account 000000000000 not found."
 
 
+def test_an_endpoint_with_an_inference_component_needs_its_name_and_serves_with_it(gateway):
+    container = Container(200, b'{"outputs": []}')
+    gateway.add("ep", container.url, component="ep-model")
+    try:
+        error = _error(gateway)
+        assert error["Error"]["Code"] == "ValidationError"
+        assert error["Error"]["Message"].startswith("Inference Component Name header is required")
+        client = boto3.client("sagemaker-runtime", endpoint_url=gateway.url, region_name="us-east-1")
+        reply = client.invoke_endpoint(EndpointName="ep", InferenceComponentName="ep-model", Body=b"{}",
+                                       ContentType="application/json")
+        assert reply["Body"].read() == b'{"outputs": []}'
+    finally:
+        container.close()
+
+
+def test_a_component_scaled_to_zero_answers_no_capacity_then_its_copy_serves(gateway):
+    import time
+
+    container = Container(200, b'{"outputs": []}')
+    gateway.add("ep", container.url, component="ep-model")
+    gateway.scale_to_zero("ep", wake_seconds=0.3, idle_seconds=0.5)
+    client = boto3.client("sagemaker-runtime", endpoint_url=gateway.url, region_name="us-east-1",
+                          config=Config(retries={"total_max_attempts": 1}))
+
+    def call():
+        return client.invoke_endpoint(EndpointName="ep", InferenceComponentName="ep-model", Body=b"{}",
+                                      ContentType="application/json")
+
+    try:
+        with pytest.raises(ClientError) as caught:
+            call()
+        error = caught.value.response
+        assert error["Error"]["Code"] == "ValidationError" and error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert "has no capacity to process this request" in error["Error"]["Message"]
+        assert gateway.no_capacity_failures("ep") == 1 and gateway.copies("ep") == 0
+        time.sleep(0.5)  # the alarm's step scaling started a copy
+        assert call()["Body"].read() == b'{"outputs": []}'
+        time.sleep(0.7)  # idle past idle_seconds: scaled in to zero again
+        with pytest.raises(ClientError):
+            call()
+        assert gateway.no_capacity_failures("ep") == 2
+    finally:
+        container.close()
+
+
 def test_unreachable_container_is_service_unavailable(gateway):
     gateway.add("ep", "http://127.0.0.1:9")
     error = _error(gateway)

@@ -34,13 +34,12 @@ def _reset_handlers() -> None:
 
     for step in ("extract", "generate", "embed", "store", "record_failure"):
         module = importlib.import_module(f"functions.{step}.handler")
-        for name in ("_context", "_db"):
+        for name in ("resources", "database"):
             if hasattr(module, name):
-                old = getattr(module, name)
+                old = getattr(module, name).clear()
                 db = getattr(old, "db", old) if old is not None else None
                 if db is not None and hasattr(db, "close"):
                     db.close()
-                setattr(module, name, None)
 
 
 class Pipeline:

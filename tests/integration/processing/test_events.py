@@ -40,8 +40,8 @@ def test_record_failure_sample_writes_the_error_message_as_reason(bare_pipeline)
 def test_migrate_custom_resource_create_reports_the_schema_version(db, monkeypatch):
     from functions.migrate import handler
 
-    monkeypatch.setattr(handler, "_db", None)
+    handler.database.clear()
     result = handler.lambda_handler(_load("migrate_custom_resource_create.json"), FakeLambdaContext())
-    handler._db.close()
+    handler.database.clear().close()
     assert result["PhysicalResourceId"] == "pipeline-schema"
     assert result["Data"]["SchemaVersion"] == str(discover()[-1].version) and result["Data"]["Applied"] == ""

@@ -52,10 +52,8 @@ def _reset_contexts() -> None:
     """Handlers build their clients on first use: forget them, as a new Lambda container would."""
     import importlib
 
-    for step in ("extract", "generate", "embed", "store", "record_failure"):
-        module = importlib.import_module(f"functions.{step}.handler")
-        if getattr(module, "_context", None) is not None:
-            module._context = None
+    for step in ("extract", "generate", "embed", "store"):
+        importlib.import_module(f"functions.{step}.handler").resources.clear()
 
 
 @pytest.mark.parametrize("second_key", ["copies/notes again.txt", "docs/notes.txt"], ids=["another key", "another version"])

@@ -21,7 +21,9 @@ SCHEDULE = b"Pilot boarding times: the tanker Meridian boards at dawn, the ferry
 def _nearest_key(pipeline, query: str) -> str:
     """The key of the object whose chunk is nearest to `query` (pgvector cosine distance), the
     query embedded by the same text_embedding endpoint the pipeline used."""
-    [vector] = ModelClient(Settings.from_env().model_endpoints).invoke(MODEL_TEXT_EMBEDDING, [query]).outputs
+    settings = Settings.from_env()
+    client = ModelClient(settings.model_endpoints, components=settings.model_components)
+    [vector] = client.invoke(MODEL_TEXT_EMBEDDING, [query]).outputs
     with pipeline.db.transaction() as conn:
         row = conn.execute(
             f"SELECT o.key FROM {DB_SCHEMA}.embeddings e JOIN {DB_SCHEMA}.objects o ON o.id = e.object_id"

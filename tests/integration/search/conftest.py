@@ -37,7 +37,8 @@ def embedder(search_models):
     from functions.common.model_client import ModelClient
     from functions.search.core import ModelEmbedder
 
-    return ModelEmbedder(ModelClient(search_models.endpoints, sagemaker_client=search_models.client()))
+    return ModelEmbedder(ModelClient(search_models.endpoints, components=search_models.components,
+                                   sagemaker_client=search_models.client()))
 
 
 @pytest.fixture(scope="module")

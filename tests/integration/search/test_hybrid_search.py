@@ -202,7 +202,7 @@ def test_the_function_url_handler_runs_the_same_search_for_an_allowed_caller(sto
         monkeypatch.setenv(name, value)
     monkeypatch.setenv(c.ENV_SEARCH_BUCKETS, json.dumps([BUCKET]))
     monkeypatch.setenv(c.ENV_SEARCH_ACCESS, json.dumps({"arn:aws:sts::111122223333:assumed-role/Analyst/*": ["notes/", "parts/"]}))
-    monkeypatch.setattr(handler, "_clients", None)
+    handler.backends.clear()
     event = {"version": "2.0", "rawPath": "/", "isBase64Encoded": False,
              "body": json.dumps({"query": f"cartographer {CODE}", "limit": 5}),
              "requestContext": {"http": {"method": "POST"}, "authorizer": {"iam": {
@@ -210,9 +210,9 @@ def test_the_function_url_handler_runs_the_same_search_for_an_allowed_caller(sto
     try:
         response = handler.lambda_handler(event, FakeLambdaContext("search"))
     finally:
-        if handler._clients is not None:
-            handler._clients[1].close()
-        monkeypatch.setattr(handler, "_clients", None)
+        backends = handler.backends.clear()
+        if backends is not None:
+            backends.db.close()
     assert response["statusCode"] == 200, response["body"]
     body = json.loads(response["body"])
     keys = [h["key"] for h in body["hits"]]

@@ -61,11 +61,13 @@ def kafka_env(kafka_cluster, topic, monkeypatch):
     monkeypatch.setenv(ENV_KAFKA_TOPIC, topic)
     monkeypatch.setenv(ENV_KAFKA_AUTH, "none")
     monkeypatch.setenv(ENV_KAFKA_API_VERSION, LOCAL_KAFKA_API_VERSION)
-    monkeypatch.setattr(forwarder, "_producer", None)
-    monkeypatch.setattr(forwarder, "_s3", None)
+    forwarder.producer.clear()
+    forwarder.s3.clear()
     yield kafka_cluster.bootstrap_servers
-    if forwarder._producer is not None:
-        forwarder._producer.close(timeout=5)
+    producer = forwarder.producer.clear()
+    if producer is not None:
+        producer.close(timeout=5)
+    forwarder.s3.clear()
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +93,8 @@ def dispatcher_env(aws, monkeypatch):
 
     monkeypatch.setenv(ENV_FAILED_BUCKET, FAILED_BUCKET)
     monkeypatch.setenv(ENV_PIPELINE_VERSION, PIPELINE_VERSION)
-    monkeypatch.setattr(dispatcher, "_clients", {})
+    dispatcher.step_functions.clear()  # made inside this test's moto
+    dispatcher.s3.clear()
 
     def with_state_machine(arn: str) -> None:
         monkeypatch.setenv(ENV_STATE_MACHINE_ARN, arn)

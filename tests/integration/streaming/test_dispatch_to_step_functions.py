@@ -12,6 +12,7 @@ from kafka import KafkaProducer
 
 import functions.dispatcher.handler as dispatcher_module
 from functions.common.events import ObjectRef
+from functions.common.lazy import PerContainer
 from functions.dispatcher.handler import lambda_handler as dispatch_handler
 from functions.forwarder.handler import lambda_handler as forward
 from functions.streaming.kafka_config import client_config
@@ -168,11 +169,12 @@ def test_a_failing_dispatch_is_retried_until_it_succeeds(kafka_env, topic, aws, 
     assert len(wait_for_executions(aws.client("stepfunctions"), arn)) == 1
 
 
-def test_a_throttled_start_is_retried_for_that_record_only_and_then_succeeds(kafka_env, topic, aws, dispatcher_env, wait_for_executions):
+def test_a_throttled_start_is_retried_for_that_record_only_and_then_succeeds(kafka_env, topic, aws, dispatcher_env, wait_for_executions,
+                                                                              monkeypatch):
     arn = setup_pipeline(aws, handlers=FAST_STEPS)
     dispatcher_env(arn)
     sfn, throttled = _throttling_sfn_client(times=1)
-    dispatcher_module._clients["stepfunctions"] = sfn
+    monkeypatch.setattr(dispatcher_module, "step_functions", PerContainer(lambda: sfn))
     producer = KafkaProducer(**client_config(kafka_env, auth="none", api_version="2.3"))
     good = ObjectRef(bucket="test-ingest-bucket", key="notes/a.txt", version_id="v1", size=3, modality="text")
     sent = [producer.send(topic, partition=0, key=b"test-ingest-bucket/notes/a.txt", value=good.model_dump_json().encode()),

@@ -25,7 +25,7 @@ def test_a_long_pdf_runs_one_extract_per_page_range_then_one_result(aws, db, mon
     monkeypatch.setenv(ENV_SEGMENT_PAGES, "2")
     monkeypatch.delenv("MODEL_ENDPOINTS", raising=False)  # no model: chunks and rows, no vectors
     for module in (extract, generate, embed, store):  # each container starts clean
-        monkeypatch.setattr(module, "_context", None)
+        module.resources.clear()
     data = _pdf("Pump manual", [f"Maintenance of pump number {n}." for n in range(1, 6)])
     put = s3.put_object(Bucket="test-ingest-bucket", Key="manuals/pumps.pdf", Body=data)
     ref = ObjectRef(bucket="test-ingest-bucket", key="manuals/pumps.pdf", version_id=put.get("VersionId"),

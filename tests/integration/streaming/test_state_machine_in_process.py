@@ -6,7 +6,7 @@ import json
 import pytest
 
 from functions.common.constants import ENV_STAGING_BUCKET
-from functions.common.errors import InvalidObjectError, ModelThrottledError
+from functions.common.errors import InvalidObjectError, ModelNoCapacityError, ModelThrottledError
 from functions.common.events import ExecutionInput, ObjectRef
 
 PIPELINE_VERSION = "v-test"
@@ -23,8 +23,8 @@ def steps_env(aws, db, monkeypatch):
     monkeypatch.setenv(ENV_STAGING_BUCKET, STAGING_BUCKET)
     monkeypatch.delenv("MODEL_ENDPOINTS", raising=False)
     # Handlers cache their clients per container; this test's container starts clean.
-    monkeypatch.setattr(extract, "_context", None)
-    monkeypatch.setattr(record_failure, "_db", None)
+    extract.resources.clear()
+    record_failure.database.clear()
     return db
 
 
@@ -90,5 +90,31 @@ def test_retryable_errors_are_retried_by_name(aws, steps_env, wait_for_execution
 
     assert execution["status"] == "SUCCEEDED"
     assert len(calls) == 2  # retried once by the ModelThrottledError Retry, then caught
+    [(_, _, error, _)] = _failure_rows(steps_env)
+    assert error == "InvalidObjectError"
+
+
+def test_an_endpoint_without_capacity_is_waited_for_minutes_apart_by_the_state_machine(aws, steps_env, wait_for_executions):
+    """ModelNoCapacityError (an endpoint scaled to zero, starting an instance) has its own Retrier:
+    attempts 60 s, then 90 s apart (no jitter), where the generic one waits seconds."""
+    from local import setup_pipeline
+    from local.faults import fast_state_retries
+
+    calls = []
+
+    def starting_endpoint(event, context):
+        calls.append(1)
+        if len(calls) <= 2:
+            raise ModelNoCapacityError("speech has no instance yet after 60 s")
+        raise InvalidObjectError("stop here")
+
+    arn = setup_pipeline(aws, handlers={"extract": starting_endpoint})
+    ref = ObjectRef(bucket="test-ingest-bucket", key="talks/a.wav", version_id="v1", size=10, modality="audio")
+    with fast_state_retries(0.01) as asked:
+        execution = _run(aws, arn, ExecutionInput(batch_id="capacity-1", pipeline_version=PIPELINE_VERSION, audio=[ref]),
+                         wait_for_executions)
+
+    assert execution["status"] == "SUCCEEDED"
+    assert len(calls) == 3 and asked == [60, 90]
     [(_, _, error, _)] = _failure_rows(steps_env)
     assert error == "InvalidObjectError"

@@ -62,7 +62,7 @@ def test_code_only_package_loads_the_hub_id_from_the_environment(tiny_dirs, tmp_
 
 
 def test_florence2_captions_images_summarises_text_and_reads_text(tiny_dirs):
-    module = inference("generation")
+    module = inference("florence2")
     model = module.model_fn(tiny_dirs("generation"))
     text = "Cats sleep a lot. Dogs bark at night. Cats purr when happy. Birds sing. Cats hunt mice."
     inputs = [{"image_b64": png_b64("red")}, {"text": text, "task": "summarize"}, {"image_b64": png_b64("blue")},
@@ -84,7 +84,7 @@ def test_florence2_captions_images_summarises_text_and_reads_text(tiny_dirs):
 
 def test_florence2_serves_the_ocr_contract_when_default_task_is_ocr(tiny_dirs, monkeypatch):
     monkeypatch.setenv("DEFAULT_TASK", "ocr")
-    module = inference("generation")
+    module = inference("florence2")
     model = module.model_fn(tiny_dirs("generation"))
     outputs = run(module, model, [{"image_b64": png_b64()}] * 3, {"batch_size": 2, "max_new_tokens": 8})["outputs"]
     assert [set(o) for o in outputs] == [{"text", "words"}] * 3
@@ -93,7 +93,7 @@ def test_florence2_serves_the_ocr_contract_when_default_task_is_ocr(tiny_dirs, m
 def test_generation_rejects_an_unknown_task(tiny_dirs):
     import mm_serving
 
-    module = inference("generation")
+    module = inference("florence2")
     with pytest.raises(mm_serving.BadRequest):
         module.input_fn('{"inputs": [{"image_b64": "", "task": "paint"}]}', "application/json")
 

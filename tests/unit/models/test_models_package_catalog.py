@@ -13,7 +13,7 @@ from functions.common.constants import MODEL_ROLES
 from model_artifacts import catalog
 from model_artifacts.package import ROOT, main, package_model
 
-CODE_FOLDERS = ["image_embedding", "generation", "speech", "text_embedding", "speech_pocketsphinx", "ocr_tesseract"]
+CODE_FOLDERS = ["image_embedding", "florence2", "speech", "text_embedding", "speech_pocketsphinx", "ocr_tesseract"]
 
 
 def test_every_role_has_a_deployable_spec():

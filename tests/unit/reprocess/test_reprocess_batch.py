@@ -81,9 +81,11 @@ def world(s3, ingest_bucket, db, monkeypatch):
     assert ingest_bucket == INGEST_BUCKET
     w = World(s3, db, sfn)
     monkeypatch.setenv(ENV_STATE_MACHINE_ARN, w.state_machine_arn)
-    handler._clients.clear()  # clients made inside this test's moto
+    for clients in (handler.s3, handler.step_functions):
+        clients.clear()  # clients made inside this test's moto
     yield w
-    handler._clients.clear()
+    for clients in (handler.s3, handler.step_functions):
+        clients.clear()
     handler._db.close()
 
 
@@ -232,7 +234,7 @@ def test_throttled_start_is_raised_for_the_state_machine_to_retry(mixed):
     from botocore.exceptions import ClientError
 
     from functions.reprocess.batch import BatchEvent, process_batch
-    from functions.reprocess.core import RetryableSendError
+    from functions.reprocess.send import RetryableSendError
     from functions.reprocess_batch import handler
 
     def throttled(name, body):

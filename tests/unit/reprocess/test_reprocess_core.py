@@ -1,14 +1,22 @@
-"""The plain reprocessing logic (functions/reprocess/core.py) shared by the DAGs and the batch Lambda."""
+"""The plain reprocessing logic (functions/reprocess/) shared by the DAGs and the batch Lambda."""
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import pytest
 
 
 @pytest.fixture(scope="module")
 def core():
-    from functions.reprocess import core
+    from functions.reprocess.cost import estimate_cost_usd
+    from functions.reprocess.distributed import run_execution_name
+    from functions.reprocess.listing import select
+    from functions.reprocess.params import RunParams
+    from functions.reprocess.plan import execution_name, plan
+    from functions.reprocess.tally import Tally
 
-    return core
+    return SimpleNamespace(estimate_cost_usd=estimate_cost_usd, run_execution_name=run_execution_name, select=select,
+                           RunParams=RunParams, execution_name=execution_name, plan=plan, Tally=Tally)
 
 
 def _ref(core, key: str, version: str | None = "v1", size: int = 10):
@@ -69,3 +77,26 @@ def test_cost_estimate_grows_with_count_and_media_size(core):
     large = core.estimate_cost_usd({"video": 10}, {"video": 10 * 1024 ** 3})
 
     assert 0 < small["total"] < large["total"]
+
+
+def test_execution_names_stay_the_same_across_releases(core):
+    """A re-sent batch (and a retried DAG start task) relies on StartExecution's name
+    idempotency, also across a deploy: the same inputs must keep giving these exact names."""
+    a = _ref(core, "a.jpg")
+    b = _ref(core, "docs/b.txt", version=None)
+    refs = [_ref(core, f"k{i}.txt") for i in range(5)]
+
+    assert core.execution_name([a, b], "2026.11.1") == "rp-2026_11_1-3eeb347bd8dd2561c8967e7fa1f71ad1cc25a88c3b51fed6"
+    assert core.execution_name([a, b], "2026.11.1", {("bucket-a", "docs/b.txt", ""): "1767225600000000"}) == (
+        "rp-2026_11_1-a1bf7a3d394cdcf26cd8a64b2cf4ec12d48e8d7cb6a0794f")
+    assert core.execution_name([a], "release/2026 11:26#hot fix" * 2) == (
+        "rp-release_2026_11_26_hot_fixre-36992fe1def94a46555879095da73494bb02371eebc2493c")
+    assert [name for name, _ in core.plan(refs, "v1", max_objects=2)] == [
+        "rp-v1-cda377d221d8963d0ed40b6fa06f522d4d7438242ee032e9",
+        "rp-v1-a3a8eb0c0150d795be1e825eef630bdd08b020aa2259bfc5",
+        "rp-v1-82d2059ce9a211f6f2a95ee959785b68d6267d500cc27578",
+    ]
+    assert core.run_execution_name("multimodal_reprocess", "manual__2026-01-01T00:00:00+00:00") == (
+        "af-multimodal_reprocess-ded40fe801865d088efdd98802a48cbfbfc8d8918aa77efa")
+    assert core.run_execution_name("a very long dag id with spaces and.dots" * 2, "scheduled__x") == (
+        "af-a_very_long_dag_id_with_spac-d083f0b17bf668768b12f6149977e08262b81750d96cca12")

@@ -56,7 +56,7 @@ def _check(db, refs, pipeline_version: str = VERSION, include_failed: bool = Fal
 
 
 def test_corrupt_file_is_held_back_and_counted_by_its_error(db):
-    from functions.reprocess.core import Tally
+    from functions.reprocess.tally import Tally
 
     corrupt = _ref("photos/corrupt.jpg")
     _fail(db, corrupt, "InvalidObjectError", cause='{"errorMessage": "truncated JPEG"}')
@@ -177,14 +177,14 @@ def test_a_newer_failure_gets_a_new_execution_name_and_a_rerun_the_same(db):
 
 
 def _names(db, refs) -> list[str]:
-    from functions.reprocess.core import plan
+    from functions.reprocess.plan import plan
 
     checked = _check(db, refs)
     return [name for name, _ in plan(checked.stale, VERSION, attempts=checked.attempts)]
 
 
 def test_never_processed_objects_keep_the_names_they_had(db):
-    from functions.reprocess.core import execution_name
+    from functions.reprocess.plan import execution_name
 
     refs = [_ref("b/never.pdf"), _ref("e/new.txt")]
 

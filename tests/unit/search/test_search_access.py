@@ -78,9 +78,9 @@ def handler(monkeypatch):
     monkeypatch.setenv(c.ENV_DB_HOST, "127.0.0.1")
     monkeypatch.setenv(c.ENV_DB_PORT, "9")  # nothing listens: a database call would fail the test
     monkeypatch.setenv(c.ENV_DB_AUTH, "password")
-    monkeypatch.setattr(module, "_clients", None)
+    module.backends.clear()
     yield module
-    monkeypatch.setattr(module, "_clients", None)
+    module.backends.clear()
 
 
 @pytest.mark.parametrize("body", [{}, {"query": ""}, {"query": "x", "limit": 0}, {"query": "x", "sort": "date"},

@@ -160,12 +160,14 @@ def test_a_batch_of_only_poison_starts_no_execution(load_event):
 def test_the_handler_returns_only_the_documented_partial_batch_response(load_event, monkeypatch):
     import functions.dispatcher.handler as handler
     from functions.common.constants import ENV_FAILED_BUCKET, ENV_PIPELINE_VERSION, ENV_STATE_MACHINE_ARN
+    from functions.common.lazy import PerContainer
     from local.lambda_dispatch import FakeLambdaContext
 
     monkeypatch.setenv(ENV_STATE_MACHINE_ARN, "arn:aws:states:us-east-1:123456789012:stateMachine:p")
     monkeypatch.setenv(ENV_FAILED_BUCKET, "failed-bkt")
     monkeypatch.setenv(ENV_PIPELINE_VERSION, "v1")
-    monkeypatch.setattr(handler, "_clients", {"stepfunctions": FakeSfn(_client_error("ThrottlingException")), "s3": FakeS3()})
+    monkeypatch.setattr(handler, "step_functions", PerContainer(lambda: FakeSfn(_client_error("ThrottlingException"))))
+    monkeypatch.setattr(handler, "s3", PerContainer(FakeS3))
     event = load_event("msk_batch.json")
 
     response = handler.lambda_handler(event, FakeLambdaContext("pipeline-dispatcher"))

@@ -67,3 +67,20 @@ def test_object_count_per_execution_is_capped():
     records = [_record(i, key=f"k{i}.txt", modality="text") for i in range(250)]
     planned = plan_executions(records, "v1", max_objects=100)
     assert [len(p.input.text) for p in planned] == [100, 100, 50]
+
+
+def test_names_stay_the_same_across_releases():
+    """Redelivered batches rely on StartExecution's name idempotency, also across a deploy:
+    the same coordinates and pipeline version must keep giving these exact names."""
+    coords = [Coordinates("pipeline-objects", 3, 41), Coordinates("pipeline-objects", 0, 7)]
+    records = [_record(i, key=f"k{i}.txt", partition=i % 2, modality="text") for i in range(5)]
+
+    assert execution_name(coords, "2026.11.1") == "2026_11_1-2e5cf95837c5d40a78e20a8bc3951cc998b02bc61dc33a6ac92be9dec526908c"
+    assert execution_name(coords, "") == "batch-b387304b59967d929b9a7f958253e6fa44e6206d4f081917af62298d21ee1ec9"
+    assert execution_name(coords, "release/2026 11:26#hot fix") == (
+        "release_2026_11-67a787e84e435474ef2397176c3c56b4b97b024a7b4760899b2a6ded41bbdec9")
+    assert [p.name for p in plan_executions(records, "v1", max_objects=2)] == [
+        "v1-27b8d95613eeef6761dd87105303cd0adec842cf0e56d28766b2b9bc9efbc0ae",
+        "v1-1d5d2bcc1dd5f7376968e3724e3bca23e7ac2983d8f9618ee6aca1aa692c712d",
+        "v1-66462a1d75042940ca7812ce28ec4c2d0fcb27a2718fb912d9270e648b4d1a39",
+    ]

@@ -1,6 +1,7 @@
-"""Generation endpoint: Florence-2 (MIT) for captions + tags of images/keyframes, and OCR.
+"""Florence-2 (MIT): the generation endpoint (captions + tags of images/keyframes) and the
+production ocr endpoint.
 
-SageMaker inference toolkit contract; wire format in docs/contracts.md (role generation):
+SageMaker inference toolkit contract; wire format in docs/contracts.md (roles generation, ocr):
 
 - ``{"image_b64"}`` / ``{"s3_uri"}`` -> ``{"caption", "tags"}``: caption from Florence-2's
   ``<DETAILED_CAPTION>`` task, tags from its ``<OD>`` (object detection) labels, falling back to

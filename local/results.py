@@ -1,0 +1,56 @@
+"""Where a local run keeps what it produced, and what one pass left behind.
+
+Shared by `local.run` (which fills it), `local.report` (which shows it) and `local.search`
+(which queries the database the last run kept), so that neither of the last two imports
+`local.run`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from functions.common import constants as c
+from local.history import Iteration
+
+WORK = Path(__file__).resolve().parents[1] / ".local-run"
+
+
+def start_postgres(work: Path, fresh: bool) -> dict[str, str]:
+    """pgserver on `work`/pg (kept between runs, so `search` reads what `run` stored).
+
+    fresh=True drops and recreates the pipeline database (a run starts from empty).
+    Returns the DB_* environment variables that point at it.
+    """
+    import pgserver
+    from urllib.parse import parse_qs, urlparse
+
+    server = pgserver.get_server(str(work / "pg"), cleanup_mode="stop")
+    if fresh:
+        server.psql(f"DROP DATABASE IF EXISTS {c.DB_NAME} WITH (FORCE);")
+        server.psql(f"CREATE DATABASE {c.DB_NAME};")
+    uri = urlparse(server.get_uri())
+    return {
+        c.ENV_DB_HOST: parse_qs(uri.query).get("host", [uri.hostname or "127.0.0.1"])[0],
+        c.ENV_DB_PORT: str(uri.port or 5432),
+        c.ENV_DB_NAME: c.DB_NAME,
+        c.ENV_DB_USER: uri.username or "postgres",
+        c.ENV_DB_PASSWORD: uri.password or "",
+        c.ENV_DB_AUTH: "password",
+    }
+
+
+@dataclass
+class RunResult:
+    """What one pass left behind, read while the stand-ins were still up."""
+
+    work: Path
+    files: list[Path]
+    objects: list[dict]  # local.report.load_objects: one per object row in PostgreSQL
+    iterations: list[Iteration]  # one per file and execution, from the execution histories
+    executions: list[dict]  # list_executions entries (name, status, ...)
+    artefacts: dict  # local.report.collect_artefacts: thumbnails / keyframes as data: URIs
+    elapsed: float  # seconds from the first upload until every execution ended
+    db_env: dict[str, str]
+    unavailable: dict[str, str] = field(default_factory=dict)  # model role -> why
+    report_path: Path | None = None
+    attachments: list[str] = field(default_factory=list)  # keys extract wrote back (e-mail attachments)
