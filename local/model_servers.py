@@ -66,6 +66,12 @@ SERVE = Path(__file__).resolve().parent / "sagemaker_container" / "serve.py"
 ENV_WORKERS = "SAGEMAKER_MODEL_SERVER_WORKERS"
 # Roles whose production model has no weights here, served by an offline engine instead.
 LOCAL_ENGINES = {MODEL_SPEECH: "speech_pocketsphinx", MODEL_OCR: "ocr_tesseract"}
+# Items per request for the roles an offline engine serves here, where it differs from what the
+# deployed model's scaling assumes (the catalog's client_batch_items). PocketSphinx decodes one
+# item after another (batching gains nothing) and a 30-second window takes seconds of a CPU:
+# eight windows in one request (Whisper's batch on a GPU) can outlast the 60-second invocation
+# limit on a shared 2-core machine, one window never does.
+LOCAL_ENGINE_BATCH_ITEMS = {MODEL_SPEECH: 1}
 
 
 def minilm_dir() -> Path | None:
@@ -264,6 +270,14 @@ class LocalProfile:
     unavailable: dict[str, str] = field(default_factory=dict)
     containers: dict[str, Container] = field(default_factory=dict, repr=False)
     workers: int = 1  # model workers per container: requests one endpoint serves at once
+    folders: dict[str, str] = field(default_factory=dict)  # {role: model_artifacts folder it serves}
+
+    @property
+    def batch_items(self) -> dict[str, int]:
+        """MODEL_BATCH_ITEMS: the catalog's items per request (as deployed), except for the roles
+        an offline engine serves here (LOCAL_ENGINE_BATCH_ITEMS)."""
+        engines = {role for role, folder in self.folders.items() if folder == LOCAL_ENGINES.get(role)}
+        return {**client_batch_items(), **{r: n for r, n in LOCAL_ENGINE_BATCH_ITEMS.items() if r in engines}}
 
     @property
     def components(self) -> dict[str, str]:
@@ -280,7 +294,7 @@ class LocalProfile:
         return {
             ENV_MODEL_ENDPOINTS: json.dumps(self.endpoints),
             ENV_MODEL_COMPONENTS: json.dumps(self.components),
-            ENV_MODEL_BATCH_ITEMS: json.dumps(client_batch_items()),
+            ENV_MODEL_BATCH_ITEMS: json.dumps(self.batch_items),
             ENV_SAGEMAKER_RUNTIME_ENDPOINT_URL: self.runtime.url,
         }
 
@@ -366,6 +380,7 @@ def start_local_profile(
             continue
         profile.containers[role] = container
         profile.endpoints[role] = endpoint_name(role)
+        profile.folders[role] = models[role].folder
         runtime.add(endpoint_name(role), url, component=component_name(role))
     return profile
 

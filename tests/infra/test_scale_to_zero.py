@@ -118,3 +118,10 @@ def test_a_role_kept_warm_has_its_minimum_and_no_wake_up_alarm():
     assert config_["Properties"]["ProductionVariants"][0]["ManagedInstanceScaling"]["MinInstanceCount"] == 1
     assert not any(a["Properties"].get("MetricName") == "NoCapacityInvocationFailures"
                    for a in _resources(template, "AWS::CloudWatch::Alarm").values())
+
+
+def test_the_dashboard_shows_the_wait_for_capacity_and_each_models_no_capacity_failures(template_json):
+    [dashboard] = [r for r in template_json["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert c.METRIC_MODEL_CAPACITY_WAIT in body and "Waiting for model capacity" in body
+    assert body.count("NoCapacityInvocationFailures") == len(_enabled_roles())
