@@ -88,7 +88,7 @@ def _peak_mb() -> float:
     return 0.0
 
 
-def run_one(lp, recorder, path: Path, key: str) -> dict:
+def run_one(lp, recorder, path: Path, key: str, timeout_s: float) -> dict:
     from local.run import BUCKETS
 
     folder = path.parent
@@ -100,7 +100,7 @@ def run_one(lp, recorder, path: Path, key: str) -> dict:
     started = time.monotonic()
     uploads = lp.upload(folder, [target])
     lp.forward(uploads)
-    [execution] = [e for e in lp.process(1) if e]
+    [execution] = [e for e in lp.process(1, timeout_s=timeout_s) if e]
     wall = time.monotonic() - started
     sfn = lp.sfn
     events, token = [], None
@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--kinds", default="audio,video,pdf")
     parser.add_argument("--segment-seconds", type=int, help="default: cdk.json segment_seconds")
     parser.add_argument("--segment-pages", type=int, help="default: cdk.json segment_pages")
+    parser.add_argument("--timeout", type=float, default=5400.0, help="seconds to wait for one file's execution")
     args = parser.parse_args()
     kinds = args.kinds.split(",")
 
@@ -182,7 +183,7 @@ def main() -> None:
                 moved = tmp / "in" / path.name
                 path.rename(moved)
                 print(f"processing {key} ...", file=sys.stderr)
-                results.append(run_one(lp, recorder, moved, key))
+                results.append(run_one(lp, recorder, moved, key, args.timeout))
                 print(json.dumps(results[-1]), file=sys.stderr)
     print(f"segment_seconds {settings[0]}, segment_pages {settings[1]}, local video chunks of {settings[2]} s")
     print("| file | MB | wall s | status | segments | chunks | vectors | transitions | history events | "
