@@ -17,7 +17,7 @@ from functions.common.constants import (
     MODEL_ROLES,
     TEXT_CHUNK_MAX_TOKENS,
     VIDEO_CHUNKING_SCENES,
-    VIDEO_CHUNKINGS,
+    VideoChunking,
 )
 
 CONTEXT_KEY = "pipeline"
@@ -97,7 +97,7 @@ class PipelineConfig(_Strict):
     video_chunk_seconds: int = Field(ge=1, le=600)
     # "scenes": video chunks from scene change to scene change (at most two windows of
     # video_chunk_seconds, long scenes in windows); "fixed": windows only (functions/processing/scenes.py).
-    video_chunking: str = VIDEO_CHUNKING_SCENES
+    video_chunking: VideoChunking = VIDEO_CHUNKING_SCENES
     # Text and CSV files are decoded whole in extract (3,008 MB): about 4 bytes of memory per byte.
     max_text_mb: int = Field(default=128, ge=1, le=512)
     # Chunks of one object at most (embed and store page through them in one invocation each).
@@ -127,13 +127,6 @@ class PipelineConfig(_Strict):
         unknown = set(value) - set(MODALITIES)
         if unknown or not value:
             raise ValueError(f"modalities must be a non-empty subset of {list(MODALITIES)}; unknown: {sorted(unknown)}")
-        return value
-
-    @field_validator("video_chunking")
-    @classmethod
-    def _video_chunking(cls, value: str) -> str:
-        if value not in VIDEO_CHUNKINGS:
-            raise ValueError(f"video_chunking must be one of {list(VIDEO_CHUNKINGS)}")
         return value
 
     @field_validator("log_retention_days")

@@ -4,6 +4,8 @@ Change a name here and every place that uses it follows; never repeat these as l
 """
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 # --- Modalities: one Map state per modality in the state machine -------------
 MODALITIES: tuple[str, ...] = ("image", "video", "audio", "text", "document")
 # Objects whose type is not supported still travel through the state machine
@@ -83,7 +85,8 @@ ENV_SEARCH_ACCESS = "SEARCH_ACCESS"
 # fixed: windows of VIDEO_CHUNK_SECONDS, whatever the picture does.
 VIDEO_CHUNKING_SCENES = "scenes"
 VIDEO_CHUNKING_FIXED = "fixed"
-VIDEO_CHUNKINGS: tuple[str, ...] = (VIDEO_CHUNKING_SCENES, VIDEO_CHUNKING_FIXED)
+VideoChunking = Literal["scenes", "fixed"]
+VIDEO_CHUNKINGS: tuple[str, ...] = get_args(VideoChunking)
 
 # --- Text chunks fit the text_embedding model (all-MiniLM-L6-v2) -----------------
 # Its max_seq_length (sentence_bert_config.json): "input text longer than 256 word pieces is

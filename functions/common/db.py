@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal, get_args
 
 import psycopg
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from functions.common.constants import (
     DB_NAME,
@@ -31,7 +31,8 @@ from functions.common.errors import DatabaseUnavailableError
 from functions.common.settings import EnvironmentSettings
 
 CONNECT_TIMEOUT_SECONDS = 10
-AUTH_MODES = ("iam", "secret", "password")
+AuthMode = Literal["iam", "secret", "password"]
+AUTH_MODES: tuple[str, ...] = get_args(AuthMode)
 
 
 class DbConfig(EnvironmentSettings):
@@ -47,16 +48,9 @@ class DbConfig(EnvironmentSettings):
     port: int = Field(5432, gt=0, lt=65536, validation_alias=ENV_DB_PORT)
     name: str = Field(DB_NAME, min_length=1, validation_alias=ENV_DB_NAME)
     user: str = Field(min_length=1, validation_alias=ENV_DB_USER)
-    auth: str = Field(validation_alias=ENV_DB_AUTH)
+    auth: AuthMode = Field(validation_alias=ENV_DB_AUTH)
     secret_arn: str = Field("", validation_alias=ENV_DB_SECRET_ARN)
     password: str = Field("", repr=False, validation_alias=ENV_DB_PASSWORD)
-
-    @field_validator("auth")
-    @classmethod
-    def _known_auth(cls, value: str) -> str:
-        if value not in AUTH_MODES:
-            raise ValueError(f"must be one of {AUTH_MODES}")
-        return value
 
     @model_validator(mode="after")
     def _secret_needs_its_arn(self) -> "DbConfig":

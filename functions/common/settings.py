@@ -36,7 +36,7 @@ from functions.common.constants import (
     MODEL_ROLES,
     TEXT_CHUNK_MAX_TOKENS,
     VIDEO_CHUNKING_SCENES,
-    VIDEO_CHUNKINGS,
+    VideoChunking,
 )
 
 DEFAULT_MAX_OBJECT_BYTES = 2 * 1024**3  # 2 GiB: fits Lambda's 10 GiB ephemeral /tmp with room
@@ -162,7 +162,7 @@ class Settings(EnvironmentSettings):
     max_object_bytes: int = Field(DEFAULT_MAX_OBJECT_BYTES, gt=0, validation_alias=ENV_MAX_OBJECT_BYTES)
     video_chunk_seconds: float = Field(DEFAULT_VIDEO_CHUNK_SECONDS, gt=0, allow_inf_nan=False,
                                        validation_alias=ENV_VIDEO_CHUNK_SECONDS)
-    video_chunking: str = Field(VIDEO_CHUNKING_SCENES, validation_alias=ENV_VIDEO_CHUNKING)
+    video_chunking: VideoChunking = Field(VIDEO_CHUNKING_SCENES, validation_alias=ENV_VIDEO_CHUNKING)
     max_text_bytes: int = Field(DEFAULT_MAX_TEXT_BYTES, gt=0, validation_alias=ENV_MAX_TEXT_BYTES)
     max_chunks: int = Field(DEFAULT_MAX_CHUNKS, gt=0, validation_alias=ENV_MAX_CHUNKS)
     segment_seconds: float = Field(DEFAULT_SEGMENT_SECONDS, allow_inf_nan=False, validation_alias=ENV_SEGMENT_SECONDS)
@@ -200,13 +200,6 @@ class Settings(EnvironmentSettings):
     def _positive_batch_items(cls, value: dict[str, int]) -> dict[str, int]:
         if any(n <= 0 for n in value.values()):
             raise ValueError("values must be positive")
-        return value
-
-    @field_validator("video_chunking")
-    @classmethod
-    def _video_chunking(cls, value: str) -> str:
-        if value not in VIDEO_CHUNKINGS:
-            raise ValueError(f"must be one of {', '.join(VIDEO_CHUNKINGS)}")
         return value
 
     @field_validator("text_chunk_tokens")
