@@ -48,7 +48,7 @@ from functions.common.events import ObjectRef, ReuseSource, StepResult, StoreRes
 from functions.common.staging import Staging
 from functions.processing.context import Context
 from functions.processing.manifest import ExtractManifest
-from functions.processing.store_step import _IDENTITY, _identity, _lock
+from functions.processing.identity import IDENTITY_SQL, identity, lock
 
 S = DB_SCHEMA
 # Detected formats whose extraction has effects named after the object's own key (see above).
@@ -105,21 +105,21 @@ def copy_result(conn: Connection, pipeline_version: str, extract: ExtractManifes
     obj = extract.object
     src_ref = ObjectRef(bucket=source.bucket, key=source.key, version_id=source.version_id, size=obj.size,
                         modality=obj.modality)
-    if _identity(src_ref, pipeline_version) == _identity(obj, pipeline_version):
+    if identity(src_ref, pipeline_version) == identity(obj, pipeline_version):
         raise ValueError("an object version cannot reuse its own result")
     # This object's lock first, as write_result takes it; then the source's, so that neither a
     # store nor a record_failure of the source can change its rows while they are copied.
-    _lock(conn, obj, pipeline_version)
-    _lock(conn, src_ref, pipeline_version)
+    lock(conn, obj, pipeline_version)
+    lock(conn, src_ref, pipeline_version)
     src = conn.execute(
         f"""SELECT o.id,
                    (SELECT count(*) FROM {S}.chunks WHERE object_id = o.id),
                    (SELECT count(*) FROM {S}.generated WHERE object_id = o.id),
                    (SELECT count(*) FROM {S}.embeddings WHERE object_id = o.id)
             FROM {S}.objects o
-            WHERE {_IDENTITY} AND status = 'succeeded' AND content_sha256 = %s AND modality = %s
+            WHERE {IDENTITY_SQL} AND status = 'succeeded' AND content_sha256 = %s AND modality = %s
               AND detected_format = %s""",
-        (*_identity(src_ref, pipeline_version), source.content_sha256, obj.modality, extract.detected_format),
+        (*identity(src_ref, pipeline_version), source.content_sha256, obj.modality, extract.detected_format),
     ).fetchone()
     where = f"s3://{source.bucket}/{source.key} (version {source.version_id or 'null'})"
     if src is None:
@@ -127,7 +127,7 @@ def copy_result(conn: Connection, pipeline_version: str, extract: ExtractManifes
                                     "a succeeded result of these bytes (deleted or processed again since); "
                                     "nothing was written: send the object again to process it")
     source_id, n_chunks, n_generated, n_embeddings = src
-    conn.execute(f"DELETE FROM {S}.objects WHERE {_IDENTITY}", _identity(obj, pipeline_version))
+    conn.execute(f"DELETE FROM {S}.objects WHERE {IDENTITY_SQL}", identity(obj, pipeline_version))
     timings = dict(extract.timings)
     if started is not None:
         timings["store_s"] = round(time.monotonic() - started, 3)
@@ -166,7 +166,7 @@ def copy_result(conn: Connection, pipeline_version: str, extract: ExtractManifes
         raise ReusedResultGoneError(f"the result of {where} changed while it was copied (chunks, generated, "
                                     f"embeddings: {n_chunks, n_generated, n_embeddings} before, {copied} copied); "
                                     "nothing was written: send the object again to process it")
-    conn.execute(f"DELETE FROM {S}.failures WHERE {_IDENTITY}", _identity(obj, pipeline_version))
+    conn.execute(f"DELETE FROM {S}.failures WHERE {IDENTITY_SQL}", identity(obj, pipeline_version))
     return n_chunks, n_embeddings
 
 

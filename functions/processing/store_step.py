@@ -20,26 +20,18 @@ from functions.common.events import FailureInput, ObjectRef, StepResult, StoreRe
 from functions.common.staging import Staging
 from functions.processing.context import Context
 from functions.processing.chunk_pages import chunk_pages, embedding_pages
+from functions.processing.identity import IDENTITY_SQL, identity, lock
+from functions.processing.reuse import store_copy
 from functions.processing.manifest import Chunk, EmbedManifest, Embedding, ExtractManifest, GenerateManifest
 
 S = DB_SCHEMA
-_IDENTITY = "bucket = %s AND key = %s AND version_id IS NOT DISTINCT FROM %s AND pipeline_version = %s"
 MAX_REASON_CHARS = 2000
-
-
-def _identity(obj: ObjectRef, pipeline_version: str) -> tuple[Any, ...]:
-    return (obj.bucket, obj.key, obj.version_id, pipeline_version)
-
-
-def _lock(conn: Connection, obj: ObjectRef, pipeline_version: str) -> None:
-    ident = json.dumps(_identity(obj, pipeline_version))
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (ident,))
 
 
 def is_up_to_date(db: Database, obj: ObjectRef, pipeline_version: str) -> bool:
     """True when this object version already has a succeeded result for this pipeline version."""
     with db.transaction() as conn:
-        row = conn.execute(f"SELECT status, etag FROM {S}.objects WHERE {_IDENTITY}", _identity(obj, pipeline_version)).fetchone()
+        row = conn.execute(f"SELECT status, etag FROM {S}.objects WHERE {IDENTITY_SQL}", identity(obj, pipeline_version)).fetchone()
     if row is None or row[0] != "succeeded":
         return False
     return obj.etag is None or row[1] is None or row[1] == obj.etag
@@ -51,8 +43,6 @@ def run(previous: StepResult, ctx: Context) -> StoreResult:
     if previous.up_to_date:
         return StoreResult(bucket=obj.bucket, key=obj.key, version_id=obj.version_id, modality=obj.modality, status="up_to_date")
     if previous.reuse_from is not None:
-        from functions.processing.reuse import store_copy  # reuse builds on this module's identity lock
-
         return store_copy(previous, ctx)
     started = time.monotonic()
     staging = Staging(ctx.s3, ctx.settings.staging_bucket, previous.pipeline_version, obj)
@@ -87,9 +77,9 @@ def write_result(
     `staging` holds the pages of a large object's chunks and vectors (chunk_pages.py).
     """
     obj = extract.object
-    ident = _identity(obj, pipeline_version)
-    _lock(conn, obj, pipeline_version)
-    conn.execute(f"DELETE FROM {S}.objects WHERE {_IDENTITY}", ident)  # cascades to chunks, generated, embeddings
+    ident = identity(obj, pipeline_version)
+    lock(conn, obj, pipeline_version)
+    conn.execute(f"DELETE FROM {S}.objects WHERE {IDENTITY_SQL}", ident)  # cascades to chunks, generated, embeddings
     unavailable = sorted(set(extract.unavailable) | set(generate.unavailable) | set(embed.unavailable))
     models = {role: ref.model_dump() for doc in (extract, generate, embed) for role, ref in doc.models.items()}
     metadata = dict(extract.metadata)
@@ -116,7 +106,7 @@ def write_result(
         chunk_ids.update(_insert_chunks(conn, object_id, chunks))
         embeddings += _insert_embeddings(conn, object_id, chunk_ids, vectors)
     _insert_generated(conn, object_id, chunk_ids, generate)
-    conn.execute(f"DELETE FROM {S}.failures WHERE {_IDENTITY}", ident)
+    conn.execute(f"DELETE FROM {S}.failures WHERE {IDENTITY_SQL}", ident)
     return len(chunk_ids), embeddings
 
 
@@ -205,10 +195,10 @@ def record_failure(db: Database, failure: FailureInput) -> StoreResult:
     """
     obj = failure.object
     reason = failure_reason(failure)
-    ident = _identity(obj, failure.pipeline_version)
+    ident = identity(obj, failure.pipeline_version)
     with db.transaction() as conn:
-        _lock(conn, obj, failure.pipeline_version)
-        row = conn.execute(f"SELECT status FROM {S}.objects WHERE {_IDENTITY}", ident).fetchone()
+        lock(conn, obj, failure.pipeline_version)
+        row = conn.execute(f"SELECT status FROM {S}.objects WHERE {IDENTITY_SQL}", ident).fetchone()
         if row is not None and row[0] == "succeeded":
             return StoreResult(
                 bucket=obj.bucket, key=obj.key, version_id=obj.version_id, modality=obj.modality, status="up_to_date",
