@@ -160,11 +160,17 @@ def assemble(planned: StepResult, ctx: Context) -> StepResult:
         texts = segments_mod.assemble(plan, parts, writer)
     if texts:
         name = "transcript.txt" if plan.modality in ("audio", "video") else "text.txt"
-        joined = ("\f" if plan.modality == "document" else " ").join(staging.get_bytes(key.removeprefix(staging.prefix + "/")).decode("utf-8") for key in texts)
+        separator = "\f" if plan.modality == "document" else " "  # pages stay pages
+        joined = separator.join(_staged_text(staging, key) for key in texts)
         plan.artefacts["text"] = _stage(staging, name, joined.encode("utf-8"), "text/plain; charset=utf-8")
     plan.timings["assemble_s"] = round(time.monotonic() - started, 3)
     pointer = staging.put_json("extract.json", plan.model_dump(mode="json"))
     return StepResult(object=obj, pipeline_version=planned.pipeline_version, step="extract", manifest=pointer)
+
+
+def _staged_text(staging: Staging, key: str) -> str:
+    """A segment's text, staged under `key` (a full key inside this object's staging prefix)."""
+    return staging.get_bytes(key.removeprefix(staging.prefix + "/")).decode("utf-8")
 
 
 def _staged_part(staging: Staging, name: str) -> ExtractManifest | None:
