@@ -5,7 +5,7 @@ DB_HOST, DB_PORT, DB_NAME, DB_USER and DB_AUTH, one of
 * "iam": an RDS Proxy IAM auth token (boto3 rds generate_db_auth_token), TLS required
   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-connecting.html#rds-proxy-connecting-iam);
 * "secret": username/password from the Secrets Manager secret DB_SECRET_ARN;
-* "password": DB_PASSWORD from the environment (local runs and tests only).
+* "password": DB_PASSWORD from the environment (the local run, whose PostgreSQL has no IAM).
 Any failure to connect, or a connection that drops, is raised as DatabaseUnavailableError.
 """
 from __future__ import annotations
