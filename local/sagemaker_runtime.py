@@ -54,6 +54,8 @@ LOCAL_ACCOUNT = "000000000000"
 FAULTS = ("throttle", "5xx", "timeout")
 
 
+# Where InvokeEndpoint's InferenceComponentName travels (botocore's service model; pinned by a test).
+COMPONENT_HEADER = "X-Amzn-SageMaker-Inference-Component"
 NO_CAPACITY_MESSAGE = ("Inference Component has no capacity to process this request. ApplicationAutoScaling may be "
                        "in-progress (if configured) or try to increase the capacity by invoking "
                        "UpdateInferenceComponentRuntimeConfig API.")
@@ -269,7 +271,7 @@ def _handler_for(gateway: SageMakerRuntime):
                 reply = _error(404, "UnknownOperationException", f"no operation at {self.path}")
             else:
                 reply = gateway.invoke(unquote(parts[1]), body, self.headers.get("Content-Type"),
-                                       self.headers.get("Accept"), self.headers.get("X-Amzn-SageMaker-Inference-Component"))
+                                       self.headers.get("Accept"), self.headers.get(COMPONENT_HEADER))
             self.send_response(reply.status)
             for name, value in {**reply.headers, "x-amzn-RequestId": "local"}.items():
                 self.send_header(name, value)

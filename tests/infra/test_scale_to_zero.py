@@ -125,3 +125,17 @@ def test_the_dashboard_shows_the_wait_for_capacity_and_each_models_no_capacity_f
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     assert c.METRIC_MODEL_CAPACITY_WAIT in body and "Waiting for model capacity" in body
     assert body.count("NoCapacityInvocationFailures") == len(_enabled_roles())
+
+
+def test_scaling_dimension_and_metric_are_ones_application_auto_scaling_knows(template_json):
+    """Checked against botocore's model of the Application Auto Scaling API, not our own words."""
+    import botocore.session
+
+    api = botocore.session.get_session().get_service_model("application-autoscaling")
+    dimensions, metrics = set(api.shape_for("ScalableDimension").enum), set(api.shape_for("MetricType").enum)
+    for target in _resources(template_json, "AWS::ApplicationAutoScaling::ScalableTarget").values():
+        assert target["Properties"]["ScalableDimension"] in dimensions
+    for policy in _resources(template_json, "AWS::ApplicationAutoScaling::ScalingPolicy").values():
+        tracking = policy["Properties"].get("TargetTrackingScalingPolicyConfiguration")
+        if tracking:
+            assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] in metrics

@@ -90,6 +90,13 @@ def test_model_error_is_a_modeled_424_with_the_original_status_and_message():
     assert {"ValidationError", "ModelError", "ServiceUnavailable"} <= {s.name for s in _service_model().error_shapes}
 
 
+def test_the_component_header_is_where_botocore_puts_inference_component_name():
+    from local.sagemaker_runtime import COMPONENT_HEADER
+
+    member = _service_model().operation_model("InvokeEndpoint").input_shape.members["InferenceComponentName"]
+    assert member.serialization == {"location": "header", "name": COMPONENT_HEADER}
+
+
 def test_container_reply_passes_through_with_its_content_type(gateway):
     container = Container(200, b'{"outputs": []}')
     gateway.add("ep", container.url)

@@ -81,11 +81,17 @@ def test_same_text_bytes_reuse_the_result_without_a_model_call(pipeline, model_p
                                                       "version_id": first.version_id})
 
 
+def _processed(pipeline, model_profile, key: str, data: bytes, modality: str, content_type: str):
+    """`data` put under `key` and run through the pipeline once; its ObjectRef and the model
+    calls made so far (what a later object must, or must not, add to)."""
+    obj = pipeline.put(key, data, modality, content_type)
+    pipeline.run(obj)
+    return obj, _calls(model_profile)
+
+
 def test_same_image_bytes_reuse_ocr_caption_and_both_embeddings(pipeline, model_profile):
     data = words_image()
-    first = pipeline.put("img/words.png", data, "image", "image/png")
-    pipeline.run(first)
-    calls = _calls(model_profile)
+    first, calls = _processed(pipeline, model_profile, "img/words.png", data, "image", "image/png")
     second = pipeline.put("img/copy of words.png", data, "image", "image/png")
 
     result = pipeline.run(second)
@@ -101,9 +107,7 @@ def test_same_image_bytes_reuse_ocr_caption_and_both_embeddings(pipeline, model_
 def test_per_chunk_outputs_point_at_the_copys_own_chunks(pipeline, model_profile, tmp_path):
     # A video's captions are per chunk: the copy's generated rows must reference its own chunks
     data = silent_video(tmp_path, seconds=8.0).read_bytes()
-    first = pipeline.put("video/bars.mp4", data, "video", "video/mp4")
-    pipeline.run(first)
-    calls = _calls(model_profile)
+    first, calls = _processed(pipeline, model_profile, "video/bars.mp4", data, "video", "video/mp4")
     second = pipeline.put("video/bars copy.mp4", data, "video", "video/mp4")
 
     pipeline.run(second)
@@ -121,9 +125,7 @@ def test_per_chunk_outputs_point_at_the_copys_own_chunks(pipeline, model_profile
 
 
 def test_different_bytes_are_processed_in_full(pipeline, model_profile):
-    first = pipeline.put("docs/a.txt", long_text(100).encode(), "text", "text/plain")
-    pipeline.run(first)
-    calls = _calls(model_profile)
+    first, calls = _processed(pipeline, model_profile, "docs/a.txt", long_text(100).encode(), "text", "text/plain")
     other = pipeline.put("docs/b.txt", long_text(100).encode() + b" One more sentence.", "text", "text/plain")
 
     result = pipeline.run(other)
@@ -137,9 +139,7 @@ def test_different_bytes_are_processed_in_full(pipeline, model_profile):
 def test_same_bytes_in_another_modality_are_processed_in_full(pipeline, model_profile):
     # The extension decides how bytes are read: the same lines as text and as a CSV table differ
     data = b"Region,Q1,Q2\nNorth,120,130\nSouth,90,95\n"
-    as_text = pipeline.put("docs/figures.txt", data, "text", "text/plain")
-    pipeline.run(as_text)
-    calls = _calls(model_profile)
+    as_text, calls = _processed(pipeline, model_profile, "docs/figures.txt", data, "text", "text/plain")
     as_table = pipeline.put("docs/figures.csv", data, "document", "text/csv")
 
     result = pipeline.run(as_table)
