@@ -239,13 +239,25 @@ class KafkaEventSourceMapping:
         self.uuid = str(uuid.uuid4())
         config = client_config(bootstrap_servers, auth="none", api_version=api_version)
         self.consumer = KafkaConsumer(
-            topic, group_id=group_id, enable_auto_commit=False, auto_offset_reset="earliest",
+            group_id=group_id, enable_auto_commit=False, auto_offset_reset="earliest",
             max_poll_records=batch_size, **config,
         )
+        # Join only once this client has the topic's partitions: a group leader whose metadata
+        # lacks the topic assigns nothing ("No partition metadata for topic") and the group can
+        # sit with an empty assignment until the next metadata refresh (minutes).
+        self._await_partitions(topic, timeout_s=30.0)
+        self.consumer.subscribe([topic])
         self.stats = EsmStats()
         self._inflight: Optional[_InFlight] = None
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+
+    def _await_partitions(self, topic: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not self.consumer.partitions_for_topic(topic):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no partition metadata for topic {topic!r} after {timeout_s:.0f} s")
+            time.sleep(0.1)
 
     @property
     def function_arn(self) -> str:
