@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 from kafka import KafkaConsumer
+from kafka.structs import TopicPartition
 
 from functions.common.events import ObjectRef
 from functions.forwarder.handler import lambda_handler as forward
@@ -13,10 +14,13 @@ from local import FakeLambdaContext
 
 
 def _read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0):
-    # Returns as soon as `expected` records arrived; the timeout only matters on a loaded
-    # machine, where joining the consumer group took over 20 s once.
-    consumer = KafkaConsumer(topic, group_id=f"check-{topic}", auto_offset_reset="earliest", enable_auto_commit=False,
-                             **client_config(bootstrap, auth="none", api_version="2.3"))
+    # Reads every partition from the start without a consumer group: a group join can assign
+    # nothing when the leader's metadata lacks the topic, and reading back needs no group.
+    consumer = KafkaConsumer(**client_config(bootstrap, auth="none", api_version="2.3"))
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    assert partitions, f"no partition metadata for {topic}"
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
     got = []
     deadline = time.monotonic() + timeout_s
     try:
