@@ -216,7 +216,12 @@ def print_summary(files: list[FileReport], result: RunResult, out: TextIO = sys.
     reused = sum(bool(f.reused_from) for f in files)
     executions_ok = sum(e["status"] == "SUCCEEDED" for e in result.executions)
     per_minute = len(result.files) / result.elapsed * 60 if result.elapsed else 0.0
-    print(f"\n{len(result.objects)}/{len(result.files)} files have a result row ({ok} succeeded"
+    # Attachments extract wrote back are objects of their own, not uploaded files: count them apart.
+    attached = set(result.attachments)
+    uploaded_rows = sum(o["key"] not in attached for o in result.objects)
+    derived = len(result.objects) - uploaded_rows
+    also = f" (+{derived} e-mail attachment{'s' if derived != 1 else ''}, each an object of its own)" if derived else ""
+    print(f"\n{uploaded_rows}/{len(result.files)} uploaded files have a result row{also} ({ok} succeeded"
           f"{f', {reused} of them reusing the result of the same bytes' if reused else ''}, {failed} failed); "
           f"{executions_ok}/{len(result.executions)} executions succeeded; "
           f"{per_minute:.1f} files per minute ({result.elapsed:.1f} s from first upload to last execution)", file=out)

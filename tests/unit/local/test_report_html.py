@@ -134,3 +134,22 @@ def test_the_page_is_self_contained(page):
     assert re.search(r"<style>\s*:root\{", page)  # the CSS template is inlined
     assert f'<img class="thumb" src="{THUMBNAIL}"' in page
     assert f'<img class="frame" src="{THUMBNAIL}" alt="text 0">' in page
+
+
+def test_the_summary_counts_uploaded_files_and_e_mail_attachments_apart():
+    import io
+    from types import SimpleNamespace
+
+    from local.report import print_summary
+
+    message = _obj("mail/with-attachment.eml", "document")
+    attachment = _obj("attachments/mail/with-attachment.eml/1-notes.txt", "text")
+    photo = _obj("photos/cat.jpg", "image")
+    files = [FileReport(o["key"], o["modality"], o["status"], o, None) for o in (message, attachment, photo)]
+    result = SimpleNamespace(objects=[message, attachment, photo], files=["mail/with-attachment.eml", "photos/cat.jpg"],
+                             executions=[], elapsed=1.0, unavailable={}, attachments=[attachment["key"]])
+
+    out = io.StringIO()
+    print_summary(files, result, out)
+
+    assert "2/2 uploaded files have a result row (+1 e-mail attachment, each an object of its own)" in out.getvalue()

@@ -96,7 +96,8 @@ def test_the_summary_and_the_html_report_say_from_which_object_a_result_was_reus
            "detected_format": "text", "content_sha256": SHA,
            "reused_from": {"bucket": BUCKET, "key": "docs/a.txt", "version_id": "v1"}}
     files = [FileReport("copies/b.txt", "text", "succeeded", obj, None)]
-    result = SimpleNamespace(objects=[obj], files=["copies/b.txt"], executions=[], elapsed=1.0, unavailable={})
+    result = SimpleNamespace(objects=[obj], files=["copies/b.txt"], executions=[], elapsed=1.0, unavailable={},
+                             attachments=[])
 
     out = io.StringIO()
     print_summary(files, result, out)
