@@ -100,7 +100,7 @@ class SegmentResult(_Event):
 
     number: int
     chunks: int
-    reused: bool = False  # an earlier attempt had staged this segment already (checkpoint)
+    from_checkpoint: bool = False  # an earlier attempt had staged this segment already
 
 
 class ReuseSource(_Event):

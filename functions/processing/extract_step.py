@@ -133,7 +133,7 @@ def run_segment(item: SegmentItem, ctx: Context) -> SegmentResult:
     name = segments_mod.part_name(item.segment)
     staged = _staged_part(staging, name)
     if segments_mod.is_done(staged, item.segment):
-        return SegmentResult(number=item.segment.number, chunks=len(staged.chunks), reused=True)
+        return SegmentResult(number=item.segment.number, chunks=len(staged.chunks), from_checkpoint=True)
     with tempfile.TemporaryDirectory(prefix="extract-") as tmp:
         workdir = Path(tmp)
         source = workdir / "source"

@@ -68,11 +68,11 @@ def test_a_rerun_redoes_only_the_segments_not_staged_yet(pipeline, monkeypatch, 
     planned = pipeline.invoke("extract", item)
     first, second, third = planned["segments"]
     # An attempt that crashed after its first segment:
-    assert pipeline.invoke("extract", {**item, "segment": first})["reused"] is False
+    assert pipeline.invoke("extract", {**item, "segment": first})["from_checkpoint"] is False
 
     redone = [pipeline.invoke("extract", {**item, "segment": s}) for s in (first, second, third)]
 
-    assert [r["reused"] for r in redone] == [True, False, False]
+    assert [r["from_checkpoint"] for r in redone] == [True, False, False]
     assembled = pipeline.invoke("extract", planned)
     assert assembled.get("segments") is None and assembled["manifest"]["key"].endswith("/extract.json")
 
