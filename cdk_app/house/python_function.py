@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_app.config import PipelineConfig
-from cdk_app.house import bundling, checkov
+from cdk_app.house import bundling, checkov, environment_size
 from cdk_app.house.log_retention import retention
 from cdk_app.house.nag import ENI_REASON, XRAY_REASON, suppress
 from functions.common.constants import METRICS_NAMESPACE, POWERTOOLS_SERVICE
@@ -91,6 +91,8 @@ class PipelineFunction(Construct):
             security_groups=list(security_groups) if vpc else None,
             reserved_concurrent_executions=reserved_concurrency,
         )
+        # Checked at synth, after every add_environment a construct makes later.
+        self.function.node.add_validation(environment_size.EnvironmentSizeValidation(self.function))
         self.unzipped_bytes = bundling.check_package_size(
             name, {layer.node.path: bundling.LAYER_BYTES[layer.node.path] for layer in layers})
         suppress(self.role, "AwsSolutions-IAM5", XRAY_REASON, ["Resource::*"])
