@@ -56,6 +56,9 @@ FAULTS = ("throttle", "5xx", "timeout")
 
 # Where InvokeEndpoint's InferenceComponentName travels (botocore's service model; pinned by a test).
 COMPONENT_HEADER = "X-Amzn-SageMaker-Inference-Component"
+# A ValidationError (400) with this message while a component has no copy, as the AWS ML blog
+# "Unlock cost savings with the new scale down to zero feature in SageMaker Inference"
+# (2024-12-03, "Test the solution") quotes it.
 NO_CAPACITY_MESSAGE = ("Inference Component has no capacity to process this request. ApplicationAutoScaling may be "
                        "in-progress (if configured) or try to increase the capacity by invoking "
                        "UpdateInferenceComponentRuntimeConfig API.")
