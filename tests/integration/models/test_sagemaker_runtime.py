@@ -176,7 +176,7 @@ def test_a_component_scaled_to_zero_answers_no_capacity_then_its_copy_serves(gat
 
     container = Container(200, b'{"outputs": []}')
     gateway.add("ep", container.url, component="ep-model")
-    gateway.scale_to_zero("ep", wake_seconds=0.3, idle_seconds=0.5)
+    gateway.scale_to_zero("ep", wake_seconds=0.3, idle_seconds=1.5)  # room for a loaded machine's stalls
     client = boto3.client("sagemaker-runtime", endpoint_url=gateway.url, region_name="us-east-1",
                           config=Config(retries={"total_max_attempts": 1}))
 
@@ -193,7 +193,7 @@ def test_a_component_scaled_to_zero_answers_no_capacity_then_its_copy_serves(gat
         assert gateway.no_capacity_failures("ep") == 1 and gateway.copies("ep") == 0
         time.sleep(0.5)  # the alarm's step scaling started a copy
         assert call()["Body"].read() == b'{"outputs": []}'
-        time.sleep(0.7)  # idle past idle_seconds: scaled in to zero again
+        time.sleep(2.0)  # idle past idle_seconds: scaled in to zero again
         with pytest.raises(ClientError):
             call()
         assert gateway.no_capacity_failures("ep") == 2
