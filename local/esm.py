@@ -361,14 +361,22 @@ class KafkaEventSourceMapping:
         self.stats.records += sum(len(r) for r in polled.values())
 
     def drain(self, idle_s: float = 2.0, timeout_s: float = 60.0) -> EsmStats:
-        """Poll until nothing arrives for `idle_s` seconds (or `timeout_s` passes)."""
+        """Poll until every record on the topic when the group was joined is handled, then until
+        nothing arrives for `idle_s` seconds (or `timeout_s` passes). A slow first fetch on a
+        loaded machine cannot end the drain early: idle counts only once caught up."""
         deadline = time.monotonic() + timeout_s
         idle_since = time.monotonic()
+        ends: dict[Any, int] = {}  # TopicPartition -> its end offset when first assigned
         while time.monotonic() < deadline:
             if self.poll_once():
                 idle_since = time.monotonic()
-            elif not self.consumer.assignment():
-                idle_since = time.monotonic()  # still joining the group: not idle yet
+                continue
+            assigned = self.consumer.assignment()
+            missing = [tp for tp in assigned if tp not in ends]
+            if missing:
+                ends.update(self.consumer.end_offsets(missing))
+            if not assigned or any(self.consumer.position(tp) < ends[tp] for tp in assigned):
+                idle_since = time.monotonic()  # still joining the group, or records not yet fetched
             elif time.monotonic() - idle_since >= idle_s:
                 break
         return self.stats
