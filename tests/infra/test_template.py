@@ -242,3 +242,17 @@ def test_dashboard_and_alarms_publish_to_an_encrypted_topic(template_json, templ
     assert len(alarms) >= 6
     assert all(a["Properties"]["AlarmActions"] for a in alarms.values())
     template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+
+
+def test_the_stack_is_within_the_quotas_cloudformation_and_step_functions_enforce(template_path, template_json):
+    # CloudFormation: a template body uploaded through S3 (cdk deploy's assets bucket) up to 1 MB,
+    # 500 resources, 200 outputs and 200 parameters per stack; Step Functions: a definition up to
+    # 1 MB. Over any of them the deploy fails; the figures say how close the stack is.
+    size = template_path.stat().st_size
+    counts = {key: len(template_json.get(key, {})) for key in ("Resources", "Outputs", "Parameters")}
+    definitions = {name: len(json.dumps(r["Properties"]["DefinitionString"]))
+                   for name, r in _resources(template_json, "AWS::StepFunctions::StateMachine").items()}
+    print(f"template {size:,} bytes, {counts}, state machine definitions {definitions}")
+    assert size < 1_000_000 * 0.8  # room to grow before the hard limit
+    assert counts["Resources"] < 500 * 0.8 and counts["Outputs"] <= 200 and counts["Parameters"] <= 200
+    assert definitions and max(definitions.values()) < 1_000_000 * 0.5
