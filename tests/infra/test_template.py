@@ -256,3 +256,19 @@ def test_the_stack_is_within_the_quotas_cloudformation_and_step_functions_enforc
     assert size < 1_000_000 * 0.8  # room to grow before the hard limit
     assert counts["Resources"] < 500 * 0.8 and counts["Outputs"] <= 200 and counts["Parameters"] <= 200
     assert definitions and max(definitions.values()) < 1_000_000 * 0.5
+
+
+def test_every_roles_inline_policies_fit_iams_size_quota(template_json):
+    # IAM: the inline policies of one role together at most 10,240 characters (whitespace not
+    # counted); CDK adds every grant to one DefaultPolicy per role, which would fail the deploy.
+    per_role: dict[str, int] = {}
+    for policy in _resources(template_json, "AWS::IAM::Policy").values():
+        size = len(json.dumps(policy["Properties"]["PolicyDocument"], separators=(",", ":")))
+        for role in policy["Properties"].get("Roles", []):
+            per_role[role["Ref"]] = per_role.get(role["Ref"], 0) + size
+    for name, role in _resources(template_json, "AWS::IAM::Role").items():
+        per_role[name] = per_role.get(name, 0) + sum(
+            len(json.dumps(p["PolicyDocument"], separators=(",", ":"))) for p in role["Properties"].get("Policies", []))
+    largest = sorted(per_role.items(), key=lambda kv: -kv[1])[:3]
+    print(f"largest inline policy totals: {largest}")
+    assert len(per_role) >= 10 and largest[0][1] < 10_240 * 0.8, largest
