@@ -152,4 +152,5 @@ def test_the_summary_counts_uploaded_files_and_e_mail_attachments_apart():
     out = io.StringIO()
     print_summary(files, result, out)
 
-    assert "2/2 uploaded files have a result row (+1 e-mail attachment, each an object of its own)" in out.getvalue()
+    assert ("2/2 uploaded files have a result row, plus 1 e-mail attachment as an object of its own; "
+            "3 objects: 3 succeeded and 0 failed") in out.getvalue()

@@ -105,5 +105,5 @@ def test_the_summary_and_the_html_report_say_from_which_object_a_result_was_reus
                                                         "executions_ok": 0, "unavailable": {}}).read_text()
 
     assert "same bytes as docs/a.txt (version v1)" in out.getvalue()
-    assert "1 of them reusing the result of the same bytes" in out.getvalue()
+    assert "1 object: 1 succeeded (1 reusing the result of the same bytes) and 0 failed" in out.getvalue()
     assert "reused from" in page and "docs/a.txt (version v1)" in page
