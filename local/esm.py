@@ -245,14 +245,19 @@ class KafkaEventSourceMapping:
         # Join only once this client has the topic's partitions: a group leader whose metadata
         # lacks the topic assigns nothing ("No partition metadata for topic") and the group can
         # sit with an empty assignment until the next metadata refresh (minutes).
-        self._await_partitions(topic, timeout_s=30.0)
-        self.consumer.subscribe([topic])
+        try:
+            self._await_partitions(topic, timeout_s=30.0)
+            self.consumer.subscribe([topic])
+        except BaseException:
+            self.consumer.close()
+            raise
         self.stats = EsmStats()
         self._inflight: Optional[_InFlight] = None
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
     def _await_partitions(self, topic: str, timeout_s: float) -> None:
+        """Best effort: one metadata fetch that hangs on an unreachable broker can outlast it."""
         deadline = time.monotonic() + timeout_s
         while not self.consumer.partitions_for_topic(topic):
             if time.monotonic() > deadline:
@@ -375,11 +380,16 @@ class KafkaEventSourceMapping:
             missing = [tp for tp in assigned if tp not in ends]
             if missing:
                 ends.update(self.consumer.end_offsets(missing))
-            if not assigned or any(self.consumer.position(tp) < ends[tp] for tp in assigned):
+            if not assigned or not all(self._caught_up(tp, ends[tp]) for tp in assigned):
                 idle_since = time.monotonic()  # still joining the group, or records not yet fetched
             elif time.monotonic() - idle_since >= idle_s:
                 break
         return self.stats
+
+    def _caught_up(self, tp: Any, end: int) -> bool:
+        # position() answers None when it could not learn the offset in time: not caught up yet.
+        position = self.consumer.position(tp, timeout_ms=1000)
+        return position is not None and position >= end
 
     def start(self) -> None:
         """Run the loop in a background thread until stop()."""

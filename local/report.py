@@ -220,11 +220,12 @@ def print_summary(files: list[FileReport], result: RunResult, out: TextIO = sys.
     attached = set(result.attachments)
     uploaded_rows = sum(o["key"] not in attached for o in result.objects)
     derived = len(result.objects) - uploaded_rows
-    also = ("" if not derived else ", plus 1 e-mail attachment as an object of its own" if derived == 1
-            else f", plus {derived} e-mail attachments as objects of their own")
+    also = ("" if not attached else f", plus {derived}/{len(attached)} e-mail attachments as objects of their own")
+    missing = sum(f.status == "missing" for f in files)  # an execution ran, no result row
     print(f"\n{uploaded_rows}/{len(result.files)} uploaded files have a result row{also}; "
-          f"{len(files)} object{'s' if len(files) != 1 else ''}: {ok} succeeded"
-          f"{f' ({reused} reusing the result of the same bytes)' if reused else ''} and {failed} failed; "
+          f"{len(result.objects)} object{'s' if len(result.objects) != 1 else ''}: {ok} succeeded"
+          f"{f' ({reused} reusing the result of the same bytes)' if reused else ''} and {failed} failed"
+          f"{f', {missing} with no row' if missing else ''}; "
           f"{executions_ok}/{len(result.executions)} executions succeeded; "
           f"{per_minute:.1f} files per minute ({result.elapsed:.1f} s from first upload to last execution)", file=out)
 

@@ -24,10 +24,10 @@ from constructs import IValidation
 
 LIMIT_BYTES = 4096
 MARGIN_BYTES = 256  # what the estimate of unresolved references may be short by
-# Deployed lengths of values CloudFormation fills in: an ARN from GetAtt (an inference
-# component's or a secret's: 90-140 characters), a physical name from Ref (generated names of
-# buckets, queues, endpoints: up to 64), the pseudo parameters.
-TOKEN_BYTES = {"Fn::GetAtt": 140, "Ref": 64, "Fn::ImportValue": 140, "Fn::Select": 140, "Fn::Sub": 140}
+# Deployed lengths of values CloudFormation fills in: an ARN from GetAtt or from the Ref of a
+# secret or a state machine (90-140 characters), a name or URL from other Refs (shorter): every
+# reference is counted as an ARN.
+TOKEN_BYTES = {"Fn::GetAtt": 140, "Ref": 140, "Fn::ImportValue": 140, "Fn::Select": 140, "Fn::Sub": 140}
 PSEUDO_BYTES = {"AWS::Region": 14, "AWS::AccountId": 12, "AWS::Partition": 10, "AWS::URLSuffix": 13,
                 "AWS::StackName": 128}
 
@@ -86,7 +86,9 @@ class EnvironmentSizeValidation:
     def validate(self) -> list[str]:
         cfn = self._function.node.default_child
         # The L1's properties as CloudFormation will get them (`environment` is a Lazy over every
-        # add_environment); the public `cfn.environment` comes back to Python as an empty struct.
+        # add_environment). Never read the public `CfnFunction.environment` from Python: it comes
+        # back as an empty struct, jsii keeps that object, and this check would then see {}
+        # (tests/infra/test_environment_size.py synthesizes the whole app to catch that).
         resolved = Stack.of(self._function).resolve(cfn._cfn_properties.get("environment"))
         variables = (resolved or {}).get("variables") or {}
         try:

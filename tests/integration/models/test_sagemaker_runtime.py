@@ -191,7 +191,9 @@ def test_a_component_scaled_to_zero_answers_no_capacity_then_its_copy_serves(gat
         assert error["Error"]["Code"] == "ValidationError" and error["ResponseMetadata"]["HTTPStatusCode"] == 400
         assert "has no capacity to process this request" in error["Error"]["Message"]
         assert gateway.no_capacity_failures("ep") == 1 and gateway.copies("ep") == 0
-        time.sleep(0.5)  # the alarm's step scaling started a copy
+        deadline = time.monotonic() + 10  # the alarm's step scaling starts a copy wake_seconds later
+        while gateway.copies("ep") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert call()["Body"].read() == b'{"outputs": []}'
         time.sleep(2.0)  # idle past idle_seconds: scaled in to zero again
         with pytest.raises(ClientError):

@@ -17,13 +17,15 @@ def _read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0
     # Reads every partition from the start without a consumer group: a group join can assign
     # nothing when the leader's metadata lacks the topic, and reading back needs no group.
     consumer = KafkaConsumer(**client_config(bootstrap, auth="none", api_version="2.3"))
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    assert partitions, f"no partition metadata for {topic}"
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
     got = []
     deadline = time.monotonic() + timeout_s
     try:
+        while not (ids := consumer.partitions_for_topic(topic)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ids, f"no partition metadata for {topic}"
+        partitions = [TopicPartition(topic, p) for p in ids]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
         while len(got) < expected and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=500).values():
                 got.extend(records)

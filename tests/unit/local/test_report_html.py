@@ -152,5 +152,22 @@ def test_the_summary_counts_uploaded_files_and_e_mail_attachments_apart():
     out = io.StringIO()
     print_summary(files, result, out)
 
-    assert ("2/2 uploaded files have a result row, plus 1 e-mail attachment as an object of its own; "
+    assert ("2/2 uploaded files have a result row, plus 1/1 e-mail attachments as objects of their own; "
             "3 objects: 3 succeeded and 0 failed") in out.getvalue()
+
+
+def test_the_summary_says_when_an_execution_left_no_row():
+    import io
+    from types import SimpleNamespace
+
+    from local.report import print_summary
+
+    photo = _obj("photos/cat.jpg", "image")
+    files = [FileReport(photo["key"], "image", "succeeded", photo, None), FileReport("text/lost.txt", "text", "missing", None, None)]
+    result = SimpleNamespace(objects=[photo], files=["photos/cat.jpg", "text/lost.txt"], executions=[], elapsed=1.0,
+                             unavailable={}, attachments=[])
+
+    out = io.StringIO()
+    print_summary(files, result, out)
+
+    assert "1/2 uploaded files have a result row; 1 object: 1 succeeded and 0 failed, 1 with no row;" in out.getvalue()
