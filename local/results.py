@@ -6,6 +6,7 @@ Shared by `local.run` (which fills it), `local.report` (which shows it) and `loc
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from functions.common import constants as c
 from local.history import Iteration
 
 WORK = Path(__file__).resolve().parents[1] / ".local-run"
+# Deployed, every concurrently running function connects to RDS Proxy, which pools the clients
+# onto Aurora. Locally each Lambda container (local.lambda_dispatch) connects to PostgreSQL
+# itself, and the Map states run up to 62 objects side by side, each through extract and store:
+# PostgreSQL's default of 100 clients is too few ("sorry, too many clients already").
+LOCAL_MAX_CONNECTIONS = 400
 
 
 def start_postgres(work: Path, fresh: bool) -> dict[str, str]:
@@ -25,6 +31,13 @@ def start_postgres(work: Path, fresh: bool) -> dict[str, str]:
     from urllib.parse import parse_qs, urlparse
 
     server = pgserver.get_server(str(work / "pg"), cleanup_mode="stop")
+    shown = re.search(r"\d+", server.psql("SHOW max_connections;"))
+    if shown is None or int(shown.group()) < LOCAL_MAX_CONNECTIONS:
+        # Takes effect on restart (kept in the data directory: only the first run restarts). The
+        # server may outlive the process that started it, so restart it by its data directory.
+        server.psql(f"ALTER SYSTEM SET max_connections = {LOCAL_MAX_CONNECTIONS};")
+        pgserver.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=Path(work / "pg").resolve(), user=server.system_user,
+                        timeout=60)
     if fresh:
         server.psql(f"DROP DATABASE IF EXISTS {c.DB_NAME} WITH (FORCE);")
         server.psql(f"CREATE DATABASE {c.DB_NAME};")
