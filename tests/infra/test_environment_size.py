@@ -58,3 +58,19 @@ def test_synth_refuses_a_search_allow_list_over_the_limit(tmp_path):
     app, _ = build_app(cdk.App(context=context, outdir=str(tmp_path)))
     with pytest.raises(Exception, match=r"(?s)Search/Search/Function.*largest: SEARCH_ACCESS 3,\d{3} bytes"):
         app.synth()
+
+
+def test_the_limit_is_the_one_cfn_lint_enforces_and_the_estimate_is_never_below_its_count():
+    # cfn-lint's own rule (E3697, AWS's linter, run over the template by test_security) counts
+    # keys and literal values only; ours adds JSON punctuation and references, so it refuses first.
+    from cfnlint.jsonschema import CfnTemplateValidator
+    from cfnlint.rules.resources.lmbd.FunctionEnvironmentSize import FunctionEnvironmentSize
+
+    rule, validator = FunctionEnvironmentSize(), CfnTemplateValidator({})
+    at_limit = {"SEARCH_ACCESS": "x" * (es.LIMIT_BYTES - len("SEARCH_ACCESS"))}
+    over = {"SEARCH_ACCESS": at_limit["SEARCH_ACCESS"] + "x"}
+    assert list(rule.validate(validator, None, at_limit, {})) == []
+    assert [e.message for e in rule.validate(validator, None, over, {})] != []
+    assert es.environment_bytes(over) > es.environment_bytes(at_limit) > es.LIMIT_BYTES - es.MARGIN_BYTES
+    with pytest.raises(es.EnvironmentTooLarge):
+        es.check(at_limit)

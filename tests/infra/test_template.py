@@ -245,16 +245,20 @@ def test_dashboard_and_alarms_publish_to_an_encrypted_topic(template_json, templ
 
 
 def test_the_stack_is_within_the_quotas_cloudformation_and_step_functions_enforce(template_path, template_json):
-    # CloudFormation: a template body uploaded through S3 (cdk deploy's assets bucket) up to 1 MB,
-    # 500 resources, 200 outputs and 200 parameters per stack; Step Functions: a definition up to
-    # 1 MB. Over any of them the deploy fails; the figures say how close the stack is.
+    # CloudFormation's quotas as cfn-lint (AWS's linter) holds them: a template body uploaded
+    # through S3 (cdk deploy's assets bucket), resources, outputs and parameters per stack; Step
+    # Functions: a definition up to 1 MB. Over any of them the deploy fails; the figures say how
+    # close the stack is.
+    from cfnlint.helpers import LIMITS
+
     size = template_path.stat().st_size
     counts = {key: len(template_json.get(key, {})) for key in ("Resources", "Outputs", "Parameters")}
     definitions = {name: len(json.dumps(r["Properties"]["DefinitionString"]))
                    for name, r in _resources(template_json, "AWS::StepFunctions::StateMachine").items()}
     print(f"template {size:,} bytes, {counts}, state machine definitions {definitions}")
-    assert size < 1_000_000 * 0.8  # room to grow before the hard limit
-    assert counts["Resources"] < 500 * 0.8 and counts["Outputs"] <= 200 and counts["Parameters"] <= 200
+    assert size < LIMITS["template"]["body"] * 0.8  # room to grow before the hard limit
+    assert counts["Resources"] < LIMITS["Resources"]["number"] * 0.8
+    assert counts["Outputs"] <= LIMITS["Outputs"]["number"] and counts["Parameters"] <= LIMITS["Parameters"]["number"]
     assert definitions and max(definitions.values()) < 1_000_000 * 0.5
 
 
