@@ -30,14 +30,14 @@ def start_postgres(work: Path, fresh: bool) -> dict[str, str]:
     import pgserver
     from urllib.parse import parse_qs, urlparse
 
-    server = pgserver.get_server(str(work / "pg"), cleanup_mode="stop")
+    pgdata = (work / "pg").resolve()
+    server = pgserver.get_server(str(pgdata), cleanup_mode="stop")
     shown = re.search(r"\d+", server.psql("SHOW max_connections;"))
     if shown is None or int(shown.group()) < LOCAL_MAX_CONNECTIONS:
         # Takes effect on restart (kept in the data directory: only the first run restarts). The
         # server may outlive the process that started it, so restart it by its data directory.
         server.psql(f"ALTER SYSTEM SET max_connections = {LOCAL_MAX_CONNECTIONS};")
-        pgserver.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=Path(work / "pg").resolve(), user=server.system_user,
-                        timeout=60)
+        pgserver.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=server.system_user, timeout=60)
     if fresh:
         server.psql(f"DROP DATABASE IF EXISTS {c.DB_NAME} WITH (FORCE);")
         server.psql(f"CREATE DATABASE {c.DB_NAME};")
