@@ -3,7 +3,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 PY := .venv/bin/python
 
-.PHONY: setup run test test-unit test-integration test-infra synth bench clean
+.PHONY: setup run test test-unit test-integration test-infra synth preflight bench clean
 
 setup:
 	@scripts/setup.sh
@@ -23,6 +23,9 @@ test-infra: setup
 
 synth: setup          ## the CloudFormation template, offline, no Docker
 	npx --no-install cdk synth --quiet
+
+preflight: setup      ## before a deploy: the account's SageMaker instance quotas against what cdk.json needs (ARGS="--region eu-west-1")
+	$(PY) scripts/check_quotas.py $(ARGS)
 
 bench: setup
 	$(PY) bench/models.py

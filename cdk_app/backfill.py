@@ -11,6 +11,7 @@ from pathlib import Path
 from aws_cdk import Arn, ArnFormat, Aws, Duration, Fn, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_mwaa as mwaa
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
@@ -22,6 +23,7 @@ from constructs import Construct
 
 from cdk_app.config import PipelineConfig
 from cdk_app.database import Database
+from cdk_app.house.log_retention import retention
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.house.python_function import PipelineFunction, PipelineLayers
 from cdk_app.house.state_machine import grant_start_execution, key_use_statement, pipeline_state_machine
@@ -32,6 +34,9 @@ from functions.reprocess import names
 from step_functions import backfill as backfill_asl
 
 ROOT = Path(__file__).resolve().parents[1]
+# MWAA writes to airflow-<environment>-<kind>, one group per kind of log it exports.
+# https://docs.aws.amazon.com/mwaa/latest/userguide/monitoring-airflow.html
+MWAA_LOG_KINDS = ("DAGProcessing", "Scheduler", "Task", "WebServer", "Worker")
 DAGS_DIR = ROOT / "dags"
 # The plain modules the DAGs import from functions/ (names, ObjectRef/ExecutionInput, modality
 # classification, execution size limits): shipped beside the DAGs so nothing is repeated.
@@ -223,6 +228,9 @@ class Backfill(Construct):
             "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}),
             description="EventBridge Scheduler: start the nightly reconciliation")
         grant_start_execution(backfill_machine, storage.key, role)
+        # The Scheduler's StartExecution also decrypts under the machine's key (review of the
+        # template, issue 23), with the same encryption context.
+        role.add_to_policy(key_use_statement("kms:Decrypt", storage.key, backfill_machine.state_machine_arn))
         return scheduler.Schedule(
             self, "Reconcile",
             description="Nightly reconciliation: resend what is missing, stale or failed with a retryable error",
@@ -333,9 +341,20 @@ class Backfill(Construct):
         ))
         role.add_to_policy(iam.PolicyStatement(
             actions=["logs:CreateLogStream", "logs:CreateLogGroup", "logs:PutLogEvents", "logs:GetLogEvents",
-                     "logs:GetLogRecord", "logs:GetLogGroupFields", "logs:GetQueryResults", "logs:DescribeLogGroups"],
+                     "logs:GetLogRecord", "logs:GetLogGroupFields", "logs:GetQueryResults"],
             resources=[f"{stack_arn}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:airflow-{env_name}-*"],
         ))
+        # MWAA's documented execution policy: DescribeLogGroups is a list call that authorizes
+        # only against "*", and the environment checks the account's public access block.
+        # https://docs.aws.amazon.com/mwaa/latest/userguide/mwaa-create-role.html
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:DescribeLogGroups", "s3:GetAccountPublicAccessBlock"], resources=["*"]))
+        # Its five log groups, made beforehand with our key and retention (the service would
+        # create them unencrypted and never expiring).
+        log_groups = [logs.LogGroup(self, f"{kind}Logs", log_group_name=f"airflow-{env_name}-{kind}",
+                                    retention=retention(config.log_retention_days),
+                                    removal_policy=RemovalPolicy.DESTROY)
+                      for kind in MWAA_LOG_KINDS]
         role.add_to_policy(iam.PolicyStatement(
             actions=["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
                      "sqs:ReceiveMessage", "sqs:SendMessage"],
@@ -393,7 +412,7 @@ class Backfill(Construct):
                 }),
             },
         )
-        self.environment.node.add_dependency(deployment, requirements, role)
+        self.environment.node.add_dependency(deployment, requirements, role, *log_groups)
 
 
 def _json_with(document: dict, token_field: str) -> str:

@@ -3,17 +3,20 @@ migration custom resource that applies the versioned files in migrations/."""
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk_app.config import PipelineConfig
 from cdk_app.house.custom_resource import function_custom_resource
+from cdk_app.house.log_retention import retention
 from cdk_app.house.nag import suppress
 from cdk_app.house.python_function import PipelineFunction, PipelineLayers
 from cdk_app.network import Network
@@ -23,6 +26,20 @@ from functions.common import constants as c
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 DB_PORT = 5432
 ADMIN_USER = "pipeline_admin"
+# Log types the cluster exports, each to /aws/rds/cluster/<cluster identifier>/<type>
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_LogAccess.Procedural.UploadtoCloudWatch.html).
+LOG_EXPORTS = ("postgresql",)
+
+
+def cluster_identifier(config: PipelineConfig) -> str:
+    """The cluster's explicit identifier, `<prefix>-aurora` in lower case (RDS stores identifiers in
+    lower case, and its log groups carry the stored one): letters, digits and single hyphens."""
+    return re.sub(r"-+", "-", f"{config.prefix}-aurora".lower())
+
+
+def cluster_log_group_name(identifier: str, log_type: str) -> str:
+    """Where Aurora exports `log_type` of cluster `identifier`."""
+    return f"/aws/rds/cluster/{identifier}/{log_type}"
 
 
 def migrations_digest() -> str:
@@ -34,7 +51,8 @@ def migrations_digest() -> str:
 
 
 class Database(Construct):
-    """Exposes `cluster`, `proxy`, `admin_secret`, `app_secret`, `security_group`, and
+    """Exposes `cluster` (identifier `cluster_identifier(config)`), `log_groups` ({log type: the
+    group the cluster exports it to}), `proxy`, `admin_secret`, `app_secret`, `security_group`, and
     `connection_env` (the environment a function needs to reach the database as the app
     user through the proxy with an IAM token; grant with `grant_connect`)."""
 
@@ -67,6 +85,16 @@ class Database(Construct):
         self.app_secret = rds.DatabaseSecret(self, "AppSecret", username=c.DB_APP_USER, encryption_key=storage.key)
 
         removal = RemovalPolicy.SNAPSHOT if config.retain_data else RemovalPolicy.DESTROY
+        identifier = cluster_identifier(config)
+        # Made before the cluster, with our key (EncryptLogGroups) and retention: the export would
+        # otherwise create them unencrypted and never expiring.
+        self.log_groups = {
+            log_type: logs.LogGroup(self, f"ClusterLogs{log_type.title()}",
+                                    log_group_name=cluster_log_group_name(identifier, log_type),
+                                    retention=retention(config.log_retention_days),
+                                    removal_policy=RemovalPolicy.DESTROY)
+            for log_type in LOG_EXPORTS
+        }
         readers = [
             rds.ClusterInstance.serverless_v2(f"Reader{i + 1}", scale_with_writer=True)
             for i in range(config.database.readers)
@@ -74,6 +102,7 @@ class Database(Construct):
         self.cluster = rds.DatabaseCluster(
             self,
             "Cluster",
+            cluster_identifier=identifier,
             engine=rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_5),
             credentials=rds.Credentials.from_secret(self.admin_secret),
             default_database_name=c.DB_NAME,
@@ -90,13 +119,15 @@ class Database(Construct):
             iam_authentication=True,
             deletion_protection=config.database.deletion_protection,
             backup=rds.BackupProps(retention=Duration.days(config.database.backup_retention_days)),
-            cloudwatch_logs_exports=["postgresql"],
+            cloudwatch_logs_exports=list(LOG_EXPORTS),
             monitoring_interval=Duration.seconds(60),
             enable_performance_insights=True,
             performance_insight_encryption_key=storage.key,
             parameters={"rds.force_ssl": "1"},  # TLS in transit, always
             removal_policy=removal,
         )
+        for log_group in self.log_groups.values():
+            self.cluster.node.default_child.node.add_dependency(log_group)
         suppress(self.cluster, "AwsSolutions-RDS11",
                  "Default port 5432 kept: the cluster is reachable only from the functions' security group "
                  "in isolated subnets; a non-default port adds no protection there.")
@@ -117,7 +148,7 @@ class Database(Construct):
             max_connections_percent=90,
             idle_client_timeout=Duration.minutes(30),
         )
-        self._rotate(config, network)
+        rotations = self._rotate(config, network)
         self.connection_env = {
             c.ENV_DB_HOST: self.proxy.endpoint,
             c.ENV_DB_PORT: str(DB_PORT),
@@ -153,8 +184,13 @@ class Database(Construct):
             self, "Migration", handler=self.migrate, properties={"MigrationsDigest": migrations_digest()}
         )
         self.migration.node.add_dependency(self.cluster)
+        # A rotation can start as soon as its schedule exists; before the migration has created
+        # the app user (or while it connects with the admin password) it would fail or pull the
+        # password from under it. So the schedules come after the migration.
+        for rotation in rotations:
+            rotation.node.add_dependency(self.migration)
 
-    def _rotate(self, config: PipelineConfig, network: Network) -> None:
+    def _rotate(self, config: PipelineConfig, network: Network) -> list[secretsmanager.RotationSchedule]:
         """Rotate both passwords with Secrets Manager's hosted PostgreSQL single-user rotation.
 
         Nothing holds these passwords for long: functions sign in to the proxy with IAM tokens and
@@ -163,10 +199,10 @@ class Database(Construct):
         name, which multi-user rotation would alternate. The rotation Lambda runs in the isolated
         subnets with the functions' security group (PostgreSQL to the cluster, HTTPS to the
         Secrets Manager and KMS endpoints); the secrets are attached to the cluster so that it
-        finds the host.
+        finds the host. Returns the two rotation schedules.
         """
         app_attached = self.app_secret.attach(self.cluster)
-        for name, secret in (("AdminRotation", self.cluster.secret), ("AppRotation", app_attached)):
+        return [
             secret.add_rotation_schedule(
                 name,
                 hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
@@ -176,6 +212,8 @@ class Database(Construct):
                 ),
                 automatically_after=Duration.days(config.database.secret_rotation_days),
             )
+            for name, secret in (("AdminRotation", self.cluster.secret), ("AppRotation", app_attached))
+        ]
 
     def grant_connect(self, grantee: iam.IGrantable) -> None:
         """Let `grantee` connect through the proxy as the app user with an IAM token."""

@@ -12,15 +12,19 @@ polls, then the state machine's ModelNoCapacityError Retrier waits minutes apart
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
+from pathlib import Path
 
-from aws_cdk import Annotations, Aws, CfnMapping, Fn
+from aws_cdk import Annotations, Aws, CfnMapping, Fn, RemovalPolicy, Size
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import Duration
 from constructs import Construct
@@ -28,15 +32,47 @@ from constructs import Construct
 from cdk_app.config import ModelConfig, PipelineConfig
 from cdk_app.house import checkov
 from cdk_app.house.bundling import BUILD_DIR
+from cdk_app.house.log_retention import retention
+from cdk_app.house.names import inference_component_name, model_endpoint_name
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.storage import Storage
 from model_artifacts.catalog import CATALOG, ModelSpec
-from model_artifacts.package import package_model
+from model_artifacts.package import archive_digest, package_model
 
 VARIANT = "AllTraffic"
 # Instance families with local NVMe storage encrypt it in hardware and reject a KmsKeyId
 # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariant.html).
 _INSTANCE_STORE = re.compile(r"^ml\.(g4dn|g5|g6|g6e|p3dn|p4d|p4de|p5|p5e|inf2|trn1|[a-z0-9]+d)\.")
+# Where SageMaker writes an endpoint's and an inference component's container logs
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/logging-cloudwatch.html).
+ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{}"
+COMPONENT_LOG_GROUP = "/aws/sagemaker/InferenceComponents/{}"
+ARTEFACT_NAME = "model.tar.gz"
+# The bucket deployment's function holds the asset's zip and the archive unpacked from it in
+# /tmp at once; Lambda gives it at most 10 GiB there
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html).
+_DEPLOY_DEFAULT_TMP_MIB, _DEPLOY_MAX_TMP_MIB, _DEPLOY_TMP_MARGIN_MIB = 512, 10240, 256
+
+
+def artefact_key(role: str, digest: str) -> str:
+    """The S3 key of a model's archive: `models/<role>/<content hash>/model.tar.gz`. SageMaker's
+    ModelDataUrl must name a gzip-compressed tar ending in .tar.gz
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html), and a
+    new archive gets a new key, so a model being replaced keeps reading the one it was created with."""
+    return f"models/{role}/{digest[:32]}/{ARTEFACT_NAME}"
+
+
+def deployment_tmp_mib(archive_bytes: int) -> int | None:
+    """/tmp (MiB) the bucket deployment needs for an archive of `archive_bytes`: None while Lambda's
+    default suffices. Raises ValueError above what Lambda allows (package fewer weights)."""
+    need = math.ceil(2 * archive_bytes / 2**20) + _DEPLOY_TMP_MARGIN_MIB
+    if need <= _DEPLOY_DEFAULT_TMP_MIB:
+        return None
+    if need > _DEPLOY_MAX_TMP_MIB:
+        raise ValueError(f"a model archive of {archive_bytes / 2**30:.1f} GiB does not fit the bucket deployment's "
+                         f"{_DEPLOY_MAX_TMP_MIB // 1024} GiB /tmp (it holds the archive twice): leave weights_dir "
+                         "unset for that role or package smaller weights")
+    return need
 
 
 def image_uris_by_region(spec: ModelSpec) -> dict[str, str]:
@@ -80,6 +116,9 @@ class Models(Construct):
     A model's artefact is `model_artifacts/<folder>` packaged as model.tar.gz, with the weights
     of `models.<role>.weights_dir` when set (served from model_dir, nothing downloaded), else
     code only: the toolkit then downloads HF_MODEL_ID at HF_MODEL_REVISION when the endpoint starts.
+    It is copied at deploy into `artefact_bucket` under `artefact_key` (a CDK file asset's key would
+    end in `.gz`, not `.tar.gz`). Each endpoint's and component's log group is made beforehand, with
+    the configured retention (the stack's EncryptLogGroups aspect adds the pipeline's key).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, storage: Storage) -> None:
@@ -100,8 +139,47 @@ class Models(Construct):
         for role, spec in specs.items():
             for region, uri in image_uris_by_region(spec).items():
                 images.set_value(region, _mapping_key(role), uri)
+        archives = {role: package_model(role, BUILD_DIR / "models", config.models[role].weights_dir) for role in specs}
+        if archives:
+            self._artefact_store(config, storage, max(path.stat().st_size for path in archives.values()))
         for role, spec in specs.items():
-            self._endpoint(config, storage, spec, config.models[role], images.find_in_map(Aws.REGION, _mapping_key(role)))
+            self._endpoint(config, storage, spec, config.models[role], images.find_in_map(Aws.REGION, _mapping_key(role)),
+                           archives[role])
+
+    def _artefact_store(self, config: PipelineConfig, storage: Storage, largest_archive_bytes: int) -> None:
+        """The bucket the archives are copied into (content-addressed keys, written once by the
+        bucket deployment, read by each model's execution role under its own prefix)."""
+        self.artefact_bucket = s3.Bucket(
+            self,
+            "Artefacts",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=storage.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=storage.access_logs_bucket,
+            server_access_logs_prefix="models/",
+            # Nothing here that a deploy cannot rebuild: emptied and removed with the stack.
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )
+        checkov.skip(self.artefact_bucket, "CKV_AWS_21",
+                     "Content-addressed keys (models/<role>/<sha-256>/model.tar.gz) written once by the deploy; "
+                     "a changed archive is a new key, so versions would never hold anything.")
+        tmp_mib = deployment_tmp_mib(largest_archive_bytes)
+        self._deployment_props = dict(
+            memory_limit=512,
+            ephemeral_storage_size=Size.mebibytes(tmp_mib) if tmp_mib else None,
+            log_group=logs.LogGroup(self, "ArtefactDeploymentLogs", retention=retention(config.log_retention_days),
+                                    removal_policy=RemovalPolicy.DESTROY),
+        )
+
+    def _log_group(self, construct_id: str, name: str, config: PipelineConfig) -> logs.LogGroup:
+        """A log group SageMaker writes to, made before the resource that writes it: left to the
+        service it would be created unencrypted and kept forever."""
+        return logs.LogGroup(self, construct_id, log_group_name=name, retention=retention(config.log_retention_days),
+                             removal_policy=RemovalPolicy.DESTROY)
 
     def invoke_arns(self, roles) -> list[str]:
         """What InvokeEndpoint is granted on to call `roles`: each endpoint and the component it hosts."""
@@ -109,7 +187,7 @@ class Models(Construct):
                 for arn in (self.endpoint_arns[role], self.component_arns[role])]
 
     def _endpoint(self, config: PipelineConfig, storage: Storage, spec: ModelSpec, model_cfg: ModelConfig,
-                  image: str) -> None:
+                  image: str, archive: Path) -> None:
         role_id = "".join(part.title() for part in spec.role.split("_"))
         weights = model_cfg.weights_dir
         if weights is None and spec.hub_revision is None:
@@ -117,16 +195,34 @@ class Models(Construct):
                 f"models:{spec.role}-unpinned",
                 f"{spec.role}: {spec.hub_model_id} is downloaded at its default branch when the endpoint starts; "
                 f"pin a commit with models.{spec.role}.hub_revision (or package weights with models.{spec.role}.weights_dir)")
+        if weights is None and spec.min_instances == 0:
+            Annotations.of(self).add_warning_v2(
+                f"models:{spec.role}-wake-downloads",
+                f"{spec.role}: scales to zero with a code-only package, so every wake from zero downloads "
+                f"{spec.hub_model_id} from the Hugging Face Hub again (slower starts, and none while the hub is "
+                f"unreachable); package the weights with models.{spec.role}.weights_dir, or keep one instance "
+                f"with models.{spec.role}.min_instances")
         self.batch_items[spec.role] = spec.client_batch_items
-        artefact = s3_assets.Asset(self, f"{role_id}Artefact",
-                                   path=str(package_model(spec.role, BUILD_DIR / "models", weights)))
+        key = artefact_key(spec.role, archive_digest(archive))
+        deployment = s3deploy.BucketDeployment(
+            self,
+            f"{role_id}Artefact",
+            sources=[s3deploy.Source.asset(str(archive.parent), exclude=["*.tmp"])],
+            destination_bucket=self.artefact_bucket,
+            destination_key_prefix=key.rsplit("/", 1)[0],
+            extract=True,
+            # Earlier archives stay: a model being replaced, or a rollback, still reads its own.
+            prune=False,
+            retain_on_delete=True,
+            **self._deployment_props,
+        )
         execution_role = iam.Role(
             self,
             f"{role_id}ExecutionRole",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"SageMaker endpoint {spec.role} of the multimodal pipeline",
         )
-        artefact.grant_read(execution_role)
+        self.artefact_bucket.grant_read(execution_role, f"models/{spec.role}/*")
         # Large inputs arrive as s3:// pointers into the staging area.
         storage.staging_bucket.grant_read(execution_role)
         registry_account = Fn.select(0, Fn.split(".", image))
@@ -137,10 +233,16 @@ class Models(Construct):
             )
         )
         execution_role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        endpoint_name = model_endpoint_name(self, spec.role)
+        component_name = inference_component_name(self, spec.role)
+        endpoint_logs = self._log_group(f"{role_id}EndpointLogs", ENDPOINT_LOG_GROUP.format(endpoint_name), config)
+        component_logs = self._log_group(f"{role_id}ComponentLogs", COMPONENT_LOG_GROUP.format(component_name), config)
+        # Its containers' logs, to these two groups only (CreateLogGroup, as SageMaker's execution-role
+        # policy lists it, then finds the group made here).
         execution_role.add_to_policy(
             iam.PolicyStatement(
                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/*"],
+                resources=[endpoint_logs.log_group_arn, component_logs.log_group_arn],
             )
         )
         execution_role.add_to_policy(
@@ -155,11 +257,11 @@ class Models(Construct):
             "AwsSolutions-IAM5",
             "ecr:GetAuthorizationToken and cloudwatch:PutMetricData (namespace-conditioned) do not support "
             "resource-level permissions; image pulls are limited to the AWS Deep Learning Containers registry "
-            "account of the region; endpoint logs to /aws/sagemaker/Endpoints/*; asset and staging reads are "
-            "the CDK grants (object-level wildcards inside one bucket).",
+            "account of the region; artefact and staging reads are the CDK grants (object-level wildcards "
+            "inside one bucket, the artefacts under this model's own prefix).",
             [GRANT_ACTIONS, BUCKET_OBJECTS, "Resource::*",
              {"regex": "/^Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:.*:repository\\/\\*$/"},
-             {"regex": "/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:\\/aws\\/sagemaker\\/Endpoints\\/\\*$/"}],
+             {"regex": "/^Resource::<[A-Za-z0-9]+\\.Arn>\\/models\\/[a-z_]+\\/\\*$/"}],
         )
 
         environment = spec.container_env(weights_packaged=weights is not None)
@@ -168,10 +270,11 @@ class Models(Construct):
             f"{role_id}Model",
             execution_role_arn=execution_role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=image, model_data_url=artefact.s3_object_url, environment=environment
+                image=image, model_data_url=deployment.deployed_bucket.s3_url_for_object(key), environment=environment
             ),
         )
         model.node.add_dependency(execution_role)
+        model.node.add_dependency(deployment)
         checkov.skip(model, "CKV_AWS_370",
                      "The container reads staged inputs from S3 (s3_uri items) and, for a code-only package, "
                      "downloads the pinned hub weights when it starts; network isolation would block both. "
@@ -203,11 +306,14 @@ class Models(Construct):
                      "SageMaker rejects a KmsKeyId for them.")
         else:
             storage.key.grant_encrypt_decrypt(execution_role)
-        endpoint = sagemaker.CfnEndpoint(self, f"{role_id}Endpoint", endpoint_config_name=endpoint_config.attr_endpoint_config_name)
+        endpoint = sagemaker.CfnEndpoint(self, f"{role_id}Endpoint", endpoint_name=endpoint_name,
+                                         endpoint_config_name=endpoint_config.attr_endpoint_config_name)
+        endpoint.node.add_dependency(endpoint_logs)
         resources = spec.copy_resources()
         component = sagemaker.CfnInferenceComponent(
             self,
             f"{role_id}Component",
+            inference_component_name=component_name,
             endpoint_name=endpoint.attr_endpoint_name,
             variant_name=VARIANT,
             specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
@@ -221,13 +327,12 @@ class Models(Construct):
             # One copy to start with; the scaling policies below own the count from then on.
             runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(copy_count=1),
         )
+        component.node.add_dependency(component_logs)
         self.endpoints[spec.role] = endpoint
+        # Explicit lower-case names (cdk_app/house/names.py): what the ARN, the CloudWatch
+        # dimensions and the scalable target all carry. The attribute keeps the dependency.
         self.endpoint_names[spec.role] = endpoint.attr_endpoint_name
-        # Ref of an endpoint is its ARN as SageMaker writes it (names lowercased), which is what
-        # IAM compares against; an ARN built from the name would keep its capitals.
-        self.endpoint_arns[spec.role] = endpoint.ref
-        # CloudFormation names the component (no attribute gives the name): the ARN ends in it.
-        component_name = Fn.select(1, Fn.split("/", component.attr_inference_component_arn))
+        self.endpoint_arns[spec.role] = endpoint.ref  # Ref of an endpoint is its ARN
         self.component_names[spec.role] = component_name
         self.component_arns[spec.role] = component.attr_inference_component_arn
 

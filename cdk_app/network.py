@@ -12,7 +12,7 @@ from cdk_app.house.log_retention import retention
 
 class Network(Construct):
     """Two AZs of isolated subnets; S3 gateway and interface endpoints for the services the
-    functions, the MSK event source mapping and MWAA call. Exposes `vpc`,
+    functions and MWAA call. Exposes `vpc`,
     `lambda_security_group` (every function) and `endpoint_security_group`.
     """
 
@@ -53,24 +53,26 @@ class Network(Construct):
         )
         self.s3_endpoint = self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
 
+        # Only what a caller in these subnets calls (an endpoint nothing calls costs about
+        # $15 a month for nothing). Not STS or Lambda: the Kafka event source mapping runs in
+        # provisioned mode, which needs no PrivateLink endpoints
+        # (https://docs.aws.amazon.com/lambda/latest/dg/with-msk-cluster-network.html), and no
+        # function calls STS or Lambda. Not Logs, X-Ray or KMS for the functions: Lambda ships
+        # their logs and traces, and S3 / Step Functions call KMS on the caller's behalf.
         services = {
             # Processing steps call endpoints; the dispatcher starts executions.
             "SageMakerRuntime": ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME,
             "StepFunctions": ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
             # The migration reads the admin secret.
             "SecretsManager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-            # The MSK event source mapping in a VPC needs STS and Lambda endpoints
-            # (https://docs.aws.amazon.com/lambda/latest/dg/with-msk-cluster-network.html).
-            "Sts": ec2.InterfaceVpcEndpointAwsService.STS,
-            "Lambda": ec2.InterfaceVpcEndpointAwsService.LAMBDA_,
-            "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-            "Kms": ec2.InterfaceVpcEndpointAwsService.KMS,
         }
         if config.backfill.enabled and config.backfill.mwaa:
-            # MWAA in private subnets without a NAT
-            # (https://docs.aws.amazon.com/mwaa/latest/userguide/vpc-vpe-create-access.html).
+            # MWAA in private subnets without a NAT: its workers write logs and use the key
+            # themselves (https://docs.aws.amazon.com/mwaa/latest/userguide/vpc-vpe-create-access.html).
             services.update(
                 {
+                    "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+                    "Kms": ec2.InterfaceVpcEndpointAwsService.KMS,
                     "Sqs": ec2.InterfaceVpcEndpointAwsService.SQS,
                     "Monitoring": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
                     "EcrApi": ec2.InterfaceVpcEndpointAwsService.ECR,

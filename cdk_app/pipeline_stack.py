@@ -8,6 +8,7 @@ from cdk_app.backfill import Backfill
 from cdk_app.config import PipelineConfig
 from cdk_app.database import Database
 from cdk_app.house.checkov import CdkProvidedFunctions
+from cdk_app.house.key_policy import ConditionServiceStatements
 from cdk_app.house.log_encryption import EncryptLogGroups
 from cdk_app.house.nag import suppress_cdk_singletons
 from cdk_app.house.python_function import PipelineLayers
@@ -61,6 +62,7 @@ class PipelineStack(Stack):
             c.OUTPUT_DB_SECRET_ARN: database.admin_secret.secret_arn,
             c.OUTPUT_DASHBOARD: observability.dashboard.dashboard_name,
             c.OUTPUT_SEARCH_URL: search.url.url,
+            c.OUTPUT_SEARCH_CALLER_POLICY: search.caller_policy.managed_policy_arn,
         }
         if backfill is not None:
             outputs[c.OUTPUT_BACKFILL_STATE_MACHINE_ARN] = backfill.batches.state_machine.state_machine_arn
@@ -71,6 +73,7 @@ class PipelineStack(Stack):
         suppress_cdk_singletons(self)
         Aspects.of(self).add(EncryptLogGroups(storage.key))
         Aspects.of(self).add(CdkProvidedFunctions())
+        Aspects.of(self).add(ConditionServiceStatements())
         self.network, self.storage, self.database, self.models = network, storage, database, models
         self.orchestration, self.streaming, self.observability = orchestration, streaming, observability
         self.search = search

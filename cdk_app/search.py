@@ -1,9 +1,12 @@
 """Search: the hybrid search function (functions/search) behind an IAM-authorized function URL.
 
 Decisions:
-* AuthType AWS_IAM: every request is SigV4-signed; only principals allowed
-  `lambda:InvokeFunctionUrl` on this function (identity policies in this account; no resource
-  policy grants anyone else) get in (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html).
+* AuthType AWS_IAM: every request is SigV4-signed; only principals whose identity policies in
+  this account allow both `lambda:InvokeFunctionUrl` and `lambda:InvokeFunction` (the latter
+  when `lambda:InvokedViaFunctionUrl`) on this function get in: since October 2025 a function URL
+  needs both (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html). No resource policy
+  grants anyone else. `caller_policy` (output SearchCallerPolicyArn) holds exactly these two
+  statements: attach it to the roles that may search.
 * Results name objects of the ingest bucket only (SEARCH_BUCKETS), and, with the optional
   allow-list of the `search` context key (`npx cdk deploy -c search='{"access":
   {"arn:aws:sts::111122223333:assumed-role/Analyst/*": ["reports/"]}}'`), only keys under the
@@ -90,3 +93,20 @@ class Search(Construct):
         if arns:
             self.function.role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=arns))
         self.url = self.function.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
+        self.caller_policy = iam.ManagedPolicy(
+            self, "CallerPolicy",
+            description="Attach to the roles that may call the pipeline's search function URL",
+            statements=caller_statements(self.function.function.function_arn))
+
+
+def caller_statements(function_arn: str) -> list[iam.PolicyStatement]:
+    """What a caller of an AWS_IAM function URL needs on `function_arn`: InvokeFunctionUrl (for
+    AWS_IAM URLs only) and, since October 2025, InvokeFunction when invoked through the URL
+    (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html); neither lets it call the
+    function any other way."""
+    return [
+        iam.PolicyStatement(actions=["lambda:InvokeFunctionUrl"], resources=[function_arn],
+                            conditions={"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}),
+        iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function_arn],
+                            conditions={"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}),
+    ]

@@ -13,9 +13,10 @@ from functions.common.constants import (
     STEP_RECORD_FAILURE,
     STEP_STORE,
 )
-from local import lambda_dispatch
+from local import lambda_dispatch, sfn_quotas
 
 LOCAL_REGION = "us-east-1"
+LOCAL_ACCOUNT = "123456789012"  # moto's default account
 LOCAL_STATE_MACHINE_NAME = "multimodal-pipeline"
 LOCAL_SFN_ROLE_ARN = "arn:aws:iam::123456789012:role/local-pipeline-states"
 # The functions the state machine invokes, by step (the Lambda function names in moto).
@@ -28,34 +29,51 @@ def local_function_name(step: str) -> str:
 
 
 class MotoServer:
-    """ThreadedMotoServer on a free port, with Step Functions' execute mode on.
+    """moto's server on a free port behind the authorizing gateway (local/iam/gateway.py), with
+    Step Functions' execute mode on.
 
     start() sets MOTO_PORT (moto's Step Functions interpreter calls Lambda through it)
     and returns the endpoint URL; pass it to boto3 clients or set AWS_ENDPOINT_URL.
+    `authorize(authorizer)` makes the gateway check every call against the template's
+    policies from then on (local.iam); until then every call passes, as moto alone would.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.host, self.port = host, port
         self._server: Any = None
+        self._thread: Any = None
         self._saved_env: dict[str, Optional[str]] = {}
         self._saved_sfn_config: Any = None
         self.endpoint_url = ""
+        self.gateway: Any = None
 
     def start(self) -> str:
+        import threading
+
         from moto.core.config import default_user_config
         from moto.moto_api._internal.models import moto_api_backend
-        from moto.server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
+        from local.iam.gateway import AuthorizingGateway, serve
+
+        self.gateway = AuthorizingGateway(DomainDispatcherApplication(create_backend_app), None,
+                                          region=LOCAL_REGION, account=LOCAL_ACCOUNT)
+        self._server = serve(self.gateway, self.host, self.port)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
+        host, port = self._server.server_address[:2]
         self.endpoint_url = f"http://{host}:{port}"
         self._saved_env["MOTO_PORT"] = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(port)
         self._saved_sfn_config = dict(default_user_config.get("stepfunctions", {}))
         moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}})
         lambda_dispatch.install()
+        sfn_quotas.install()  # Step Functions' history and payload quotas, as AWS enforces them
         return self.endpoint_url
+
+    def authorize(self, authorizer: Any) -> None:
+        """Check every later call against `authorizer` (a local.iam.Authorizer); None stops it."""
+        self.gateway.authorizer = authorizer
 
     def client(self, service: str, region: str = LOCAL_REGION) -> Any:
         import boto3
@@ -75,7 +93,8 @@ class MotoServer:
         from moto.core.config import default_user_config
 
         if self._server is not None:
-            self._server.stop()
+            self._server.shutdown()
+            self._thread.join()
             self._server = None
         for name, value in self._saved_env.items():
             if value is None:
@@ -85,6 +104,7 @@ class MotoServer:
         if self._saved_sfn_config is not None:
             default_user_config["stepfunctions"] = self._saved_sfn_config
         lambda_dispatch.uninstall()
+        sfn_quotas.uninstall()
 
     def __enter__(self) -> "MotoServer":
         self.start()
@@ -146,8 +166,11 @@ def setup_pipeline(
     handlers: Optional[Mapping[str, lambda_dispatch.Handler]] = None,
     max_concurrency: Optional[Mapping[str, int]] = None,
     segment_concurrency: Optional[int] = None,
+    name: str = LOCAL_STATE_MACHINE_NAME,
 ) -> str:
-    """Functions + state machine in one call; returns the state machine ARN."""
+    """Functions + state machine in one call; returns the state machine ARN. `name`: the
+    template's StateMachineName when the run authorizes against the template (its key grants
+    name the machine)."""
     arns = create_pipeline_functions(server.client("lambda"), server.client("iam"), handlers)
-    return create_state_machine(server.client("stepfunctions"), arns, max_concurrency=max_concurrency,
+    return create_state_machine(server.client("stepfunctions"), arns, name=name, max_concurrency=max_concurrency,
                                 segment_concurrency=segment_concurrency)

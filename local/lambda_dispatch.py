@@ -11,6 +11,9 @@ Each invocation runs in a "container", as on Lambda: a module instance of its ow
 `functions.<step>.handler`, loaded from the handler's file under a unique module name, so its
 module-level clients (its functions.common.lazy.PerContainer values) belong to that container
 alone, whichever thread of moto's interpreter runs the invocation.
+Each container also has the credentials of its function's role, as Lambda gives a container its
+execution role's credentials in its environment: a boto3 default session of its own, whose
+access key (`set_role_keys`) tells the stand-ins' IAM (local/iam) which role signs its calls.
 A container runs one invocation at a time
 (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html); concurrent invocations
 of a function each get one, idle ones are reused (warm starts). Registering a function again
@@ -19,6 +22,7 @@ next invocation cold-starts and reads the environment again.
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import importlib.util
 import inspect
@@ -45,6 +49,11 @@ CLOSE_TIMEOUT_S = 5  # for a retired container's clients that flush on close (th
 _original_invoke: Optional[Callable[..., Any]] = None
 _original_client_for: Optional[Callable[..., Any]] = None
 DEFAULT_ROLE_NAME = "local-pipeline-lambda"
+# The boto3 session of the container running an invocation in this thread (None: the harness's).
+_container_session: contextvars.ContextVar[Any] = contextvars.ContextVar("lambda_container_session", default=None)
+_role_keys: dict[str, str] = {}  # step -> access key of its function's role
+_original_default_session: Optional[Callable[[], Any]] = None
+LOCAL_SECRET_KEY = "local"
 
 
 @dataclass
@@ -208,13 +217,60 @@ def step_handler(step: str) -> Handler:
     def call(event: Any, context: Any) -> Any:
         pool = containers(step, getattr(context, "function_name", "") or step)
         container = pool.acquire()
+        token = _container_session.set(_session_of(container, step))
         try:
             return container.lambda_handler(event, context)
         finally:
+            _container_session.reset(token)
             pool.release(container)
 
     call.__qualname__ = f"functions.{step}.handler.lambda_handler"
     return call
+
+
+def set_role_keys(keys: dict[str, str]) -> None:
+    """Sign each step's calls with the access key of its function's role ({step: key}); steps
+    not named sign as the harness. Every container starts again (new credentials)."""
+    with _lock:
+        _role_keys.clear()
+        _role_keys.update(keys)
+    drop_containers()
+
+
+def _session_of(container: types.ModuleType, step: str) -> Any:
+    """The container's own boto3 session, made on its first invocation with its role's key."""
+    session = getattr(container, "__lambda_session__", None)
+    if session is None:
+        import boto3
+
+        session = boto3.session.Session(aws_access_key_id=_role_keys.get(step, "testing"),
+                                        aws_secret_access_key=LOCAL_SECRET_KEY)
+        container.__lambda_session__ = session
+    return session
+
+
+def _install_container_sessions() -> None:
+    """boto3.client() in a container uses the container's session (its role's credentials)."""
+    global _original_default_session
+    import boto3
+
+    if _original_default_session is None:
+        _original_default_session = boto3._get_default_session
+
+        def default_session() -> Any:
+            session = _container_session.get()
+            return session if session is not None else _original_default_session()
+
+        boto3._get_default_session = default_session
+
+
+def _uninstall_container_sessions() -> None:
+    global _original_default_session
+    import boto3
+
+    if _original_default_session is not None:
+        boto3._get_default_session = _original_default_session
+        _original_default_session = None
 
 
 def register(function_name: str, handler: Handler) -> None:
@@ -277,6 +333,7 @@ def install() -> None:
 
         LambdaBackend.invoke = invoke
         _cache_interpreter_clients()
+        _install_container_sessions()
 
 
 def _cache_interpreter_clients() -> None:
@@ -320,7 +377,9 @@ def uninstall() -> None:
 
             lambda_eval_utils.boto_client_for = _original_client_for
             _original_client_for = None
+        _uninstall_container_sessions()
         _registry.clear()
+        _role_keys.clear()
     drop_containers()  # their clients point at stand-ins that are going away
 
 

@@ -271,6 +271,7 @@ class LocalProfile:
     containers: dict[str, Container] = field(default_factory=dict, repr=False)
     workers: int = 1  # model workers per container: requests one endpoint serves at once
     folders: dict[str, str] = field(default_factory=dict)  # {role: model_artifacts folder it serves}
+    component_names: dict[str, str] = field(default_factory=dict)  # {role: its inference component}
 
     @property
     def batch_items(self) -> dict[str, int]:
@@ -282,7 +283,7 @@ class LocalProfile:
     @property
     def components(self) -> dict[str, str]:
         """{role: inference component name}: MODEL_COMPONENTS, what every request names."""
-        return {role: component_name(role) for role in self.endpoints}
+        return {role: self.component_names.get(role, component_name(role)) for role in self.endpoints}
 
     @property
     def runtime_url(self) -> str:
@@ -348,13 +349,16 @@ def start_local_profile(
     timeout: float = 300.0,
     workers: int | None = None,
     invocation_timeout: float = INVOCATION_TIMEOUT_SECONDS,
+    names: dict[str, tuple[str, str]] | None = None,
 ) -> LocalProfile:
     """Start one container per role (all at once, as endpoints start side by side) and the
     gateway in front of them; returns a LocalProfile (a context manager).
 
     ``roles`` limits which roles start (default: all the profile has); ``weights`` is
     {role: folder} (default env LOCAL_MODEL_DIRS); ``workers``: model workers per container
-    (default ``default_workers()``); ``invocation_timeout``: the gateway's limit (SageMaker: 60 s).
+    (default ``default_workers()``); ``invocation_timeout``: the gateway's limit (SageMaker: 60 s);
+    ``names``: {role: (endpoint name, inference component name)} as the template names them
+    (default: local names).
     A role that fails to start is recorded in ``unavailable``
     with the end of its log, so the run can go on without it.
     """
@@ -379,9 +383,11 @@ def start_local_profile(
             container.stop()
             continue
         profile.containers[role] = container
-        profile.endpoints[role] = endpoint_name(role)
+        endpoint, component = (names or {}).get(role, (endpoint_name(role), component_name(role)))
+        profile.endpoints[role] = endpoint
+        profile.component_names[role] = component
         profile.folders[role] = models[role].folder
-        runtime.add(endpoint_name(role), url, component=component_name(role))
+        runtime.add(endpoint, url, component=component)
     return profile
 
 

@@ -67,3 +67,6 @@ class RunResult:
     unavailable: dict[str, str] = field(default_factory=dict)  # model role -> why
     report_path: Path | None = None
     attachments: list[str] = field(default_factory=list)  # keys extract wrote back (e-mail attachments)
+    authorized: int = 0  # calls the stand-ins authorized against the template's policies (local/iam)
+    denied: list[str] = field(default_factory=list)  # calls they denied, as "<role>: <action> on <resource> (why)"
+    permissions_path: Path | None = None  # the run's IAM usage table

@@ -20,12 +20,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote_plus
 
 from functions.common import constants as c
 from local.history import Iteration, dispatched_objects, history, iterations
 from local.progress import StageProgress
 from local.results import WORK, RunResult, start_postgres
+
+if TYPE_CHECKING:
+    from local.iam.deployed import LocalDeployment
 
 ROOT = Path(__file__).resolve().parents[1]
 BUCKETS = {"ingest": "local-ingest", "staging": "local-staging", "failed": "local-failed"}
@@ -63,6 +67,20 @@ def _s3_event(bucket: str, key: str, size: int, etag: str, version_id: str | Non
                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "LOCAL"}, "arn": f"arn:aws:s3:::{bucket}"},
                "object": obj},
     }]}
+
+
+def deployed_stack(moto) -> "LocalDeployment":
+    """The synthesized stack mapped onto this run's names; each function's containers sign
+    with their role's key from now on."""
+    from local import lambda_dispatch
+    from local.aws import LOCAL_ACCOUNT, LOCAL_REGION, STATE_MACHINE_STEPS, local_function_name
+    from local.iam.deployed import LocalDeployment, synthesized_template
+
+    names = {step: local_function_name(step) for step in (*STATE_MACHINE_STEPS, c.FN_FORWARDER, c.FN_DISPATCHER)}
+    deployment = LocalDeployment.from_template(synthesized_template(), buckets=BUCKETS, function_names=names,
+                                               region=LOCAL_REGION, account=LOCAL_ACCOUNT)
+    lambda_dispatch.set_role_keys(deployment.role_keys)
+    return deployment
 
 
 @dataclass
@@ -127,7 +145,11 @@ class LocalPipeline:
         os.environ[c.ENV_AWS_ENDPOINT_URL] = endpoint
         self.kafka = start_kafka(TOPIC, partitions=4)
         self._stack.callback(self.kafka.stop)
-        self.profile = start_local_profile(workers=self.model_workers)
+        # Every call from here on is authorized against the synthesized template's policies, as
+        # the deployed roles would be (local/iam): a call AWS would deny fails here too.
+        self.deployment = deployed_stack(self.moto)
+        self.profile = start_local_profile(workers=self.model_workers, names=self.deployment.model_names)
+        self.profile.runtime.authorizer = self.deployment.authorizer
         self._stack.callback(self.profile.stop)
         self.s3 = self.moto.client("s3")
         self.sfn = self.moto.client("stepfunctions")
@@ -146,7 +168,9 @@ class LocalPipeline:
         # The segments of one long object run side by side up to what one endpoint serves at once
         # (deployed, segment_max_concurrency assumes endpoints that scale out; here each role is
         # one container of `workers` workers on this machine's CPUs).
-        self.arn = setup_pipeline(self.moto, segment_concurrency=self.profile.workers)
+        self.arn = setup_pipeline(self.moto, segment_concurrency=self.profile.workers,
+                                  name=self.deployment.state_machine_name)
+        self.moto.authorize(self.deployment.authorizer)
         os.environ[c.ENV_STATE_MACHINE_ARN] = self.arn
         return self
 
@@ -303,7 +327,10 @@ class LocalPipeline:
         return RunResult(work=self.work, files=files, objects=objects, iterations=found, executions=executions,
                          artefacts=artefacts, elapsed=elapsed, db_env=self.db_env,
                          unavailable=dict(self.profile.unavailable),
-                         attachments=sorted(key for key, _ in self.announced))
+                         attachments=sorted(key for key, _ in self.announced),
+                         authorized=sum(d.allowed for d in self.deployment.authorizer.decisions),
+                         denied=[f"{d.label}: {d.action} on {d.resource} ({d.reason})"
+                                 for d in self.deployment.authorizer.denials()])
 
 
 def _show(bar: StageProgress, histories: dict[str, list[dict]]) -> None:
@@ -338,9 +365,21 @@ def run_pipeline(folder: Path | None = None, work: Path = WORK, progress: bool =
             pipeline.forward(pipeline.upload(folder, files, bar), bar)
             pipeline.process(len(files), bar)
         result = pipeline.result(files)
+        result.permissions_path = work / "permissions.md"
+        write_permissions(result.permissions_path, pipeline.deployment.authorizer)
     result.report_path = report_path or work / "report.html"
     report.write_html(result.report_path, report.file_reports(result), report.run_meta(result))
     return result
+
+
+def write_permissions(path: Path, authorizer) -> None:
+    """The run's IAM usage, role by role (docs/permissions.md is this table for the sample set)."""
+    from local.iam.usage import usage_table
+
+    path.write_text("# Permissions the local run used\n\nEvery call of the run, authorized against the "
+                    "synthesized template's policies (`local/iam/`), by role and action; one object or "
+                    "execution is shown as its prefix or state machine. Made by `make run`.\n\n"
+                    + usage_table(authorizer), encoding="utf-8")
 
 
 def _prepare_folder(folder: Path | None, work: Path) -> Path:
@@ -364,6 +403,9 @@ def run(folder: Path | None) -> int:
         result = run_pipeline(folder)
     files = report.file_reports(result)
     report.print_summary(files, result)
+    print(f"IAM: {result.authorized} calls authorized against the template's policies, "
+          f"{len(result.denied)} denied" + "".join(f"\n  denied: {d}" for d in result.denied[:10]))
+    print(f"permissions: {result.permissions_path}")
     print(f"handler logs: {log_path}\nreport:       {result.report_path}\n"
           f"search:       .venv/bin/python -m local search \"your words\"")
     executions_ok = sum(e["status"] == "SUCCEEDED" for e in result.executions)

@@ -39,7 +39,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import unquote, urlsplit
 
 # InvokeEndpoint Body: "Length Constraints: Maximum length of 6291456".
@@ -110,6 +110,9 @@ class SageMakerRuntime:
         self.max_payload_bytes = max_payload_bytes
         self.max_concurrent = max_concurrent
         self.interceptor: Callable[[str, bytes], Optional[str]] | None = None
+        # local.iam.Authorizer: when set, InvokeEndpoint is authorized against the template's
+        # policies before anything else, as SageMaker does (403 AccessDeniedException).
+        self.authorizer: Any = None
         self._endpoints: dict[str, _Endpoint] = {}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -187,6 +190,20 @@ class SageMakerRuntime:
         self.stop()
 
     # -- InvokeEndpoint ----------------------------------------------------------------
+    def authorized(self, authorization: str, name: str, component: Optional[str]) -> Optional[Reply]:
+        """None when the signer may invoke `name` (and `component`), else the 403 SageMaker answers."""
+        if self.authorizer is None:
+            return None
+        from local.iam.authorizer import AccessDenied
+        from local.iam.wire import sagemaker_calls, signer
+
+        try:
+            self.authorizer.check(signer({"Authorization": authorization}),
+                                  sagemaker_calls(name, component, self.authorizer.region, self.authorizer.account))
+        except AccessDenied as denied:
+            return _error(403, "AccessDeniedException", str(denied))
+        return None
+
     def invoke(self, name: str, body: bytes, content_type: str | None, accept: str | None,
                component: str | None = None) -> Reply:
         endpoint = self._endpoints.get(name)
@@ -273,8 +290,11 @@ def _handler_for(gateway: SageMakerRuntime):
             if len(parts) != 3 or parts[0] != "endpoints" or parts[2] != "invocations":
                 reply = _error(404, "UnknownOperationException", f"no operation at {self.path}")
             else:
-                reply = gateway.invoke(unquote(parts[1]), body, self.headers.get("Content-Type"),
-                                       self.headers.get("Accept"), self.headers.get(COMPONENT_HEADER))
+                reply = gateway.authorized(self.headers.get("Authorization", ""), unquote(parts[1]),
+                                           self.headers.get(COMPONENT_HEADER))
+                if reply is None:
+                    reply = gateway.invoke(unquote(parts[1]), body, self.headers.get("Content-Type"),
+                                           self.headers.get("Accept"), self.headers.get(COMPONENT_HEADER))
             self.send_response(reply.status)
             for name, value in {**reply.headers, "x-amzn-RequestId": "local"}.items():
                 self.send_header(name, value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import io
 import os
 import tarfile
@@ -83,6 +84,16 @@ def package_model(role: str, out_dir: str | os.PathLike, weights_dir: str | os.P
     """
     folder = spec(role).folder
     return write_tar_gz(entries_for(folder, weights_dir), Path(out_dir) / role / "model.tar.gz")
+
+
+def archive_digest(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of the archive at ``path``: with the byte-identical archives above, the same
+    inputs give the same digest, so it can name the artefact's S3 key (a new artefact, a new key)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _download(model_id: str, target: Path) -> Path:

@@ -23,6 +23,8 @@ from functions.common.constants import (
     UNSUPPORTED,
 )
 from functions.common.errors import RETRYABLE_ERROR_NAMES, ModelNoCapacityError
+from functions.processing.segments import MAX_SEGMENTS
+from step_functions import budget
 
 ASL_PATH = Path(__file__).with_name("pipeline.asl.json")
 
@@ -38,6 +40,9 @@ DEFAULT_MAX_CONCURRENCY = 8
 # Segments of one long object extracted at a time (segment_max_concurrency in cdk.json).
 DEFAULT_SEGMENT_CONCURRENCY = 10
 SEGMENTED_MODALITIES = ("video", "audio", "document")
+# A segment's child execution: Standard, as its retries (a model scaled to zero waits ~28 minutes)
+# outlast Express's 5 minutes (step_functions/budget.py, worst_case_seconds).
+SEGMENT_EXECUTION_TYPE = "STANDARD"
 # Seconds a task may run; a little above the Lambda timeout so the Lambda's own timeout
 # error (retryable by us or not) is what Step Functions sees first.
 TASK_TIMEOUT_SECONDS = 960
@@ -157,8 +162,13 @@ def _iteration(modality: str) -> dict[str, Any]:
 
 def _segment_states(modality: str, extract: dict[str, Any]) -> dict[str, Any]:
     """A long object (extract answered with `segments`): extract each segment, side by side,
-    each retried alone; then extract assembles them and the iteration goes on to generate.
-    (functions/processing/segments.py)"""
+    each retried alone in a child execution of its own (a Distributed Map); then extract
+    assembles them and the iteration goes on to generate. (functions/processing/segments.py)
+
+    A segment that fails for good fails its child execution; with no tolerated failures the Map
+    Run then fails with States.ExceedToleratedFailureThreshold, which the Catch records as the
+    object's extract failure.
+    https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html"""
     after = extract["Next"]
     extract["Next"] = _name(modality, "segmented?")
     segment = _task(modality, STEP_EXTRACT, None, None)
@@ -177,7 +187,7 @@ def _segment_states(modality: str, extract: dict[str, Any]) -> dict[str, Any]:
         },
         _name(modality, "extract segments"): {
             "Type": "Map",
-            "Comment": f"one iteration per segment of a long {modality} object",
+            "Comment": f"one child execution per segment of a long {modality} object",
             "ItemsPath": "$.segments",
             "ItemSelector": {
                 "object.$": "$.object",
@@ -185,8 +195,11 @@ def _segment_states(modality: str, extract: dict[str, Any]) -> dict[str, Any]:
                 "segment.$": "$$.Map.Item.Value",
             },
             "MaxConcurrency": DEFAULT_SEGMENT_CONCURRENCY,
+            # Distributed: each segment is a child execution with a history of its own. Inline, every
+            # segment's events (all its retries included) went into the batch execution's history,
+            # which holds 25,000 at most (step_functions/budget.py).
             "ItemProcessor": {
-                "ProcessorConfig": {"Mode": "INLINE"},
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": SEGMENT_EXECUTION_TYPE},
                 "StartAt": _name(modality, "extract segment"),
                 "States": {_name(modality, "extract segment"): segment},
             },
@@ -201,6 +214,32 @@ def _segment_states(modality: str, extract: dict[str, Any]) -> dict[str, Any]:
 
 def segment_map_name(modality: str) -> str:
     return _name(modality, "extract segments")
+
+
+def history_events(definition: dict[str, Any], objects: int, segments: int = MAX_SEGMENTS) -> dict[str, int]:
+    """Worst-case history events (step_functions/budget.py) of one batch execution carrying
+    `objects` objects, every long one in `segments` segments, and of one segment's child
+    execution (0 when the segments run inline). All objects of one modality is the worst split
+    (each Map's cost grows by the same amount per object): the maximum over modalities.
+
+    Returns {"execution": ..., "segment_child": ...}.
+    """
+    modalities = (*MODALITIES, UNSUPPORTED)
+    execution = 0
+    for busy in modalities:
+        items = {map_state_name(m): (objects if m == busy else 0) for m in modalities}
+        items.update({segment_map_name(m): segments for m in SEGMENTED_MODALITIES})
+        execution = max(execution, budget.worst_case_events(definition, items))
+    children = [budget.worst_case_events(state["ItemProcessor"], {})
+                for state in budget.distributed_maps(definition).values()]
+    return {"execution": execution, "segment_child": max(children, default=0)}
+
+
+def history_cost(definition: dict[str, Any], segments: int = MAX_SEGMENTS) -> tuple[int, int]:
+    """(events of an execution with no object, events each object adds) in the worst case:
+    the batch execution's history is at most first + objects x second."""
+    fixed = history_events(definition, 0, segments)["execution"]
+    return fixed, history_events(definition, 1, segments)["execution"] - fixed
 
 
 def build() -> dict[str, Any]:

@@ -38,7 +38,7 @@ def suppress(construct: IConstruct, rule: str, reason: str, applies_to: Sequence
 
 # Singleton functions CDK itself adds at stack level, by construct-id prefix.
 _CDK_SINGLETONS = {
-    "Custom::CDKBucketDeployment": "CDK BucketDeployment handler (copies dags/ into the MWAA bucket)",
+    "Custom::CDKBucketDeployment": "CDK BucketDeployment handler (copies dags/ into the MWAA bucket and each model.tar.gz into the model-artefact bucket)",
     "BucketNotificationsHandler": "CDK handler that configures the ingest bucket's event notifications",
     "AWS679f53fac002430cb0da5b7982bd2287": "CDK AwsCustomResource handler (reads the MSK bootstrap brokers)",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -26,7 +26,15 @@ def pipeline_state_machine(
     key: kms.IKey,
     timeout: Duration = Duration.hours(24),
 ) -> sfn.StateMachine:
-    """A Standard state machine from an ASL string with `${...}` DefinitionSubstitutions."""
+    """A Standard state machine from an ASL string with `${...}` DefinitionSubstitutions, named
+    `state_machine_name(scope, construct_id)`.
+
+    The name is explicit because CDK builds the `kms:EncryptionContext:aws:states:stateMachineArn`
+    condition of the role's key grant from it: without one the condition names
+    `...:stateMachine:` (an empty name), the role can neither encrypt nor decrypt its own
+    execution data, and every execution fails
+    (https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html).
+    """
     log_group = logs.LogGroup(
         scope,
         f"{construct_id}Logs",
@@ -36,6 +44,7 @@ def pipeline_state_machine(
     return sfn.StateMachine(
         scope,
         construct_id,
+        state_machine_name=state_machine_name(scope, construct_id),
         definition_body=sfn.DefinitionBody.from_string(definition),
         definition_substitutions=dict(substitutions),
         state_machine_type=sfn.StateMachineType.STANDARD,
@@ -49,6 +58,18 @@ def pipeline_state_machine(
             include_execution_data=False,
         ),
     )
+
+
+MAX_NAME = 80  # https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html
+
+
+def state_machine_name(scope: Construct, construct_id: str) -> str:
+    """`<stack name>-<scope id><construct id>` (for example MultimodalPipeline-OrchestrationStateMachine),
+    within Step Functions' 80 characters. Raises ValueError when the stack name leaves no room."""
+    name = f"{Stack.of(scope).stack_name}-{scope.node.id}{construct_id}"
+    if len(name) > MAX_NAME:
+        raise ValueError(f"state machine name {name!r} is longer than {MAX_NAME} characters: shorten the stack name")
+    return name
 
 
 # Step Functions encrypts execution data with the state machine's customer-managed key under this

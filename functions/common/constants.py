@@ -137,9 +137,13 @@ OUTPUT_DASHBOARD = "DashboardName"
 OUTPUT_MWAA_WEBSERVER = "AirflowWebServerUrl"
 OUTPUT_BACKFILL_STATE_MACHINE_ARN = "BackfillStateMachineArn"
 OUTPUT_SEARCH_URL = "SearchFunctionUrl"
+OUTPUT_SEARCH_CALLER_POLICY = "SearchCallerPolicyArn"
 
 # --- Step Functions limits we design for ---------------------------------------
 # https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html (256 KiB payload)
 MAX_STATE_PAYLOAD_BYTES = 256 * 1024
 # https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html (name <= 80)
 MAX_EXECUTION_NAME = 80
+# https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html (Standard: 25,000 events
+# in one execution's history; the event that would pass it fails the execution with States.Runtime)
+MAX_HISTORY_EVENTS = 25_000

@@ -4,7 +4,8 @@ Environment (names in functions/common/constants.py):
 * SEARCH_BUCKETS (required): JSON list of the buckets whose objects results may name: the
   pipeline's ingest bucket(s). Rows of any other bucket are never returned.
 * SEARCH_ACCESS (optional): JSON {IAM principal ARN pattern: [key prefixes]}. Unset or {}: every
-  caller the function URL lets in (IAM: `lambda:InvokeFunctionUrl` on this function) may search
+  caller the function URL lets in (IAM: `lambda:InvokeFunctionUrl` and `lambda:InvokeFunction`
+  via the URL on this function: the stack's SearchCallerPolicyArn output) may search
   the whole of SEARCH_BUCKETS, so grant that permission only to principals that may read those
   buckets. Set: a caller whose ARN (the function URL's requestContext.authorizer.iam.userArn;
   for a role session `arn:aws:sts::<account>:assumed-role/<role>/<session>`) matches a pattern

@@ -14,14 +14,33 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence, TypeVar
 
-from functions.common.constants import MAX_EXECUTION_NAME, MAX_STATE_PAYLOAD_BYTES, MODALITIES, UNSUPPORTED
+from functions.common.constants import (
+    MAX_EXECUTION_NAME,
+    MAX_HISTORY_EVENTS,
+    MAX_STATE_PAYLOAD_BYTES,
+    MODALITIES,
+    UNSUPPORTED,
+)
 from functions.common.events import ExecutionInput, ObjectRef
 from functions.streaming.msk_batch import Coordinates, DecodedRecord
 
 # Inputs stay far below the 256 KiB state payload limit, and the execution's output (one
 # StoreResult per object, collected by the Maps) stays below it too.
 MAX_EXECUTION_INPUT_BYTES = MAX_STATE_PAYLOAD_BYTES // 4
-MAX_OBJECTS_PER_EXECUTION = 100
+
+# History events one batch execution can write in the worst case (every Task uses all its
+# retries and takes the longest path, a long object's segments run as child executions of their
+# own): EXECUTION_FIXED_EVENTS + objects x EXECUTION_EVENTS_PER_OBJECT. Computed from the
+# definition by step_functions.definition.history_cost (this module ships without it) and pinned
+# to it by tests/unit/streaming/test_executions.py; regenerate both when the definition changes.
+EXECUTION_FIXED_EVENTS = 30
+EXECUTION_EVENTS_PER_OBJECT = 346
+# Headroom under the 25,000-event quota (an execution that passes it fails with every object in
+# it): a tenth, for events the count above cannot foresee.
+HISTORY_EVENTS_BUDGET = MAX_HISTORY_EVENTS * 9 // 10
+# The most objects one execution carries: what the history budget allows, and never more than
+# 100 (a failed execution is redone whole: smaller ones waste less).
+MAX_OBJECTS_PER_EXECUTION = min(100, (HISTORY_EVENTS_BUDGET - EXECUTION_FIXED_EVENTS) // EXECUTION_EVENTS_PER_OBJECT)
 _MODALITY_ORDER = {m: i for i, m in enumerate((*MODALITIES, UNSUPPORTED))}
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _DIGEST_CHARS = 64

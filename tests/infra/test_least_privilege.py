@@ -107,7 +107,10 @@ def test_only_the_database_users_may_connect_to_it(template_json):
 
 
 def test_only_the_dispatcher_and_the_backfill_start_pipeline_executions(template_json):
-    assert who(template_json, r"states:StartExecution", PIPELINE_STATE_MACHINE) == {"dispatcher", "reprocess", "mwaa"}
+    # and the pipeline's own role: its Distributed Map starts each long object's segments as
+    # child executions of the same machine (step_functions/definition.py).
+    assert who(template_json, r"states:StartExecution", PIPELINE_STATE_MACHINE) == {
+        "dispatcher", "reprocess", "mwaa", "state_machine"}
 
 
 def test_only_the_steps_that_stage_data_may_write_the_staging_area(template_json):

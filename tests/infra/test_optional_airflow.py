@@ -43,6 +43,9 @@ def test_no_airflow_and_none_of_its_endpoints_or_secrets(without_airflow, templa
     assert not _of_type(template, "AWS::MWAA::Environment")
     services = json.dumps([r["Properties"]["ServiceName"] for r in _of_type(template, "AWS::EC2::VPCEndpoint").values()])
     assert "airflow" not in services
+    # Logs and KMS endpoints serve only MWAA's workers: Lambda ships the functions' logs, and S3
+    # and Step Functions call KMS on the caller's behalf.
+    assert ".logs" not in services and ".kms" not in services, services
     assert not [k for k in _of_type(template, "AWS::SecretsManager::Secret") if "Airflow" in k or "DbConnection" in k]
     assert c.OUTPUT_MWAA_WEBSERVER not in template["Outputs"]
     assert c.OUTPUT_BACKFILL_STATE_MACHINE_ARN in template["Outputs"]
@@ -69,7 +72,13 @@ def test_the_reconciliation_is_scheduled_on_the_backfill_state_machine(without_a
     statements = [s for p in _of_type(template, "AWS::IAM::Policy").values()
                   if {"Ref": role_id} in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
     actions = sorted(a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
-    assert actions == ["kms:GenerateDataKey", "states:StartExecution"]
+    # Decrypt too: the Scheduler's StartExecution reads under the machine's key; both key uses
+    # are limited to that machine's executions by the encryption context.
+    assert actions == ["kms:Decrypt", "kms:GenerateDataKey", "states:StartExecution"]
+    for statement in statements:
+        if statement["Action"] in ("kms:Decrypt", "kms:GenerateDataKey"):
+            [context] = statement["Condition"]["StringEquals"].values()
+            assert context == {"Ref": machine_id}
 
 
 def test_without_airflow_the_template_is_nag_and_lint_clean(without_airflow):

@@ -59,8 +59,9 @@ def test_each_model_is_an_inference_component_whose_copies_scale_to_zero_and_bac
         spec = component["Properties"]["Specification"]
         assert spec["ComputeResourceRequirements"]["MinMemoryRequiredInMb"] > 0
         assert component["Properties"]["RuntimeConfig"]["CopyCount"] == 1
+        name = component["Properties"]["InferenceComponentName"]
         [(target_id, target)] = [(k, t) for k, t in targets.items()
-                                 if logical_id in json.dumps(t["Properties"]["ResourceId"])]
+                                 if t["Properties"]["ResourceId"] == f"inference-component/{name}"]
         assert target["Properties"]["ScalableDimension"] == "sagemaker:inference-component:DesiredCopyCount"
         assert target["Properties"]["MinCapacity"] == 0
         own = {k: p for k, p in policies.items() if _ref_id(p["Properties"]["ScalingTargetId"]) == target_id}
@@ -73,7 +74,7 @@ def test_each_model_is_an_inference_component_whose_copies_scale_to_zero_and_bac
         # The alarm that starts a copy: NoCapacityInvocationFailures of this component.
         [wake] = [a["Properties"] for a in alarms.values()
                   if a["Properties"].get("MetricName") == "NoCapacityInvocationFailures"
-                  and logical_id in json.dumps(a["Properties"]["Dimensions"][0]["Value"])]
+                  and a["Properties"]["Dimensions"][0]["Value"] == name]
         assert wake["Dimensions"][0]["Name"] == "InferenceComponentName"
         assert wake["Threshold"] == 1 and wake["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert [_ref_id(a) for a in wake["AlarmActions"]] == [step_id]

@@ -62,3 +62,20 @@ def test_search_role_may_invoke_only_the_embedding_endpoints_and_connect_as_the_
     assert endpoints == {"TextEmbedding", "ImageEmbedding"}
     [connect] = [s for s in statements if s["Action"] == "rds-db:connect"]
     assert c.DB_APP_USER in json.dumps(connect["Resource"])
+
+
+def test_the_caller_policy_grants_both_actions_a_function_url_needs(template_json):
+    """Since October 2025 an AWS_IAM function URL needs lambda:InvokeFunctionUrl and
+    lambda:InvokeFunction (via the URL); with the first alone a caller gets 403
+    (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html)."""
+    logical_id, _ = _search_function(template_json)
+    output = template_json["Outputs"][c.OUTPUT_SEARCH_CALLER_POLICY]["Value"]
+    policy = template_json["Resources"][output["Ref"]]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    by_action = {s["Action"]: s for s in statements}
+    assert set(by_action) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    for statement in statements:
+        assert statement["Resource"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+    assert by_action["lambda:InvokeFunction"]["Condition"] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
+    assert by_action["lambda:InvokeFunctionUrl"]["Condition"] == {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}

@@ -49,6 +49,8 @@ _NO_RESOURCE_LEVEL = {
     # Step Functions vended-log delivery (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html)
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    # MWAA's execution role: an account-level read (https://docs.aws.amazon.com/mwaa/latest/userguide/mwaa-create-role.html)
+    "s3:GetAccountPublicAccessBlock",
 }
 
 

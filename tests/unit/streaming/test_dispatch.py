@@ -115,11 +115,11 @@ def test_a_retryable_start_error_hands_every_record_of_the_execution_back(load_e
 
 
 def test_a_throttled_execution_hands_back_its_records_and_later_ones_only():
-    event = _batch_of(2 * MAX_OBJECTS_PER_EXECUTION + 50)  # three executions: 100, 100, 50 objects
+    event = _batch_of(2 * MAX_OBJECTS_PER_EXECUTION + 50)  # three executions: full, full, 50 objects
     sfn = FakeSfn(fail_calls={2: (_client_error("ThrottlingException"), False)})
     result = _run(event, sfn)
     assert len(result.started) == 1 and sfn.calls == 2  # the third was not attempted
-    assert _identifiers(result) == [(f"{TOPIC}-0", o) for o in range(MAX_OBJECTS_PER_EXECUTION, 250)]
+    assert _identifiers(result) == [(f"{TOPIC}-0", o) for o in range(MAX_OBJECTS_PER_EXECUTION, 2 * MAX_OBJECTS_PER_EXECUTION + 50)]
 
 
 def test_a_partial_retry_plans_the_same_execution_names_and_starts_nothing_twice():

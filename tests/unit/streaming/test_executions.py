@@ -84,3 +84,20 @@ def test_names_stay_the_same_across_releases():
         "v1-1d5d2bcc1dd5f7376968e3724e3bca23e7ac2983d8f9618ee6aca1aa692c712d",
         "v1-66462a1d75042940ca7812ce28ec4c2d0fcb27a2718fb912d9270e648b4d1a39",
     ]
+
+
+def test_objects_per_execution_are_bounded_by_the_history_budget():
+    """MAX_OBJECTS_PER_EXECUTION follows from the worst-case history of one execution
+    (pinned to the definition in tests/infra/test_history_budget.py)."""
+    from functions.streaming.executions import (
+        EXECUTION_EVENTS_PER_OBJECT,
+        EXECUTION_FIXED_EVENTS,
+        HISTORY_EVENTS_BUDGET,
+        MAX_OBJECTS_PER_EXECUTION,
+    )
+
+    records = [_record(i, key=f"k{i}.pdf", modality="document") for i in range(2 * MAX_OBJECTS_PER_EXECUTION + 1)]
+    planned = plan_executions(records, "v1")
+
+    assert [len(p.input.document) for p in planned] == [MAX_OBJECTS_PER_EXECUTION, MAX_OBJECTS_PER_EXECUTION, 1]
+    assert EXECUTION_FIXED_EVENTS + MAX_OBJECTS_PER_EXECUTION * EXECUTION_EVENTS_PER_OBJECT <= HISTORY_EVENTS_BUDGET

@@ -1,0 +1,91 @@
+"""A WSGI gateway in front of moto's server that says no where AWS would: it reads who signed
+each request and what it asks for (local/iam/wire.py), lets the `Authorizer` decide, and answers
+a denied request with the service's own AccessDenied error, in the service's protocol, before
+moto sees it. Requests of services the pipeline's roles never call pass through unchecked.
+"""
+from __future__ import annotations
+
+import io
+import json
+from typing import Any, Callable, Iterable, Optional
+from xml.sax.saxutils import escape
+
+from local.iam.authorizer import AccessDenied, Authorizer
+from local.iam.wire import Call, lambda_calls, s3_calls, signer, stepfunctions_calls
+
+WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+def _service(environ: dict) -> str:
+    """The signing name in the SigV4 credential scope (s3, states, lambda, ...)."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+        return scope[3]
+    except IndexError:
+        return ""
+
+
+def _headers(environ: dict) -> dict[str, str]:
+    headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+    headers["Authorization"] = environ.get("HTTP_AUTHORIZATION", "")
+    return headers
+
+
+class AuthorizingGateway:
+    """`AuthorizingGateway(moto_app, authorizer)` is itself a WSGI application."""
+
+    def __init__(self, app: WsgiApp, authorizer: Optional[Authorizer], region: str, account: str) -> None:
+        self.app, self.authorizer, self.region, self.account = app, authorizer, region, account
+
+    def calls(self, environ: dict, body: bytes) -> tuple[str, list[Call]]:
+        service = _service(environ)
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
+        if service == "s3":
+            return service, s3_calls(method, path, environ.get("QUERY_STRING", ""), _headers(environ))
+        if service == "states":
+            return service, stepfunctions_calls(environ.get("HTTP_X_AMZ_TARGET", ""), body)
+        if service == "lambda":
+            return service, lambda_calls(method, path, self.region, self.account)
+        return service, []
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if self.authorizer is None:
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        stream = environ["wsgi.input"]
+        body = stream.read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        service, calls = self.calls(environ, body)
+        if calls:
+            try:
+                self.authorizer.check(signer({"Authorization": environ.get("HTTP_AUTHORIZATION", "")}), calls)
+            except AccessDenied as denied:
+                return _denied(service, denied, start_response)
+        return self.app(environ, start_response)
+
+
+def _denied(service: str, denied: AccessDenied, start_response: Callable) -> list[bytes]:
+    """AccessDenied as each protocol returns it (S3: XML; JSON protocols: __type + message)."""
+    message = str(denied)
+    if service == "s3":
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                f"<Message>{escape(message)}</Message></Error>").encode()
+        start_response("403 Forbidden", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+        return [body]
+    kind = "AccessDeniedException"
+    if service == "lambda":
+        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", kind)]
+    else:
+        headers = [("Content-Type", "application/x-amz-json-1.0")]
+    body = json.dumps({"__type": kind, "message": message, "Message": message}).encode()
+    start_response("403 Forbidden" if service != "states" else "400 Bad Request",
+                   headers + [("Content-Length", str(len(body)))])
+    return [body]
+
+
+def serve(app: Any, host: str, port: int):
+    """A threaded werkzeug server for `app` (as moto's ThreadedMotoServer makes one)."""
+    from werkzeug.serving import make_server
+
+    return make_server(host, port, app, threaded=True)
