@@ -8,7 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from aws_cdk import Arn, ArnFormat, Aws, Duration, Fn, RemovalPolicy, SecretValue, Stack
+from aws_cdk import Aws, Duration, Fn, RemovalPolicy, SecretValue
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -26,7 +26,12 @@ from cdk_app.database import Database
 from cdk_app.house.log_retention import retention
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.house.python_function import PipelineFunction, PipelineLayers
-from cdk_app.house.state_machine import grant_start_execution, key_use_statement, pipeline_state_machine
+from cdk_app.house.state_machine import (
+    grant_child_executions,
+    grant_start_execution,
+    key_use_statement,
+    pipeline_state_machine,
+)
 from cdk_app.network import Network
 from cdk_app.storage import Storage
 from functions.common import constants as c
@@ -152,28 +157,7 @@ class BackfillStateMachine(Construct):
             actions=["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
             resources=[storage.staging_bucket.arn_for_objects(f"{names.RESULTS_PREFIX}/*")]))
         storage.key.grant_encrypt_decrypt(sm_role)
-        # A Distributed Map starts, watches and stops child executions of its own state machine.
-        # In a separate policy: the state machine depends on its role's default policy, and
-        # this one names the state machine, so it cannot live there without a cycle.
-        # https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html
-        stack = Stack.of(self)
-        own = stack.format_arn(service="states", resource="stateMachine",
-                               resource_name=self.state_machine.state_machine_name,
-                               arn_format=ArnFormat.COLON_RESOURCE_NAME)
-        children = stack.format_arn(service="states", resource="execution",
-                                    resource_name=f"{self.state_machine.state_machine_name}/*",
-                                    arn_format=ArnFormat.COLON_RESOURCE_NAME)
-        child_policy = iam.Policy(self, "ChildExecutions", roles=[sm_role], statements=[
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[own]),
-            key_use_statement("kms:GenerateDataKey", storage.key, own),
-            iam.PolicyStatement(actions=["states:DescribeExecution", "states:StopExecution"], resources=[children]),
-        ])
-        suppress(child_policy, "AwsSolutions-IAM5",
-                 "Distributed Map child executions of this state machine only (execution:<its name>/*); "
-                 "their ids are generated at run time "
-                 "(https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html).",
-                 [{"regex": "/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-                            "<BackfillBatchesStateMachine[A-Za-z0-9]+\\.Name>\\/\\*$/"}])
+        grant_child_executions(self, self.state_machine, storage.key)
         suppress(self.state_machine, "AwsSolutions-IAM5",
                  "lambda:InvokeFunction on the batch function's ARN and its versions (ARN:*); ResultWriter "
                  "objects under backfill-results/ in the staging bucket; KMS data-key actions on our key; "

@@ -23,7 +23,6 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import Duration
@@ -149,21 +148,9 @@ class Models(Construct):
     def _artefact_store(self, config: PipelineConfig, storage: Storage, largest_archive_bytes: int) -> None:
         """The bucket the archives are copied into (content-addressed keys, written once by the
         bucket deployment, read by each model's execution role under its own prefix)."""
-        self.artefact_bucket = s3.Bucket(
-            self,
-            "Artefacts",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=storage.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=storage.access_logs_bucket,
-            server_access_logs_prefix="models/",
-            # Nothing here that a deploy cannot rebuild: emptied and removed with the stack.
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=True,
-        )
+        # Nothing here that a deploy cannot rebuild: emptied and removed with the stack.
+        self.artefact_bucket = storage.private_bucket(self, "Artefacts", "models/", RemovalPolicy.DESTROY,
+                                                      auto_delete_objects=True)
         checkov.skip(self.artefact_bucket, "CKV_AWS_21",
                      "Content-addressed keys (models/<role>/<sha-256>/model.tar.gz) written once by the deploy; "
                      "a changed archive is a new key, so versions would never hold anything.")

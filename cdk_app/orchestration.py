@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -11,7 +11,7 @@ from cdk_app.config import PipelineConfig
 from cdk_app.database import Database
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.house.python_function import PipelineFunction, PipelineLayers
-from cdk_app.house.state_machine import key_use_statement, pipeline_state_machine
+from cdk_app.house.state_machine import grant_child_executions, pipeline_state_machine
 from cdk_app.models import Models
 from cdk_app.network import Network
 from cdk_app.storage import Storage
@@ -133,35 +133,9 @@ class Orchestration(Construct):
         )
         for fn in f.values():
             fn.function.grant_invoke(self.state_machine)
-        self._grant_child_executions(storage)
+        # A long object's segments run as child executions of this machine (a Distributed Map).
+        grant_child_executions(self, self.state_machine, storage.key)
         suppress(self.state_machine, "AwsSolutions-IAM5",
                  "lambda:InvokeFunction on the pipeline functions' ARNs and their versions (ARN:*), "
                  "and X-Ray/log delivery actions that have no resource-level permissions.",
                  [{"regex": "/^Resource::<Orchestration[A-Za-z0-9]+\\.Arn>:\\*$/"}, "Resource::*"])
-
-    def _grant_child_executions(self, storage: Storage) -> None:
-        """A long object's segments run as child executions of this state machine (a Distributed
-        Map, step_functions/definition.py): its role starts executions of itself (encrypting their
-        input with its key) and describes and stops them.
-        https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html
-
-        The ARNs are built from the machine's name (explicit, so known before it exists), in a policy
-        of their own: through its ARN, or in the role's default policy, which the machine depends
-        on, they would make a circular dependency."""
-        stack = Stack.of(self)
-        name = self.state_machine.state_machine_name
-        own = stack.format_arn(service="states", resource="stateMachine", resource_name=name,
-                               arn_format=ArnFormat.COLON_RESOURCE_NAME)
-        children = stack.format_arn(service="states", resource="execution", resource_name=f"{name}/*",
-                                    arn_format=ArnFormat.COLON_RESOURCE_NAME)
-        policy = iam.Policy(self, "ChildExecutions", roles=[self.state_machine.role], statements=[
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[own]),
-            key_use_statement("kms:GenerateDataKey", storage.key, own),
-            iam.PolicyStatement(actions=["states:DescribeExecution", "states:StopExecution"], resources=[children]),
-        ])
-        suppress(policy, "AwsSolutions-IAM5",
-                 "Distributed Map child executions of this state machine only (execution:<its name>/*); "
-                 "their ids are generated at run time "
-                 "(https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html).",
-                 [{"regex": "/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-                            "<OrchestrationStateMachine[A-Za-z0-9]+\\.Name>\\/\\*$/"}])

@@ -119,8 +119,15 @@ class Storage(Construct):
 
     def _bucket(self, construct_id: str, log_prefix: str, removal: RemovalPolicy, *, versioned: bool = False,
                 lifecycle: list[s3.LifecycleRule] | None = None) -> s3.Bucket:
+        return self.private_bucket(self, construct_id, log_prefix, removal, versioned=versioned, lifecycle=lifecycle)
+
+    def private_bucket(self, scope: Construct, construct_id: str, log_prefix: str, removal: RemovalPolicy, *,
+                       versioned: bool = False, lifecycle: list[s3.LifecycleRule] | None = None,
+                       auto_delete_objects: bool = False) -> s3.Bucket:
+        """A bucket of the pipeline in `scope`: encrypted with its key, no public access, TLS only,
+        bucket-owner objects, access logs under `log_prefix` in the access-log bucket."""
         return s3.Bucket(
-            self,
+            scope,
             construct_id,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
@@ -133,4 +140,5 @@ class Storage(Construct):
             server_access_logs_prefix=log_prefix,
             lifecycle_rules=lifecycle,
             removal_policy=removal,
+            auto_delete_objects=auto_delete_objects,
         )

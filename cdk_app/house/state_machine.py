@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -14,6 +14,7 @@ from constructs import Construct
 
 from cdk_app.config import PipelineConfig
 from cdk_app.house.log_retention import retention
+from cdk_app.house.nag import suppress
 
 
 def pipeline_state_machine(
@@ -90,3 +91,32 @@ def grant_start_execution(machine: sfn.StateMachine, key: kms.IKey, grantee: iam
     machine.grant_start_execution(grantee)
     grantee.grant_principal.add_to_principal_policy(
         key_use_statement("kms:GenerateDataKey", key, machine.state_machine_arn))
+
+
+def grant_child_executions(scope: Construct, machine: sfn.StateMachine, key: kms.IKey) -> iam.Policy:
+    """A Distributed Map runs its items as child executions of its own state machine: the
+    machine's role starts executions of itself (encrypting their input under the machine's
+    context) and describes and stops them.
+    https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html
+
+    The ARNs are built from the machine's (explicit) name, in a policy of its own (`ChildExecutions`
+    in `scope`): the machine depends on its role's default policy, so naming the machine there
+    would make a circular dependency."""
+    stack = Stack.of(scope)
+    name = machine.state_machine_name
+    own = stack.format_arn(service="states", resource="stateMachine", resource_name=name,
+                           arn_format=ArnFormat.COLON_RESOURCE_NAME)
+    children = stack.format_arn(service="states", resource="execution", resource_name=f"{name}/*",
+                                arn_format=ArnFormat.COLON_RESOURCE_NAME)
+    policy = iam.Policy(scope, "ChildExecutions", roles=[machine.role], statements=[
+        iam.PolicyStatement(actions=["states:StartExecution"], resources=[own]),
+        key_use_statement("kms:GenerateDataKey", key, own),
+        iam.PolicyStatement(actions=["states:DescribeExecution", "states:StopExecution"], resources=[children]),
+    ])
+    suppress(policy, "AwsSolutions-IAM5",
+             "Distributed Map child executions of this state machine only (execution:<its name>/*); "
+             "their ids are generated at run time "
+             "(https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html).",
+             [{"regex": "/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+                        "[^:]+\\/\\*$/"}])
+    return policy

@@ -57,12 +57,37 @@ class AuthorizingGateway:
         body = stream.read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
         service, calls = self.calls(environ, body)
+        key = signer({"Authorization": environ.get("HTTP_AUTHORIZATION", "")})
         if calls:
             try:
-                self.authorizer.check(signer({"Authorization": environ.get("HTTP_AUTHORIZATION", "")}), calls)
+                self.authorizer.check(key, calls)
             except AccessDenied as denied:
                 return _denied(service, denied, start_response)
-        return self.app(environ, start_response)
+        reads = [c for c in calls if service == "s3" and c.action in ("s3:GetObject", "s3:GetObjectVersion")]
+        if not reads:
+            return self.app(environ, start_response)
+        return self._read(environ, start_response, key, reads[0])
+
+    def _read(self, environ: dict, start_response: Callable, key: str | None, read: Call) -> Iterable[bytes]:
+        """S3 answers a read of a missing key 404 only to a caller allowed s3:ListBucket on the
+        bucket; anyone else gets 403, so that absence cannot be probed
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "Permissions")."""
+        captured: list = []
+
+        def capture(status: str, headers: list, exc_info=None):
+            captured[:] = [status, headers, exc_info]
+            return lambda data: None  # the legacy write() callable; moto returns its body instead
+
+        body = list(self.app(environ, capture))
+        status, headers, exc_info = captured
+        if status.startswith("404"):
+            bucket = read.resource.split(":::", 1)[1].split("/", 1)[0]
+            try:
+                self.authorizer.check(key, [Call("s3:ListBucket", f"arn:aws:s3:::{bucket}")])
+            except AccessDenied as denied:
+                return _denied("s3", denied, start_response)
+        start_response(status, headers, exc_info)
+        return body
 
 
 def _denied(service: str, denied: AccessDenied, start_response: Callable) -> list[bytes]:

@@ -97,3 +97,19 @@ def test_cloudwatch_alarms_may_only_decrypt_and_make_data_keys(template_json):
     alarms = _service_statements(key)["cloudwatch"]
     assert sorted(alarms["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
     assert "aws:SourceAccount" in json.dumps(alarms["Condition"])
+
+
+def test_every_service_principal_statement_of_the_key_policy_is_conditioned(template_json):
+    """A service principal acts for any account unless the statement names whose requests it
+    allows (aws:SourceAccount / aws:SourceArn, or an encryption context of this account's
+    resources): the confused-deputy conditions
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). CDK's state machine
+    logging adds delivery.logs without one; cdk_app/house/key_policy.py adds them."""
+    _, key = _key(template_json)
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    services = [s for s in statements if isinstance(s.get("Principal"), dict) and "Service" in s["Principal"]]
+    assert services
+    for statement in services:
+        keys = {k for block in statement.get("Condition", {}).values() for k in block}
+        assert keys & {"aws:SourceAccount", "aws:SourceArn", "kms:EncryptionContext:aws:logs:arn",
+                       "kms:ViaService", "kms:CallerAccount"}, statement

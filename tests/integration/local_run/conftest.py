@@ -52,6 +52,7 @@ class LocalRun:
     before: dict  # canonical dump after the first pass
     after: dict  # ... and after the second
     report_path: Path
+    deployment: object  # local.iam.deployed.LocalDeployment: the template, its policies, every decision
 
 
 @pytest.fixture(scope="module")
@@ -73,4 +74,4 @@ def local_run(tmp_path_factory) -> LocalRun:
         after = canonical_dump(pipeline.db_env)
         result = pipeline.result(files)
     report_path = report.write_html(work / "report.html", report.file_reports(result), report.run_meta(result))
-    return LocalRun(work, folder, result, first_pass, second_pass, before, after, report_path)
+    return LocalRun(work, folder, result, first_pass, second_pass, before, after, report_path, pipeline.deployment)

@@ -144,3 +144,30 @@ def test_report_renders_in_headless_chromium_without_console_errors(local_run, t
     assert dom.count('<svg class="graph"') == len(local_run.result.objects)
     console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "net::ERR" in line]
     assert not console, console
+
+
+def test_every_call_of_the_run_is_authorized_by_the_templates_policies(local_run):
+    """The stand-ins authorize each call as the deployed role (local/iam): S3 with the KMS calls
+    S3 makes for the caller, StartExecution, the state machine's Lambda invokes and key use,
+    InvokeEndpoint. A deploy-breaking grant (issue 23) would show here as a denial."""
+    decisions = local_run.deployment.authorizer.decisions
+    assert local_run.result.denied == [], local_run.result.denied[:5]
+    used = {(d.label, d.action) for d in decisions if d.allowed}
+    for expected in [("function dispatcher", "states:StartExecution"), ("function dispatcher", "kms:GenerateDataKey"),
+                     ("function extract", "s3:GetObjectVersion"), ("function extract", "kms:Decrypt"),
+                     ("function extract", "s3:PutObject"), ("function embed", "sagemaker:InvokeEndpoint"),
+                     ("function store", "s3:GetObject"), ("pipeline state machine", "lambda:InvokeFunction"),
+                     ("pipeline state machine", "kms:Decrypt")]:
+        assert expected in used, expected
+
+
+def test_no_pipeline_role_holds_a_permission_that_nothing_uses(local_run):
+    """Least privilege checked by use: each granted action of the roles the run exercises was
+    needed by a call of the run, or is used by the AWS service that runs the role
+    (local/iam/usage.py SERVICE_USED, each with its reason)."""
+    from local.iam.usage import unused_grants
+
+    deployment = local_run.deployment
+    roles = {deployment.policies.role_arn(role_id) for step, role_id in deployment.function_roles.items()
+             if step in ("extract", "generate", "embed", "store", "record_failure", "dispatcher")}
+    assert unused_grants(deployment.authorizer, roles) == {}
