@@ -9,6 +9,7 @@ from constructs import Construct
 
 from cdk_app.config import PipelineConfig
 from cdk_app.database import Database
+from cdk_app.house.bucket_access import grant_object_reads, grant_object_writes
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.house.python_function import PipelineFunction, PipelineLayers
 from cdk_app.house.state_machine import grant_child_executions, pipeline_state_machine
@@ -97,13 +98,20 @@ class Orchestration(Construct):
             self.functions[step] = fn
 
         f = self.functions
-        storage.ingest_bucket.grant_read(f[c.STEP_EXTRACT].role)
+        key = storage.key
+        # extract reads versions of uploads that may be gone since their event, and looks for an
+        # attachment before writing it (missing keys: 404, not 403).
+        grant_object_reads(storage.ingest_bucket, key, f[c.STEP_EXTRACT].role, versions=True, missing_keys=True)
         # extract writes each e-mail attachment back as an object of its own, under one prefix only
         # (functions/processing/email_message.py); its notification starts its own processing.
-        storage.ingest_bucket.grant_put(f[c.STEP_EXTRACT].role, f"{c.ATTACHMENTS_PREFIX}/*")
+        grant_object_writes(storage.ingest_bucket, key, f[c.STEP_EXTRACT].role, f"{c.ATTACHMENTS_PREFIX}/*")
+        # extract and generate read model-call checkpoints that may not exist yet
+        # (functions/processing/checkpoints.py); embed and store read only what earlier steps staged.
         for step in (c.STEP_EXTRACT, c.STEP_GENERATE, c.STEP_EMBED):
-            storage.staging_bucket.grant_read_write(f[step].role, f"{c.STAGING_PREFIX}/*")
-        storage.staging_bucket.grant_read(f[c.STEP_STORE].role, f"{c.STAGING_PREFIX}/*")
+            grant_object_reads(storage.staging_bucket, key, f[step].role, f"{c.STAGING_PREFIX}/*",
+                               missing_keys=step != c.STEP_EMBED)
+            grant_object_writes(storage.staging_bucket, key, f[step].role, f"{c.STAGING_PREFIX}/*")
+        grant_object_reads(storage.staging_bucket, key, f[c.STEP_STORE].role, f"{c.STAGING_PREFIX}/*")
         for step in (c.STEP_EXTRACT, c.STEP_STORE, c.STEP_RECORD_FAILURE):
             database.grant_connect(f[step].role)
         for step, roles in _ENDPOINTS_CALLED.items():

@@ -17,6 +17,7 @@ from constructs import Construct
 
 from cdk_app.config import PipelineConfig
 from cdk_app.house.custom_resource import function_custom_resource
+from cdk_app.house.bucket_access import grant_object_writes
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.house.python_function import PipelineFunction, PipelineLayers
 from cdk_app.house.state_machine import grant_start_execution
@@ -193,7 +194,7 @@ class Streaming(Construct):
             security_groups=[network.lambda_security_group],
         )
         grant_start_execution(state_machine, storage.key, self.dispatcher.role)
-        storage.failed_bucket.grant_put(self.dispatcher.role, f"{c.FAILED_PREFIX}/*")
+        grant_object_writes(storage.failed_bucket, storage.key, self.dispatcher.role, f"{c.FAILED_PREFIX}/*")
         self.dispatcher.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["kafka-cluster:Connect", "kafka-cluster:DescribeCluster",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from local.iam.evaluator import Request
@@ -54,6 +54,7 @@ class Decision:
     resource: str
     allowed: bool
     reason: str
+    context: Mapping[str, Any] = field(default_factory=dict)  # the request's condition keys
 
 
 class TemplateResources:
@@ -162,7 +163,7 @@ class Authorizer:
                                                    resource=call.resource, context=context))
         with self._lock:
             self.decisions.append(Decision(identity.label, identity.role_arn, call.action, call.resource,
-                                           decision.allowed, decision.reason))
+                                           decision.allowed, decision.reason, context))
         if not decision.allowed:
             raise AccessDenied(identity.role_arn, call, decision.reason)
 

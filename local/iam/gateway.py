@@ -58,6 +58,10 @@ class AuthorizingGateway:
         environ["wsgi.input"] = io.BytesIO(body)
         service, calls = self.calls(environ, body)
         key = signer({"Authorization": environ.get("HTTP_AUTHORIZATION", "")})
+        if service == "s3" and calls and not _bucket_exists(calls[-1].resource, self.account):
+            # S3 answers NoSuchBucket before it evaluates any policy (the bucket namespace is
+            # global: HeadBucket tells 404 from 403), so a missing bucket is moto's to answer.
+            return self.app(environ, start_response)
         if calls:
             try:
                 self.authorizer.check(key, calls)
@@ -88,6 +92,16 @@ class AuthorizingGateway:
                 return _denied("s3", denied, start_response)
         start_response(status, headers, exc_info)
         return body
+
+
+def _bucket_exists(resource: str, account: str) -> bool:
+    """Whether the bucket of an S3 ARN exists in moto (which holds every bucket of the run)."""
+    if not resource.startswith("arn:aws:s3:::"):
+        return True
+    from moto.s3.models import s3_backends
+
+    bucket = resource[len("arn:aws:s3:::"):].split("/", 1)[0]
+    return bucket in s3_backends.bucket_accounts  # moto's global bucket namespace
 
 
 def _denied(service: str, denied: AccessDenied, start_response: Callable) -> list[bytes]:

@@ -50,6 +50,11 @@ SERVICE_USED: dict[str, str] = {
     "kafka:DescribeClusterV2": "the MSK event source mapping reads the cluster with the function's role",
     "kafka:GetBootstrapBrokers": "the MSK event source mapping reads the cluster with the function's role",
     "sqs:SendMessage": "Lambda sends failed asynchronous invocations to the DLQ with the function's role",
+    "kafka:DescribeCluster": "the MSK event source mapping reads the cluster with the function's role",
+    "kafka:ListScramSecrets": "the MSK event source mapping reads the cluster with the function's role",
+    "kafka-cluster:DescribeClusterDynamicConfiguration": "the MSK event source mapping reads the cluster",
+    "ec2:DescribeVpcs": "the MSK event source mapping reaches the cluster's VPC with the function's role",
+    "ec2:DescribeSecurityGroups": "the MSK event source mapping reaches the cluster's VPC with the function's role",
 }
 
 _OBJECT = re.compile(r"^(arn:aws:s3:::[^/]+)/(.+)$")

@@ -17,7 +17,7 @@ def _logical_id(template: dict, kind: str, prefix: str) -> str:
     return next(lid for lid, r in template["Resources"].items() if r["Type"] == kind and lid.startswith(prefix))
 
 
-def test_template_json_policies_resolve_and_decide_as_deployed(template_json):
+def test_the_stacks_policies_resolve_and_decide_as_deployed(template_json):
     """Given the synthesized app: every role's policies resolve; the extract role reads the
     ingest bucket over TLS only, decrypts through the key policy's delegation to IAM, cannot
     delete ingested files; S3 may invoke the forwarder only for the ingest bucket."""
@@ -35,7 +35,10 @@ def test_template_json_policies_resolve_and_decide_as_deployed(template_json):
     assert not policies.authorize(Request(extract, "s3:DeleteObject", obj, tls())).allowed
 
     key = policies.resolve({"Fn::GetAtt": [_logical_id(template_json, "AWS::KMS::Key", "Storage"), "Arn"]})
-    assert policies.authorize(Request(extract, "kms:Decrypt", key)).allowed
+    via_s3 = {"kms:ViaService": f"s3.{policies.region}.amazonaws.com"}
+    assert policies.authorize(Request(extract, "kms:Decrypt", key, via_s3)).allowed
+    # only through S3: the role cannot decrypt with the key directly
+    assert not policies.authorize(Request(extract, "kms:Decrypt", key)).allowed
     monitoring = policies.role_arn(_logical_id(template_json, "AWS::IAM::Role", "DatabaseClusterMonitoringRole"))
     assert not policies.authorize(Request(monitoring, "kms:Decrypt", key)).allowed
 

@@ -82,3 +82,10 @@ def test_an_access_key_of_no_template_role_is_denied(server):
     with pytest.raises(ClientError) as denied:
         _s3(moto, "SOMEONE").get_object(Bucket=BUCKET, Key="present.txt")
     assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_a_bucket_that_does_not_exist_is_no_such_bucket_whatever_the_policies(server):
+    moto, _ = server
+    with pytest.raises(ClientError) as missing:
+        _s3(moto, "KEYREADER").get_object(Bucket="no-such-bucket-anywhere", Key="k")
+    assert missing.value.response["Error"]["Code"] == "NoSuchBucket"

@@ -36,12 +36,16 @@ def test_execution_name_depends_only_on_the_objects_and_version(core):
     assert len(name) <= 80 and name.replace("-", "").replace("_", "").isalnum()
 
 
-def test_plan_cuts_large_sets_into_executions_of_at_most_100_objects(core):
+def test_plan_cuts_large_sets_into_executions_within_the_history_budget(core):
+    from functions.streaming.executions import MAX_OBJECTS_PER_EXECUTION
+
     refs = [_ref(core, f"k/{i:04d}.txt") for i in range(250)]
 
     planned = core.plan(refs, "v")
 
-    assert [len(execution_input.text) for _, execution_input in planned] == [100, 100, 50]
+    # 64 objects: the most whose worst-case history stays within the 25,000-event quota (issue 23)
+    assert MAX_OBJECTS_PER_EXECUTION == 64
+    assert [len(execution_input.text) for _, execution_input in planned] == [64, 64, 64, 58]
     assert [name for name, _ in planned] == [name for name, _ in core.plan(list(reversed(refs)), "v")]
 
 
