@@ -110,6 +110,32 @@ _REF_IS_ARN = {"AWS::IAM::ManagedPolicy", "AWS::Lambda::LayerVersion", "AWS::SNS
                "AWS::MSK::Cluster", "AWS::MSK::ServerlessCluster"}
 
 
+# ARN of a covered resource type from its name (and, for a few, a stable stand-in for the part
+# AWS generates). SageMaker writes names in its ARNs in lower case; Secrets Manager appends six
+# random characters to a secret's name.
+_ARN_FORMATS = {
+    "AWS::IAM::Role": "arn:{p}:iam::{a}:role{path}{name}",
+    "AWS::IAM::ManagedPolicy": "arn:{p}:iam::{a}:policy{path}{name}",
+    "AWS::Lambda::LayerVersion": "arn:{p}:lambda:{r}:{a}:layer:{name}:1",
+    "AWS::S3::Bucket": "arn:{p}:s3:::{name}",
+    "AWS::SQS::Queue": "arn:{p}:sqs:{r}:{a}:{name}",
+    "AWS::SNS::Topic": "arn:{p}:sns:{r}:{a}:{name}",
+    "AWS::StepFunctions::StateMachine": "arn:{p}:states:{r}:{a}:stateMachine:{name}",
+    "AWS::SecretsManager::Secret": "arn:{p}:secretsmanager:{r}:{a}:secret:{name}-{digest6}",
+    "AWS::SageMaker::Endpoint": "arn:{p}:sagemaker:{r}:{a}:endpoint/{lower}",
+    "AWS::SageMaker::EndpointConfig": "arn:{p}:sagemaker:{r}:{a}:endpoint-config/{lower}",
+    "AWS::SageMaker::Model": "arn:{p}:sagemaker:{r}:{a}:model/{lower}",
+    "AWS::SageMaker::InferenceComponent": "arn:{p}:sagemaker:{r}:{a}:inference-component/{lower}",
+    "AWS::Logs::LogGroup": "arn:{p}:logs:{r}:{a}:log-group:{name}:*",
+    "AWS::DynamoDB::Table": "arn:{p}:dynamodb:{r}:{a}:table/{name}",
+    "AWS::MSK::Cluster": "arn:{p}:kafka:{r}:{a}:cluster/{name}/{uuid}-s1",
+    "AWS::MSK::ServerlessCluster": "arn:{p}:kafka:{r}:{a}:cluster/{name}/{uuid}-s1",
+    "AWS::RDS::DBCluster": "arn:{p}:rds:{r}:{a}:cluster:{name}",
+    "AWS::RDS::DBProxy": "arn:{p}:rds:{r}:{a}:db-proxy:prx-{digest17}",
+    "AWS::MWAA::Environment": "arn:{p}:airflow:{r}:{a}:environment/{name}",
+}
+
+
 class TemplatePolicies:
     """Every policy of one template, resolved; see the module docstring for what is covered."""
 
@@ -384,42 +410,11 @@ class TemplatePolicies:
         if kind == "AWS::KMS::Key":
             return f"arn:{p}:kms:{r}:{a}:key/{self._ref(logical_id)}"
         name = self._name(logical_id)
-        if kind == "AWS::IAM::Role":
-            return f"arn:{p}:iam::{a}:role{self._path(props)}{name}"
-        if kind == "AWS::IAM::ManagedPolicy":
-            return f"arn:{p}:iam::{a}:policy{self._path(props)}{name}"
-        if kind == "AWS::Lambda::Function":
-            return f"arn:{p}:lambda:{r}:{a}:function:{name}"
-        if kind == "AWS::Lambda::LayerVersion":
-            return f"arn:{p}:lambda:{r}:{a}:layer:{name}:1"
-        if kind == "AWS::S3::Bucket":
-            return f"arn:{p}:s3:::{name}"
-        if kind == "AWS::SQS::Queue":
-            return f"arn:{p}:sqs:{r}:{a}:{name}"
-        if kind == "AWS::SNS::Topic":
-            return f"arn:{p}:sns:{r}:{a}:{name}"
-        if kind == "AWS::StepFunctions::StateMachine":
-            return f"arn:{p}:states:{r}:{a}:stateMachine:{name}"
-        if kind == "AWS::SecretsManager::Secret":
-            # Secrets Manager appends six random characters to the secret's name.
-            return f"arn:{p}:secretsmanager:{r}:{a}:secret:{name}-{_digest(logical_id, 6)}"
-        # SageMaker writes resource names in its ARNs in lower case.
-        sagemaker = {"AWS::SageMaker::Endpoint": "endpoint", "AWS::SageMaker::EndpointConfig": "endpoint-config",
-                     "AWS::SageMaker::Model": "model", "AWS::SageMaker::InferenceComponent": "inference-component"}
-        if kind in sagemaker:
-            return f"arn:{p}:sagemaker:{r}:{a}:{sagemaker[kind]}/{name.lower()}"
-        if kind == "AWS::Logs::LogGroup":
-            return f"arn:{p}:logs:{r}:{a}:log-group:{name}:*"
-        if kind == "AWS::DynamoDB::Table":
-            return f"arn:{p}:dynamodb:{r}:{a}:table/{name}"
-        if kind in ("AWS::MSK::Cluster", "AWS::MSK::ServerlessCluster"):
-            return f"arn:{p}:kafka:{r}:{a}:cluster/{name}/{uuid.uuid5(uuid.NAMESPACE_URL, logical_id)}-s1"
-        if kind == "AWS::RDS::DBCluster":
-            return f"arn:{p}:rds:{r}:{a}:cluster:{name}"
-        if kind == "AWS::RDS::DBProxy":
-            return f"arn:{p}:rds:{r}:{a}:db-proxy:prx-{_digest(logical_id, 17).lower()}"
-        if kind == "AWS::MWAA::Environment":
-            return f"arn:{p}:airflow:{r}:{a}:environment/{name}"
+        path = self._path(props)
+        if kind == "AWS::Lambda::Function" or kind in _ARN_FORMATS:
+            return _ARN_FORMATS.get(kind, "arn:{p}:lambda:{r}:{a}:function:{name}").format(
+                p=p, r=r, a=a, name=name, path=path, lower=name.lower(), digest6=_digest(logical_id, 6),
+                digest17=_digest(logical_id, 17).lower(), uuid=uuid.uuid5(uuid.NAMESPACE_URL, logical_id))
         return None
 
     def _path(self, props: Mapping[str, Any]) -> str:
