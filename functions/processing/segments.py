@@ -5,8 +5,8 @@ Why: one Lambda invocation has 15 minutes
 (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). An hour of video
 (keyframes, 16 kHz audio, speech for every chunk) or 2,000 pages (text, tables, OCR of scanned
 pages) in one invocation could not finish, and a retry would start again from zero. The state
-machine runs the segments of one object side by side (a Map, `segment_max_concurrency` at a
-time), each retried alone; a segment's output is staged under a deterministic key
+machine runs the segments of one object side by side (a Distributed Map: each segment a child
+execution of its own, `segment_max_concurrency` at a time), each retried alone; a segment's output is staged under a deterministic key
 (`segments/<n>.json`) and an attempt that finds it already staged for the same bounds skips
 the work (a checkpoint), so a rerun after a crash redoes only what is missing.
 
@@ -23,8 +23,8 @@ from functions.common.events import Segment
 from functions.processing.chunk_pages import ChunkWriter
 from functions.processing.manifest import ExtractManifest
 
-# Segments of one object at most: the segment list travels in the execution's state (256 KiB)
-# and each segment adds a few events to its history (25,000 per execution).
+# Segments of one object at most: the segment list travels in the execution's state (256 KiB);
+# each segment's events go to its own child execution (step_functions/budget.py counts them).
 MAX_SEGMENTS = 200
 
 
