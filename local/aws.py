@@ -18,7 +18,7 @@ from local import lambda_dispatch, sfn_quotas
 LOCAL_REGION = "us-east-1"
 LOCAL_ACCOUNT = "123456789012"  # moto's default account
 LOCAL_STATE_MACHINE_NAME = "multimodal-pipeline"
-LOCAL_SFN_ROLE_ARN = "arn:aws:iam::123456789012:role/local-pipeline-states"
+LOCAL_SFN_ROLE_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT}:role/local-pipeline-states"
 # The functions the state machine invokes, by step (the Lambda function names in moto).
 STATE_MACHINE_STEPS = (STEP_EXTRACT, STEP_GENERATE, STEP_EMBED, STEP_STORE, STEP_RECORD_FAILURE)
 LOCAL_FUNCTION_PREFIX = "pipeline-"

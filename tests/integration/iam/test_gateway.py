@@ -89,3 +89,19 @@ def test_a_bucket_that_does_not_exist_is_no_such_bucket_whatever_the_policies(se
     with pytest.raises(ClientError) as missing:
         _s3(moto, "KEYREADER").get_object(Bucket="no-such-bucket-anywhere", Key="k")
     assert missing.value.response["Error"]["Code"] == "NoSuchBucket"
+
+
+@pytest.mark.parametrize("service,call", [
+    ("stepfunctions", lambda c: c.start_execution(
+        stateMachineArn=f"arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:m", input="{}")),
+    ("lambda", lambda c: c.invoke(FunctionName="f", Payload=b"{}")),
+])
+def test_a_denied_json_protocol_call_parses_as_access_denied_in_botocore(server, service, call):
+    """Our AccessDenied bodies for the JSON protocols, read by botocore's own parsers."""
+    moto, _ = server
+    client = boto3.client(service, region_name=LOCAL_REGION, endpoint_url=moto.endpoint_url,
+                          aws_access_key_id="KEYREADER", aws_secret_access_key="local")
+    with pytest.raises(ClientError) as denied:
+        call(client)
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "is not authorized to perform" in denied.value.response["Error"]["Message"]

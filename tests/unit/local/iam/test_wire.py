@@ -53,3 +53,19 @@ def test_invoke_endpoint_names_endpoint_and_component_in_lower_case_as_sagemaker
     calls = sagemaker_calls("Stack-Ocr", "Stack-Ocr-IC", "us-east-1", "123456789012")
     assert [c.resource for c in calls] == ["arn:aws:sagemaker:us-east-1:123456789012:endpoint/stack-ocr",
                                           "arn:aws:sagemaker:us-east-1:123456789012:inference-component/stack-ocr-ic"]
+
+
+def test_the_request_shapes_wire_reads_are_botocores_own():
+    """What wire.py parses (the JSON target prefix, the Invoke and InvokeEndpoint paths) is pinned
+    to botocore's service models, not to what we believe the services send."""
+    import botocore.session
+
+    models = botocore.session.get_session()
+    sfn = models.get_service_model("stepfunctions")
+    assert sfn.metadata["targetPrefix"] == "AWSStepFunctions" and sfn.metadata["protocol"] == "json"
+    assert sfn.operation_model("StartExecution").input_shape.members.keys() >= {"stateMachineArn"}
+    invoke = models.get_service_model("lambda").operation_model("Invoke").http
+    assert (invoke["method"], invoke["requestUri"]) == ("POST", "/2015-03-31/functions/{FunctionName}/invocations")
+    endpoint = models.get_service_model("sagemaker-runtime").operation_model("InvokeEndpoint").http
+    assert (endpoint["method"], endpoint["requestUri"]) == ("POST", "/endpoints/{EndpointName}/invocations")
+    assert models.get_service_model("stepfunctions").signing_name == "states"
