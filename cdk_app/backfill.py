@@ -54,6 +54,9 @@ DAG_SHARED_MODULES = (
     "functions/common/events.py",
     "functions/streaming/__init__.py",
     "functions/streaming/classify.py",
+    "functions/processing/__init__.py",  # the format registry classify reads
+    "functions/processing/formats/__init__.py",
+    "functions/processing/formats/registry.py",
     "functions/streaming/executions.py",
     "functions/streaming/messages.py",
     "functions/streaming/msk_batch.py",
@@ -97,31 +100,14 @@ class BackfillStateMachine(Construct):
     Exposes `state_machine` and `function`.
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: PipelineConfig,
-        network: Network,
-        storage: Storage,
-        layers: PipelineLayers,
-        database: Database,
-        pipeline: sfn.IStateMachine,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, network: Network,
+                 storage: Storage, layers: PipelineLayers, database: Database, pipeline: sfn.IStateMachine) -> None:
         super().__init__(scope, construct_id)
         self.function = PipelineFunction(
-            self,
-            "ReprocessBatch",
-            config=config,
-            name=names.FN_REPROCESS_BATCH,
+            self, "ReprocessBatch", name=names.FN_REPROCESS_BATCH, config=config, network=network, layers=[layers.core],
             description="Backfill batch: filter listed objects, resolve versions, check the DB, start pipeline executions",
-            layers=[layers.core],
-            memory_mb=512,
-            timeout=Duration.minutes(5),
+            memory_mb=512, timeout=Duration.minutes(5),
             environment={c.ENV_STATE_MACHINE_ARN: pipeline.state_machine_arn, **database.connection_env},
-            vpc=network.vpc,
-            security_groups=[network.lambda_security_group],
         )
         fn_role = self.function.role
         # HeadObject (current version ids) on the ingest bucket's objects.
@@ -174,18 +160,9 @@ class Backfill(Construct):
     `execution_role` (Airflow) or `schedule` (EventBridge Scheduler); the others are None.
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: PipelineConfig,
-        network: Network,
-        storage: Storage,
-        database: Database,
-        layers: PipelineLayers,
-        state_machine: sfn.IStateMachine,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, network: Network,
+                 storage: Storage, database: Database, layers: PipelineLayers,
+                 state_machine: sfn.IStateMachine) -> None:
         super().__init__(scope, construct_id)
         env_name = f"{config.prefix}-airflow"
         self.batches = BackfillStateMachine(

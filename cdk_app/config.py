@@ -96,7 +96,7 @@ class PipelineConfig(_Strict):
     max_object_mb: int = Field(ge=1, le=10240)
     video_chunk_seconds: int = Field(ge=1, le=600)
     # "scenes": video chunks from scene change to scene change (at most two windows of
-    # video_chunk_seconds, long scenes in windows); "fixed": windows only (functions/processing/scenes.py).
+    # video_chunk_seconds, long scenes in windows); "fixed": windows only (functions/processing/chunking/scenes.py).
     video_chunking: VideoChunking = VIDEO_CHUNKING_SCENES
     # Text and CSV files are decoded whole in extract (3,008 MB): about 4 bytes of memory per byte.
     max_text_mb: int = Field(default=128, ge=1, le=512)
@@ -108,7 +108,7 @@ class PipelineConfig(_Strict):
     segment_pages: int = Field(default=100, ge=10, le=500)
     segment_max_concurrency: int = Field(default=10, ge=1, le=40)
     # Tokens of the text_embedding model's tokenizer per chunk, [CLS]/[SEP] not counted: at most
-    # its 256-token input less those two, or the model truncates the chunk (functions/processing/text.py).
+    # its 256-token input less those two, or the model truncates the chunk (functions/processing/formats/text.py).
     text_chunk_tokens: int = Field(ge=16, le=TEXT_CHUNK_MAX_TOKENS)
     text_chunk_overlap: int = Field(ge=0)
     map_max_concurrency: Mapping[str, int]

@@ -56,16 +56,8 @@ class Database(Construct):
     `connection_env` (the environment a function needs to reach the database as the app
     user through the proxy with an IAM token; grant with `grant_connect`)."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: PipelineConfig,
-        network: Network,
-        storage: Storage,
-        layers: PipelineLayers,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, network: Network,
+                 storage: Storage, layers: PipelineLayers) -> None:
         super().__init__(scope, construct_id)
         self.security_group = ec2.SecurityGroup(
             self, "DbSg", vpc=network.vpc, description="Aurora and RDS Proxy", allow_all_outbound=False
@@ -159,12 +151,8 @@ class Database(Construct):
 
         # --- migrations: applied on every deploy that changes a file in migrations/
         self.migrate = PipelineFunction(
-            self,
-            "MigrateFunction",
-            config=config,
-            name=c.FN_MIGRATE,
+            self, "MigrateFunction", name=c.FN_MIGRATE, config=config, network=network, layers=[layers.core],
             description="Custom resource: applies versioned SQL migrations (pgvector, schema, app user)",
-            layers=[layers.core],
             timeout=Duration.minutes(10),
             environment={
                 c.ENV_DB_HOST: self.cluster.cluster_endpoint.hostname,
@@ -175,8 +163,6 @@ class Database(Construct):
                 c.ENV_DB_SECRET_ARN: self.admin_secret.secret_arn,
                 c.ENV_DB_APP_SECRET_ARN: self.app_secret.secret_arn,
             },
-            vpc=network.vpc,
-            security_groups=[network.lambda_security_group],
         )
         self.admin_secret.grant_read(self.migrate.role)
         self.app_secret.grant_read(self.migrate.role)

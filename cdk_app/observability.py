@@ -22,28 +22,22 @@ from functions.common import constants as c
 _PERIOD = Duration.minutes(5)
 
 
-def _execution_metrics(sm: sfn.StateMachine) -> list[cw.IMetric]:
-    """Started, succeeded, failed and timed-out executions of one state machine."""
-    return [sm.metric_started(period=_PERIOD), sm.metric_succeeded(period=_PERIOD),
-            sm.metric_failed(period=_PERIOD), sm.metric_timed_out(period=_PERIOD)]
+def _executions_graph(title: str, sm: sfn.StateMachine, width: int) -> cw.GraphWidget:
+    """A graph of one state machine's started, succeeded, failed and timed-out executions."""
+    return cw.GraphWidget(
+        title=title,
+        left=[sm.metric_started(period=_PERIOD), sm.metric_succeeded(period=_PERIOD),
+              sm.metric_failed(period=_PERIOD), sm.metric_timed_out(period=_PERIOD)],
+        width=width,
+    )
 
 
 class Observability(Construct):
     """Exposes `dashboard`, `alarm_topic` and `alarms` (name -> Alarm)."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: PipelineConfig,
-        storage: Storage,
-        streaming: Streaming,
-        orchestration: Orchestration,
-        models: Models,
-        database: Database,
-        backfill: Backfill | None = None,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, storage: Storage,
+                 streaming: Streaming, orchestration: Orchestration, models: Models, database: Database,
+                 backfill: Backfill | None = None) -> None:
         super().__init__(scope, construct_id)
         self.alarm_topic = sns.Topic(self, "Alarms", master_key=storage.key, enforce_ssl=True)
         self.alarm_topic.add_to_resource_policy(
@@ -86,11 +80,7 @@ class Observability(Construct):
             cw.GraphWidget(title="Files failed per modality", left=per_modality(c.METRIC_FILES_FAILED), width=8),
         )
         self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Executions",
-                left=_execution_metrics(sm),
-                width=8,
-            ),
+            _executions_graph("Executions", sm, width=8),
             cw.GraphWidget(
                 title="Execution duration (ms)",
                 left=[sm.metric_time(statistic="p50", period=_PERIOD), sm.metric_time(statistic="p95", period=_PERIOD)],
@@ -141,35 +131,32 @@ class Observability(Construct):
             ),
         )
 
+        files_failed = cw.MathExpression(
+            expression="+".join(f"m{i}" for i in range(len(config.modalities))),
+            using_metrics={f"m{i}": m for i, m in enumerate(per_modality(c.METRIC_FILES_FAILED))},
+            period=_PERIOD, label="files failed",
+        )
         alarms = {
-            "ExecutionsFailed": sm.metric_failed(period=_PERIOD).create_alarm(
-                self, "ExecutionsFailedAlarm", threshold=1, evaluation_periods=1,
-                alarm_description="A pipeline execution failed (a batch could not even record its failures)",
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
-            "FilesFailed": cw.MathExpression(
-                expression="+".join(f"m{i}" for i in range(len(config.modalities))),
-                using_metrics={f"m{i}": m for i, m in enumerate(per_modality(c.METRIC_FILES_FAILED))},
-                period=_PERIOD, label="files failed",
-            ).create_alarm(
-                self, "FilesFailedAlarm", threshold=10, evaluation_periods=1,
-                alarm_description="More than 10 files failed in 5 minutes: look at pipeline.failures",
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
-            "ForwarderDlq": storage.forwarder_dlq.metric_approximate_number_of_messages_visible(period=_PERIOD).create_alarm(
-                self, "ForwarderDlqAlarm", threshold=1, evaluation_periods=1,
-                alarm_description="S3 events could not be published to Kafka; they wait in the DLQ",
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
-            "ConsumerLag": offset_lag.create_alarm(
-                self, "ConsumerLagAlarm", threshold=10000, evaluation_periods=5,
-                alarm_description="The dispatcher falls behind the topic for 5 minutes",
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
-            "DispatcherErrors": dispatcher.metric_errors(period=_PERIOD).create_alarm(
-                self, "DispatcherErrorsAlarm", threshold=1, evaluation_periods=2,
-                alarm_description="Dispatcher invocations are failing (Kafka batches are being retried)",
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
-            "DatabaseCpu": database.cluster.metric_cpu_utilization(period=_PERIOD).create_alarm(
-                self, "DatabaseCpuAlarm", threshold=85, evaluation_periods=3,
-                alarm_description="Aurora CPU above 85% for 15 minutes: raise max ACU",
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
+            "ExecutionsFailed": self._alarm(
+                "ExecutionsFailedAlarm", sm.metric_failed(period=_PERIOD), threshold=1, evaluation_periods=1,
+                description="A pipeline execution failed (a batch could not even record its failures)"),
+            "FilesFailed": self._alarm(
+                "FilesFailedAlarm", files_failed, threshold=10, evaluation_periods=1,
+                description="More than 10 files failed in 5 minutes: look at pipeline.failures"),
+            "ForwarderDlq": self._alarm(
+                "ForwarderDlqAlarm", storage.forwarder_dlq.metric_approximate_number_of_messages_visible(period=_PERIOD),
+                threshold=1, evaluation_periods=1,
+                description="S3 events could not be published to Kafka; they wait in the DLQ"),
+            "ConsumerLag": self._alarm(
+                "ConsumerLagAlarm", offset_lag, threshold=10000, evaluation_periods=5,
+                description="The dispatcher falls behind the topic for 5 minutes"),
+            "DispatcherErrors": self._alarm(
+                "DispatcherErrorsAlarm", dispatcher.metric_errors(period=_PERIOD), threshold=1, evaluation_periods=2,
+                description="Dispatcher invocations are failing (Kafka batches are being retried)"),
+            "DatabaseCpu": self._alarm(
+                "DatabaseCpuAlarm", database.cluster.metric_cpu_utilization(period=_PERIOD),
+                threshold=85, evaluation_periods=3,
+                description="Aurora CPU above 85% for 15 minutes: raise max ACU"),
         }
         if backfill is not None:
             alarms.update(self._backfill(backfill))
@@ -179,6 +166,13 @@ class Observability(Construct):
         for alarm in alarms.values():
             alarm.add_alarm_action(action)
         self.alarms = alarms
+
+    def _alarm(self, construct_id: str, metric: cw.IMetric, *, threshold: float, evaluation_periods: int,
+               description: str) -> cw.Alarm:
+        """An alarm on `metric` in this construct. Missing data does not breach: a quiet pipeline
+        reports no data points for most of these metrics (no executions, invocations or failed files)."""
+        return metric.create_alarm(self, construct_id, threshold=threshold, evaluation_periods=evaluation_periods,
+                                   alarm_description=description, treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
 
     def _endpoint_alarms(self, role: str, name: str) -> dict[str, cw.Alarm]:
         """Alarms on the status codes the endpoint's container can actually return.
@@ -196,20 +190,19 @@ class Observability(Construct):
             return cw.Metric(namespace="AWS/SageMaker", metric_name=metric_name, dimensions_map=dims,
                              statistic="Sum", period=_PERIOD)
 
+        refused = cw.MathExpression(
+            expression="100 * FILL(errors, 0) / invocations",
+            using_metrics={"errors": metric("Invocation4XXErrors"), "invocations": metric("Invocations")},
+            period=_PERIOD, label=f"{role}: % of invocations the model refused",
+        )
         return {
-            f"{role}Endpoint5xx": metric("Invocation5XXErrors").create_alarm(
-                self, f"{role_id}Endpoint5xxAlarm", threshold=5, evaluation_periods=1,
-                alarm_description=f"{role} endpoint: the model server answers 5xx (no free worker, a worker died)",
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
-            f"{role}EndpointModelErrors": cw.MathExpression(
-                expression="100 * FILL(errors, 0) / invocations",
-                using_metrics={"errors": metric("Invocation4XXErrors"), "invocations": metric("Invocations")},
-                period=_PERIOD, label=f"{role}: % of invocations the model refused",
-            ).create_alarm(
-                self, f"{role_id}EndpointModelErrorsAlarm", threshold=20, evaluation_periods=3,
-                alarm_description=f"{role} endpoint refuses over 20% of invocations for 15 minutes: the model code "
-                                  "or its weights fail on everything, not just on corrupt inputs (see its log stream)",
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
+            f"{role}Endpoint5xx": self._alarm(
+                f"{role_id}Endpoint5xxAlarm", metric("Invocation5XXErrors"), threshold=5, evaluation_periods=1,
+                description=f"{role} endpoint: the model server answers 5xx (no free worker, a worker died)"),
+            f"{role}EndpointModelErrors": self._alarm(
+                f"{role_id}EndpointModelErrorsAlarm", refused, threshold=20, evaluation_periods=3,
+                description=f"{role} endpoint refuses over 20% of invocations for 15 minutes: the model code "
+                            "or its weights fail on everything, not just on corrupt inputs (see its log stream)"),
         }
 
     def _backfill(self, backfill: Backfill) -> dict[str, cw.Alarm]:
@@ -218,11 +211,7 @@ class Observability(Construct):
         sm = backfill.batches.state_machine
         fn = backfill.batches.function.function
         self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Backfill runs",
-                left=_execution_metrics(sm),
-                width=12,
-            ),
+            _executions_graph("Backfill runs", sm, width=12),
             cw.GraphWidget(
                 title="Backfill batches",
                 left=[fn.metric_invocations(period=_PERIOD, label="batches"),
@@ -231,17 +220,16 @@ class Observability(Construct):
                 width=12,
             ),
         )
+        failed_or_timed_out = cw.MathExpression(
+            expression="failed + timedOut",
+            using_metrics={"failed": sm.metric_failed(period=_PERIOD), "timedOut": sm.metric_timed_out(period=_PERIOD)},
+            period=_PERIOD, label="backfill runs failed or timed out",
+        )
         return {
-            "BackfillFailed": cw.MathExpression(
-                expression="failed + timedOut",
-                using_metrics={"failed": sm.metric_failed(period=_PERIOD), "timedOut": sm.metric_timed_out(period=_PERIOD)},
-                period=_PERIOD, label="backfill runs failed or timed out",
-            ).create_alarm(
-                self, "BackfillFailedAlarm", threshold=1, evaluation_periods=1,
-                alarm_description="A backfill run failed or timed out: see its Map Run in the Step Functions console",
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
-            "BackfillBatchErrors": fn.metric_errors(period=_PERIOD).create_alarm(
-                self, "BackfillBatchErrorsAlarm", threshold=5, evaluation_periods=2,
-                alarm_description="Backfill batches keep failing (the Map run retries them, then tolerates up to its limit)",
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING),
+            "BackfillFailed": self._alarm(
+                "BackfillFailedAlarm", failed_or_timed_out, threshold=1, evaluation_periods=1,
+                description="A backfill run failed or timed out: see its Map Run in the Step Functions console"),
+            "BackfillBatchErrors": self._alarm(
+                "BackfillBatchErrorsAlarm", fn.metric_errors(period=_PERIOD), threshold=5, evaluation_periods=2,
+                description="Backfill batches keep failing (the Map run retries them, then tolerates up to its limit)"),
         }

@@ -48,18 +48,8 @@ _DESCRIPTIONS = {
 class Orchestration(Construct):
     """Exposes `functions` ({step: PipelineFunction}) and `state_machine`."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: PipelineConfig,
-        network: Network,
-        storage: Storage,
-        layers: PipelineLayers,
-        database: Database,
-        models: Models,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, network: Network,
+                 storage: Storage, layers: PipelineLayers, database: Database, models: Models) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         common_env = {
@@ -81,21 +71,12 @@ class Orchestration(Construct):
         }
         self.functions: dict[str, PipelineFunction] = {}
         for step, (memory, timeout, disk, media) in _SIZING.items():
-            fn = PipelineFunction(
-                self,
-                "".join(p.title() for p in step.split("_")),
-                config=config,
-                name=step,
-                description=_DESCRIPTIONS[step],
+            self.functions[step] = PipelineFunction(
+                self, "".join(p.title() for p in step.split("_")), name=step, config=config, network=network,
                 layers=[layers.core, layers.media] if media else [layers.core],
-                memory_mb=memory,
-                timeout=timeout,
-                ephemeral_storage_mb=disk,
-                environment=common_env,
-                vpc=network.vpc,
-                security_groups=[network.lambda_security_group],
+                description=_DESCRIPTIONS[step],
+                memory_mb=memory, timeout=timeout, ephemeral_storage_mb=disk, environment=common_env,
             )
-            self.functions[step] = fn
 
         f = self.functions
         key = storage.key
@@ -103,10 +84,10 @@ class Orchestration(Construct):
         # attachment before writing it (missing keys: 404, not 403).
         grant_object_reads(storage.ingest_bucket, key, f[c.STEP_EXTRACT].role, versions=True, missing_keys=True)
         # extract writes each e-mail attachment back as an object of its own, under one prefix only
-        # (functions/processing/email_message.py); its notification starts its own processing.
+        # (functions/processing/formats/eml.py); its notification starts its own processing.
         grant_object_writes(storage.ingest_bucket, key, f[c.STEP_EXTRACT].role, f"{c.ATTACHMENTS_PREFIX}/*")
         # extract and generate read model-call checkpoints that may not exist yet
-        # (functions/processing/checkpoints.py); embed and store read only what earlier steps staged.
+        # (functions/processing/staging/checkpoints.py); embed and store read only what earlier steps staged.
         for step in (c.STEP_EXTRACT, c.STEP_GENERATE, c.STEP_EMBED):
             grant_object_reads(storage.staging_bucket, key, f[step].role, f"{c.STAGING_PREFIX}/*",
                                missing_keys=step != c.STEP_EMBED)

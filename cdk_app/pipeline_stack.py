@@ -7,11 +7,10 @@ from constructs import Construct
 from cdk_app.backfill import Backfill
 from cdk_app.config import PipelineConfig
 from cdk_app.database import Database
-from cdk_app.house.checkov import CdkProvidedFunctions
 from cdk_app.house.key_policy import ConditionServiceStatements
 from cdk_app.house.log_encryption import EncryptLogGroups
 from cdk_app.house.nag import suppress_cdk_singletons
-from cdk_app.house.python_function import PipelineLayers
+from cdk_app.house.python_function import CdkProvidedFunctions, PipelineLayers
 from cdk_app.models import Models
 from cdk_app.network import Network
 from cdk_app.observability import Observability

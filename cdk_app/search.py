@@ -50,32 +50,17 @@ class SearchContext(BaseModel):
 class Search(Construct):
     """Exposes `function` (PipelineFunction) and `url` (the function URL)."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: PipelineConfig,
-        network: Network,
-        storage: Storage,
-        layers: PipelineLayers,
-        database: Database,
-        models: Models,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, network: Network,
+                 storage: Storage, layers: PipelineLayers, database: Database, models: Models) -> None:
         super().__init__(scope, construct_id)
         raw = self.node.try_get_context(CONTEXT_KEY)
         settings = SearchContext.model_validate(json.loads(raw) if isinstance(raw, str) else (raw or {}))
         endpoints = {role: name for role, name in models.endpoint_names.items() if role in QUERY_ROLES}
         self.function = PipelineFunction(
-            self,
-            "Search",
-            config=config,
-            name=c.FN_SEARCH,
+            self, "Search", name=c.FN_SEARCH, config=config, network=network, layers=[layers.core],
             description="Hybrid search (full text + vectors, every modality) over the pipeline's results",
-            layers=[layers.core],
-            memory_mb=1024,
             # a query embedding (one model call, retried within the client) and three SQL queries
-            timeout=Duration.seconds(60),
+            memory_mb=1024, timeout=Duration.seconds(60),
             environment={
                 c.ENV_SEARCH_BUCKETS: Stack.of(self).to_json_string([storage.ingest_bucket.bucket_name]),
                 c.ENV_SEARCH_ACCESS: json.dumps(dict(settings.access)),
@@ -85,8 +70,6 @@ class Search(Construct):
                 c.ENV_MODEL_BATCH_ITEMS: json.dumps(models.batch_items),  # the catalog's, as every caller
                 **database.connection_env,
             },
-            vpc=network.vpc,
-            security_groups=[network.lambda_security_group],
         )
         database.grant_connect(self.function.role)
         arns = models.invoke_arns(QUERY_ROLES)

@@ -38,17 +38,8 @@ class Streaming(Construct):
     Exposes `cluster_arn`, `topic_arn`, `forwarder`, `dispatcher`, `event_source`.
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: PipelineConfig,
-        network: Network,
-        storage: Storage,
-        layers: PipelineLayers,
-        state_machine: sfn.IStateMachine,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, network: Network,
+                 storage: Storage, layers: PipelineLayers, state_machine: sfn.IStateMachine) -> None:
         super().__init__(scope, construct_id)
         self.security_group = ec2.SecurityGroup(
             self, "KafkaSg", vpc=network.vpc, description="MSK Serverless brokers", allow_all_outbound=True
@@ -113,16 +104,9 @@ class Streaming(Construct):
 
         # --- the topic, created through the Kafka admin API (CloudFormation has no resource for it)
         topic_fn = PipelineFunction(
-            self,
-            "TopicFunction",
-            config=config,
-            name="kafka_topic",
+            self, "TopicFunction", name="kafka_topic", config=config, network=network, layers=[layers.core],
             description="Custom resource: creates the pipeline topic on MSK Serverless",
-            layers=[layers.core],
-            timeout=Duration.minutes(5),
-            environment=kafka_env,
-            vpc=network.vpc,
-            security_groups=[network.lambda_security_group],
+            timeout=Duration.minutes(5), environment=kafka_env,
         )
         topic_fn.role.add_to_policy(
             iam.PolicyStatement(actions=["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"], resources=[self.cluster_arn])
@@ -141,17 +125,9 @@ class Streaming(Construct):
 
         # --- forwarder: S3 object events -> one Kafka message per object
         self.forwarder = PipelineFunction(
-            self,
-            "Forwarder",
-            config=config,
-            name=c.FN_FORWARDER,
+            self, "Forwarder", name=c.FN_FORWARDER, config=config, network=network, layers=[layers.core],
             description="Publishes each S3 object-created event to the Kafka topic",
-            layers=[layers.core],
-            memory_mb=512,
-            timeout=Duration.seconds(60),
-            environment=kafka_env,
-            vpc=network.vpc,
-            security_groups=[network.lambda_security_group],
+            memory_mb=512, timeout=Duration.seconds(60), environment=kafka_env,
         )
         self.forwarder.node.add_dependency(self.topic)
         self.forwarder.role.add_to_policy(
@@ -177,21 +153,14 @@ class Streaming(Construct):
 
         # --- dispatcher: Kafka batches -> Step Functions executions (idempotent names)
         self.dispatcher = PipelineFunction(
-            self,
-            "Dispatcher",
-            config=config,
-            name=c.FN_DISPATCHER,
+            self, "Dispatcher", name=c.FN_DISPATCHER, config=config, network=network, layers=[layers.core],
             description="Starts one Step Functions execution per Kafka batch",
-            layers=[layers.core],
-            memory_mb=512,
-            timeout=Duration.seconds(120),
+            memory_mb=512, timeout=Duration.seconds(120),
             environment={
                 c.ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn,
                 c.ENV_PIPELINE_VERSION: config.pipeline_version,
                 c.ENV_FAILED_BUCKET: storage.failed_bucket.bucket_name,
             },
-            vpc=network.vpc,
-            security_groups=[network.lambda_security_group],
         )
         grant_start_execution(state_machine, storage.key, self.dispatcher.role)
         grant_object_writes(storage.failed_bucket, storage.key, self.dispatcher.role, f"{c.FAILED_PREFIX}/*")

@@ -2,7 +2,6 @@
 version; a dry run (the default) reports what would be sent and its estimated cost and sends
 nothing. Counts land in XCom and the task logs, with links to the executions started."""
 from airflow import DAG
-
 from multimodal_reprocess.dags import build
 
 dag: DAG = build(

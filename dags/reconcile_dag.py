@@ -7,10 +7,10 @@ re-sending is idempotent.
 Unbounded, so it runs on the backfill state machine (a Distributed Map lists the bucket), not
 inside the Airflow worker."""
 from airflow import DAG
-
-from functions.reprocess.names import SETTING_RECONCILE_SCHEDULE
 from multimodal_reprocess.dags import build
 from multimodal_reprocess.tasks import setting
+
+from functions.reprocess.names import SETTING_RECONCILE_SCHEDULE
 
 dag: DAG = build(
     "pipeline_reconcile",

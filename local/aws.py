@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from functions.common.constants import (
     FN_DISPATCHER,
@@ -106,7 +107,7 @@ class MotoServer:
         lambda_dispatch.uninstall()
         sfn_quotas.uninstall()
 
-    def __enter__(self) -> "MotoServer":
+    def __enter__(self) -> MotoServer:
         self.start()
         return self
 

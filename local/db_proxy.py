@@ -25,8 +25,9 @@ import re
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
@@ -117,7 +118,7 @@ class PgProxy:
         for sock in sockets:
             _close(sock)
 
-    def __enter__(self) -> "PgProxy":
+    def __enter__(self) -> PgProxy:
         self.start()
         return self
 

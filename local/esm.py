@@ -45,9 +45,10 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from datetime import UTC, datetime
+from typing import Any, Optional
 
 from local.lambda_dispatch import FakeLambdaContext
 
@@ -103,7 +104,7 @@ def _event(records: list[Any], bootstrap_servers: str, event_source_arn: str) ->
 
 
 def _iso_ms(epoch_ms: float) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(epoch_ms) % 1000:03d}Z"
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(epoch_ms) % 1000:03d}Z"
 
 
 def invocation_record(
@@ -163,7 +164,7 @@ class S3OnFailureDestination:
     def deliver(self, document: dict, mapping_uuid: str, now_ms: float) -> str:
         """PutObject the invocation record; return its s3:// URI."""
         first = next(iter(document["KafkaBatchInfo"]["recordsInfo"]))
-        when = datetime.fromtimestamp(now_ms / 1000, timezone.utc)
+        when = datetime.fromtimestamp(now_ms / 1000, UTC)
         key = f"aws/lambda/{mapping_uuid}/{first}/{when:%Y/%m/%d}/{when:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}"
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(document).encode("utf-8"),
                            ContentType="application/json")

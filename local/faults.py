@@ -25,15 +25,16 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from functions.common.constants import DB_SCHEMA, ENV_DB_HOST, ENV_DB_PORT
 from local.sagemaker_runtime import FAULTS as MODEL_FAULTS
 
 # The statement that writes an object row with status succeeded: the store step's INSERT
 # carries the status as a literal and the key as a bound parameter
-# (functions/processing/store_step.py write_result, reuse.py copy_result).
+# (functions/processing/steps/store.py write_result, reuse.py copy_result).
 SUCCEEDED_OBJECT_ROW = rf"INSERT\s+INTO\s+{DB_SCHEMA}\.objects\b.*'succeeded'"
 
 
@@ -77,7 +78,7 @@ class Faults:
     _routes: list[str] = field(default_factory=list)
 
     # -- arming ----------------------------------------------------------------------------
-    def model(self, kind: str, marker: str, times: Optional[int] = None) -> "Faults":
+    def model(self, kind: str, marker: str, times: Optional[int] = None) -> Faults:
         """Model requests whose body contains `marker` fail with `kind` (throttle | 5xx | timeout)."""
         if kind not in MODEL_FAULTS:
             raise ValueError(f"kind must be one of {MODEL_FAULTS}")
@@ -87,25 +88,25 @@ class Faults:
         self.model_requests.setdefault(marker, 0)
         return self
 
-    def refuse_db_connections(self, count: int) -> "Faults":
+    def refuse_db_connections(self, count: int) -> Faults:
         """The next `count` connection attempts fail as if the server were down (a FATAL
         57P03 answer to the startup packet)."""
         return self._arm_db("refuse", (count,))
 
-    def drop_db_connection_before_commit(self, key_marker: str, times: int = 1) -> "Faults":
+    def drop_db_connection_before_commit(self, key_marker: str, times: int = 1) -> Faults:
         """Close the connection of a transaction that wrote a succeeded object row whose key
         contains `key_marker`, after every row of it was sent and instead of its COMMIT: the
         server rolls it back, the function sees the connection drop."""
         return self._arm_db("drop_commit", (key_marker, SUCCEEDED_OBJECT_ROW, times))
 
-    def _arm_db(self, method: str, args: tuple) -> "Faults":
+    def _arm_db(self, method: str, args: tuple) -> Faults:
         if self._db_proxy is not None:
             getattr(self._db_proxy, method)(*args)
         else:
             self._db_rules.append((method, args))
         return self
 
-    def crash_after(self, step: str, key_marker: str, error_name: str, times: int = 1) -> "Faults":
+    def crash_after(self, step: str, key_marker: str, error_name: str, times: int = 1) -> Faults:
         """Step `step` does all its work on an object whose key contains `key_marker`, then
         raises `error_name` instead of returning (`times` times). Call after the pipeline started."""
         from local import lambda_dispatch
@@ -146,7 +147,7 @@ class Faults:
         self.fired.append((kind, detail))
 
     # -- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> "Faults":
+    def __enter__(self) -> Faults:
         if self.runtime is not None:
             self.runtime.interceptor = self._model_interceptor
         self._start_db_proxy()

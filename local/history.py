@@ -10,9 +10,10 @@ https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from functions.common.constants import PIPELINE_STEPS, STEP_RECORD_FAILURE
 

@@ -104,7 +104,7 @@ class MockKafkaCluster:
             lib.rd_kafka_destroy(self._rk)
             self._rk = None
 
-    def __enter__(self) -> "MockKafkaCluster":
+    def __enter__(self) -> MockKafkaCluster:
         self.start()
         return self
 

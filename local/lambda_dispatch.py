@@ -35,14 +35,15 @@ import traceback
 import types
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 Handler = Callable[[Any, Any], Any]
 
 _lock = threading.Lock()
 _registry: dict[str, Handler] = {}
-_pools: dict[tuple[str, str], "ContainerPool"] = {}  # (step, function name) -> its containers
+_pools: dict[tuple[str, str], ContainerPool] = {}  # (step, function name) -> its containers
 _pools_lock = threading.Lock()
 _container_numbers = itertools.count(1)
 CLOSE_TIMEOUT_S = 5  # for a retired container's clients that flush on close (the Kafka producer)
@@ -281,10 +282,6 @@ def register(function_name: str, handler: Handler) -> None:
         _registry[function_name_of(function_name)] = handler
     drop_containers(function_name)
 
-
-def unregister(function_name: str) -> None:
-    with _lock:
-        _registry.pop(function_name_of(function_name), None)
 
 
 def invoke_in_process(handler: Handler, function_name: str, body: Any, region: str = "us-east-1",

@@ -328,7 +328,7 @@ class LocalProfile:
         self.containers.clear()
         self.runtime.stop()
 
-    def __enter__(self) -> "LocalProfile":
+    def __enter__(self) -> LocalProfile:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -372,7 +372,7 @@ def start_local_profile(
             profile.unavailable.setdefault(role, "not in the local profile")
     missing_java = java_missing()
     if missing_java:
-        profile.unavailable.update({role: missing_java for role in wanted})
+        profile.unavailable.update(dict.fromkeys(wanted, missing_java))
         return profile
     starting = [(role, *start_container(models[role], workers=workers)) for role in wanted]
     for role, container, url in starting:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 STAGES = ("uploaded", "in Kafka", "dispatched", "extract", "generate", "embed", "store", "failed")
 _LABELS = {
@@ -44,7 +45,7 @@ class StageProgress:
         width = max(len(label) for label in _LABELS.values())
         self.total = total
         stages = tuple(stages)
-        self._counts = {stage: 0 for stage in stages}  # a disabled tqdm bar does not count
+        self._counts = dict.fromkeys(stages, 0)  # a disabled tqdm bar does not count
         self._bars = {
             stage: tqdm(total=total, desc=_LABELS[stage].ljust(width), unit="file", position=i, leave=True,
                         file=self.stream, disable=not enabled or self.plain, dynamic_ncols=True,
@@ -77,7 +78,7 @@ class StageProgress:
         for bar in self._bars.values():
             bar.close()
 
-    def __enter__(self) -> "StageProgress":
+    def __enter__(self) -> StageProgress:
         return self
 
     def __exit__(self, *exc: Optional[BaseException]) -> None:

@@ -27,8 +27,9 @@ def start_postgres(work: Path, fresh: bool) -> dict[str, str]:
     fresh=True drops and recreates the pipeline database (a run starts from empty).
     Returns the DB_* environment variables that point at it.
     """
-    import pgserver
     from urllib.parse import parse_qs, urlparse
+
+    import pgserver
 
     pgdata = (work / "pg").resolve()
     server = pgserver.get_server(str(pgdata), cleanup_mode="stop")

@@ -69,7 +69,7 @@ def _s3_event(bucket: str, key: str, size: int, etag: str, version_id: str | Non
     }]}
 
 
-def deployed_stack(moto) -> "LocalDeployment":
+def deployed_stack(moto) -> LocalDeployment:
     """The synthesized stack mapped onto this run's names; each function's containers sign
     with their role's key from now on."""
     from local import lambda_dispatch
@@ -113,7 +113,7 @@ class LocalPipeline:
         self._stack = contextlib.ExitStack()
 
     # -- lifecycle ------------------------------------------------------------------------
-    def start(self) -> "LocalPipeline":
+    def start(self) -> LocalPipeline:
         self._saved_env = dict(os.environ)
         os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
@@ -183,7 +183,7 @@ class LocalPipeline:
                 os.environ.update(self._saved_env)
                 self._saved_env = None
 
-    def __enter__(self) -> "LocalPipeline":
+    def __enter__(self) -> LocalPipeline:
         return self.start()
 
     def __exit__(self, *exc) -> None:

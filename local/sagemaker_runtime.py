@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 from urllib.parse import unquote, urlsplit
 
 # InvokeEndpoint Body: "Length Constraints: Maximum length of 6291456".
@@ -175,7 +175,7 @@ class SageMakerRuntime:
         """Requests that reached the container of endpoint ``name``."""
         return self._endpoints[name].invocations
 
-    def start(self) -> "SageMakerRuntime":
+    def start(self) -> SageMakerRuntime:
         self._thread.start()
         return self
 
@@ -183,7 +183,7 @@ class SageMakerRuntime:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> "SageMakerRuntime":
+    def __enter__(self) -> SageMakerRuntime:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -247,7 +247,7 @@ class SageMakerRuntime:
             connection.request("POST", "/invocations", body=body, headers=headers)
             response = connection.getresponse()
             payload = response.read()
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             return self._timed_out(endpoint.name)
         except OSError as exc:
             return _error(503, "ServiceUnavailable", f"The endpoint {endpoint.name} is unavailable: {exc}")

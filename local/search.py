@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from functions.common.constants import DB_SCHEMA, MODALITIES, MODEL_IMAGE_EMBEDDING, MODEL_TEXT_EMBEDDING, TABLE_EMBEDDINGS
-from functions.search.core import Filters, Hit, ModelEmbedder, Scope, nearest_sql, vector_literal
 from functions.search import core
+from functions.search.core import Filters, Hit, ModelEmbedder, Scope, nearest_sql, vector_literal
 
 __all__ = ["Hit", "search", "search_result", "explain", "main"]
 

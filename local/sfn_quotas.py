@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any, Optional
 
 from functions.common.constants import MAX_HISTORY_EVENTS, MAX_STATE_PAYLOAD_BYTES
 

@@ -42,8 +42,8 @@ which is a lower bound for the GPU instance types named here; re-measure on the 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from functions.common.constants import (
     ENV_MODEL_BATCH_SIZE,
@@ -165,7 +165,7 @@ class ModelSpec:
             env[ENV_HF_MODEL_ID] = self.hub_model_id
         return env
 
-    def copy_resources(self) -> "CopyResources":
+    def copy_resources(self) -> CopyResources:
         """What one copy of the model (its inference component) reserves on an instance: one copy
         per instance, so half its memory and cores (the rest is SageMaker's agent and the OS's)
         and every accelerator."""

@@ -134,15 +134,15 @@ def odt(heading: str, paragraphs: list[str], rows: list[tuple[str, ...]]) -> byt
 def eml(subject: str, body: str, attachments: list[tuple[str, str, bytes]], html: bool = False) -> bytes:
     """An e-mail message (RFC 5322, MIME) with a text (or HTML) body and (filename, MIME type,
     data) attachments."""
+    import datetime as dt
     from email.message import EmailMessage
     from email.utils import format_datetime
-    import datetime as dt
 
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = "Harbour Office <office@harbour.example>"
     message["To"] = "Finance Team <finance@harbour.example>"
-    message["Date"] = format_datetime(dt.datetime(2024, 3, 1, 9, 30, tzinfo=dt.timezone.utc))
+    message["Date"] = format_datetime(dt.datetime(2024, 3, 1, 9, 30, tzinfo=dt.UTC))
     message["Message-ID"] = "<sample-1@harbour.example>"
     if html:
         message.set_content(f"<html><body><p>{body}</p></body></html>", subtype="html")
@@ -278,8 +278,8 @@ def generate(out_dir: Path) -> list[Path]:
 
 def attachment_keys(out_dir: Path) -> list[str]:
     """The ingest keys of the attachments the sample messages in `out_dir` add, as extract names
-    them (functions.processing.email_message.read_eml)."""
-    from functions.processing.email_message import read_eml
+    them (functions.processing.formats.eml.read_eml)."""
+    from functions.processing.formats.eml import read_eml
 
     keys = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,9 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -140,9 +141,9 @@ def check(config, client, *, deploy_only: bool = False, out=sys.stdout) -> int:
     print(render(rows), file=out)
     status = exit_status([v for _, _, v in rows], deploy_only=deploy_only)
     if status:
-        print(f"\nRequest increases of the quotas above in the Service Quotas console (service: Amazon "
-              f"SageMaker, quota '<instance type> for endpoint usage'), or lower models.<role>.max_instances / "
-              f"min_instances or change models.<role>.instance_type in cdk.json.", file=out)
+        print("\nRequest increases of the quotas above in the Service Quotas console (service: Amazon "
+              "SageMaker, quota '<instance type> for endpoint usage'), or lower models.<role>.max_instances / "
+              "min_instances or change models.<role>.instance_type in cdk.json.", file=out)
     return status
 
 

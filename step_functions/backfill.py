@@ -13,8 +13,8 @@ batches' results (functions.reprocess.results.summarize sums them).
 The ItemReader lists the bucket with ListObjectsV2 itself, so nothing lists objects one by
 one in Airflow; batches of up to 1,000 objects run as child executions of the
 reprocess_batch Lambda. For the largest buckets an S3 Inventory manifest is cheaper and
-faster than a listing: swap the ItemReader for the one `inventory_reader()` returns (see the
-README) and grant s3:GetObject on the inventory's destination.
+faster than a listing: swap the ItemReader for an S3 Inventory manifest reader (the README
+gives it) and grant s3:GetObject on the inventory's destination.
 
 Children are Standard executions: a batch may take the Lambda's full 5 minutes and is retried
 several times, which an Express child (5 minutes in all) could never fit
@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from functions.common.errors import DatabaseUnavailableError
-from functions.reprocess.send import RetryableSendError
 from functions.reprocess.names import RESULTS_PREFIX
+from functions.reprocess.send import RetryableSendError
 from step_functions.definition import LAMBDA_SERVICE_ERRORS
 
 ASL_PATH = Path(__file__).with_name("backfill.asl.json")
@@ -63,17 +63,6 @@ def list_reader() -> dict[str, Any]:
         "ReaderConfig": {"MaxItemsPath": "$.max_items"},
     }
 
-
-def inventory_reader() -> dict[str, Any]:
-    """ItemReader for an S3 Inventory manifest (input fields `inventory_bucket`, `inventory_manifest`).
-
-    https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemreader.html#itemsource-example-s3-inventory
-    """
-    return {
-        "Resource": "arn:aws:states:::s3:getObject",
-        "Parameters": {"Bucket.$": "$.inventory_bucket", "Key.$": "$.inventory_manifest"},
-        "ReaderConfig": {"InputType": "MANIFEST", "MaxItemsPath": "$.max_items"},
-    }
 
 
 def build(max_concurrency: int = MAX_CONCURRENCY, max_items_per_batch: int = MAX_ITEMS_PER_BATCH,

@@ -12,7 +12,8 @@ side by side up to its MaxConcurrency).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from functions.common import constants
 

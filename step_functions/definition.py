@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from functions.common.constants import (
     MODALITIES,
@@ -23,7 +24,7 @@ from functions.common.constants import (
     UNSUPPORTED,
 )
 from functions.common.errors import RETRYABLE_ERROR_NAMES, ModelNoCapacityError
-from functions.processing.segments import MAX_SEGMENTS
+from functions.processing.staging.segments import MAX_SEGMENTS
 from step_functions import budget
 
 ASL_PATH = Path(__file__).with_name("pipeline.asl.json")
@@ -163,7 +164,7 @@ def _iteration(modality: str) -> dict[str, Any]:
 def _segment_states(modality: str, extract: dict[str, Any]) -> dict[str, Any]:
     """A long object (extract answered with `segments`): extract each segment, side by side,
     each retried alone in a child execution of its own (a Distributed Map); then extract
-    assembles them and the iteration goes on to generate. (functions/processing/segments.py)
+    assembles them and the iteration goes on to generate. (functions/processing/staging/segments.py)
 
     A segment that fails for good fails its child execution; with no tolerated failures the Map
     Run then fails with States.ExceedToleratedFailureThreshold, which the Catch records as the

@@ -10,7 +10,6 @@ Reuse them from any test under tests/:
 """
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -138,3 +137,20 @@ def load_event(name: str) -> dict:
     import json
 
     return json.loads((EVENTS_DIR / name).read_text(encoding="utf-8"))
+
+
+# The folder a test lives in says what it needs; `slow` marks the folders that start the whole
+# local pipeline or model servers (pytest.ini lists the markers).
+_FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "infra": "infra", "dags": "airflow"}
+_SLOW_FOLDERS = ("tests/integration/local_run", "tests/integration/models", "tests/integration/faults",
+                 "tests/integration/bench")
+
+
+def pytest_collection_modifyitems(config, items):
+    root = Path(__file__).resolve().parent
+    for item in items:
+        parts = Path(str(item.fspath)).resolve().relative_to(root).parts
+        if parts and parts[0] in _FOLDER_MARKERS:
+            item.add_marker(getattr(pytest.mark, _FOLDER_MARKERS[parts[0]]))
+        if ("tests/" + "/".join(parts)).startswith(_SLOW_FOLDERS):
+            item.add_marker(pytest.mark.slow)

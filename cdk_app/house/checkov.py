@@ -4,9 +4,7 @@ https://www.checkov.io/2.Basics/Suppressing%20and%20Skipping%20Policies.html). C
 the synthesized template and fails on any finding without one (tests/infra/test_checkov.py)."""
 from __future__ import annotations
 
-import jsii
-from aws_cdk import CfnResource, IAspect
-from aws_cdk import aws_lambda as lambda_
+from aws_cdk import CfnResource
 from constructs import IConstruct
 
 # Reasons shared by every function of ours (cdk_app/house/python_function.py).
@@ -37,21 +35,3 @@ def skip(construct: IConstruct, check_id: str, reason: str) -> None:
     checkov["skip"] = [*checkov["skip"], {"id": check_id, "comment": reason}]
     metadata["checkov"] = checkov
     resource.cfn_options.metadata = metadata
-
-
-@jsii.implements(IAspect)
-class CdkProvidedFunctions:
-    """Skips for the Lambda functions CDK adds itself (every function resource outside our PipelineFunction)."""
-
-    def visit(self, node: IConstruct) -> None:
-        from cdk_app.house.python_function import PipelineFunction
-
-        # Some CDK providers declare their function as a plain CfnResource of that type.
-        if not (isinstance(node, CfnResource) and node.cfn_resource_type == lambda_.CfnFunction.CFN_RESOURCE_TYPE_NAME):
-            return
-        if any(isinstance(scope, PipelineFunction) for scope in node.node.scopes):
-            return
-        for check_id, why in (("CKV_AWS_115", CDK_FUNCTION), ("CKV_AWS_116", CDK_FUNCTION),
-                              ("CKV_AWS_117", CDK_FUNCTION + " It reaches only public AWS endpoints."),
-                              ("CKV_AWS_173", CDK_FUNCTION + " Its environment holds no secret.")):
-            skip(node, check_id, why)

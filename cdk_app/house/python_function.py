@@ -6,20 +6,25 @@ construct only states what differs: handler, memory, timeout, environment, grant
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Size
+import jsii
+from aws_cdk import CfnResource, Duration, IAspect, RemovalPolicy, Size
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
-from cdk_app.config import PipelineConfig
 from cdk_app.house import bundling, checkov, environment_size
 from cdk_app.house.log_retention import retention
 from cdk_app.house.nag import ENI_REASON, XRAY_REASON, suppress
 from functions.common.constants import METRICS_NAMESPACE, POWERTOOLS_SERVICE
+
+if TYPE_CHECKING:  # house is below the constructs and the config it serves: types only
+    from cdk_app.config import PipelineConfig
+    from cdk_app.network import Network
+
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
@@ -28,8 +33,9 @@ class PipelineFunction(Construct):
     """A Python Lambda running `functions.<name>.handler.lambda_handler`.
 
     Exposes `.function` and `.role`. Grants are added by the caller; this construct only
-    lets the function write its own log group and trace segments (and manage its ENIs
-    when placed in a VPC).
+    lets the function write its own log group and trace segments (and, with `network`,
+    manage its ENIs: it then runs in the network's isolated subnets with the functions'
+    security group, `Network.lambda_security_group`).
     """
 
     def __init__(
@@ -44,12 +50,12 @@ class PipelineFunction(Construct):
         memory_mb: int = 512,
         timeout: Duration = Duration.seconds(60),
         environment: Mapping[str, str] | None = None,
-        vpc: ec2.IVpc | None = None,
-        security_groups: Sequence[ec2.ISecurityGroup] = (),
+        network: Network | None = None,
         ephemeral_storage_mb: int = 512,
         reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        vpc = network.vpc if network is not None else None
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -88,7 +94,7 @@ class PipelineFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED) if vpc else None,
-            security_groups=list(security_groups) if vpc else None,
+            security_groups=[network.lambda_security_group] if vpc else None,
             reserved_concurrent_executions=reserved_concurrency,
         )
         # Checked at synth, after every add_environment a construct makes later.
@@ -117,6 +123,22 @@ class PipelineFunction(Construct):
         # Its role's policy: X-Ray writes (and, in a VPC, the ENI actions) have no resource scope.
         checkov.skip(self.role.node.find_child("DefaultPolicy"), "CKV_AWS_111",
                      XRAY_REASON + (" " + ENI_REASON if vpc is not None else ""))
+
+
+@jsii.implements(IAspect)
+class CdkProvidedFunctions:
+    """Skips for the Lambda functions CDK adds itself (every function resource outside our PipelineFunction)."""
+
+    def visit(self, node: IConstruct) -> None:
+        # Some CDK providers declare their function as a plain CfnResource of that type.
+        if not (isinstance(node, CfnResource) and node.cfn_resource_type == lambda_.CfnFunction.CFN_RESOURCE_TYPE_NAME):
+            return
+        if any(isinstance(scope, PipelineFunction) for scope in node.node.scopes):
+            return
+        for check_id, why in (("CKV_AWS_115", checkov.CDK_FUNCTION), ("CKV_AWS_116", checkov.CDK_FUNCTION),
+                              ("CKV_AWS_117", checkov.CDK_FUNCTION + " It reaches only public AWS endpoints."),
+                              ("CKV_AWS_173", checkov.CDK_FUNCTION + " Its environment holds no secret.")):
+            checkov.skip(node, check_id, why)
 
 
 class PipelineLayers(Construct):

@@ -3,7 +3,7 @@ visible in the console for 90 days and exactly-once task starts), logging to a r
 encrypted log group, and X-Ray tracing."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -12,9 +12,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_app.config import PipelineConfig
 from cdk_app.house.log_retention import retention
 from cdk_app.house.nag import suppress
+
+if TYPE_CHECKING:  # house is below the constructs and the config it serves: types only
+    from cdk_app.config import PipelineConfig
+
 
 
 def pipeline_state_machine(

@@ -39,12 +39,12 @@ from functions.reprocess.distributed import (
 )
 from functions.reprocess.links import console_link
 from functions.reprocess.listing import PAGE_SIZE, select
+from functions.reprocess.names import AWS_CONN_ID, CONF_SECTION, DB_CONN_ID
 from functions.reprocess.params import RunParams
 from functions.reprocess.plan import plan
+from functions.reprocess.results import summarize
 from functions.reprocess.send import send
 from functions.reprocess.tally import KEEP, Tally
-from functions.reprocess.names import AWS_CONN_ID, CONF_SECTION, DB_CONN_ID
-from functions.reprocess.results import summarize
 
 log = logging.getLogger(__name__)
 PAGED, DISTRIBUTED = "paged", "distributed"

@@ -80,7 +80,7 @@ ENV_SAGEMAKER_RUNTIME_ENDPOINT_URL = "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"
 ENV_SEARCH_BUCKETS = "SEARCH_BUCKETS"
 ENV_SEARCH_ACCESS = "SEARCH_ACCESS"
 
-# --- Video chunking (functions/processing/scenes.py) ---------------------------------
+# --- Video chunking (functions/processing/chunking/scenes.py) ---------------------------------
 # scenes: a chunk per scene (FFmpeg's scene detector), long scenes in fixed windows;
 # fixed: windows of VIDEO_CHUNK_SECONDS, whatever the picture does.
 VIDEO_CHUNKING_SCENES = "scenes"
@@ -112,7 +112,7 @@ STAGING_PREFIX = "staging"
 FAILED_PREFIX = "failed"
 # --- Ingest bucket: what extract writes back for the pipeline to process on its own ---------
 # Each attachment of an e-mail message becomes an object of its own at
-# attachments/<message key>/<n>-<safe file name> (functions/processing/email_message.py); its S3
+# attachments/<message key>/<n>-<safe file name> (functions/processing/formats/eml.py); its S3
 # notification sends it through the pipeline like an upload. The extract role may write only here.
 ATTACHMENTS_PREFIX = "attachments"
 

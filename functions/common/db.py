@@ -11,8 +11,9 @@ Any failure to connect, or a connection that drops, is raised as DatabaseUnavail
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Literal, get_args
+from typing import Any, Literal, get_args
 
 import psycopg
 from pydantic import Field, model_validator
@@ -53,7 +54,7 @@ class DbConfig(EnvironmentSettings):
     password: str = Field("", repr=False, validation_alias=ENV_DB_PASSWORD)
 
     @model_validator(mode="after")
-    def _secret_needs_its_arn(self) -> "DbConfig":
+    def _secret_needs_its_arn(self) -> DbConfig:
         if self.auth == "secret" and not self.secret_arn:
             raise ValueError(f"{ENV_DB_AUTH}=secret needs {ENV_DB_SECRET_ARN}")
         return self

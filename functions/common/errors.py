@@ -35,7 +35,7 @@ class StagingUnavailableError(RetryableError):
 
 class ReusedResultGoneError(Exception):
     """The result of the same bytes that extract chose to reuse was deleted or replaced before
-    store copied it (functions/processing/reuse.py); store wrote nothing.
+    store copied it (functions/processing/results/reuse.py); store wrote nothing.
 
     Not retried by the state machine: a retry of store would look for the same rows again. The
     failure row names it, and a resend of the object version (reconciliation sends this error

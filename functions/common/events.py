@@ -70,7 +70,7 @@ class WorkItem(_Event):
 
 class Segment(_Event):
     """A part of a long object that extract processes in an invocation of its own: a time
-    window of audio or video, or a range of PDF pages (functions/processing/segments.py)."""
+    window of audio or video, or a range of PDF pages (functions/processing/staging/segments.py)."""
 
     number: int = Field(ge=0)
     time_start: Optional[float] = Field(default=None, ge=0)
@@ -79,7 +79,7 @@ class Segment(_Event):
     last_page: Optional[int] = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Segment":
+    def _one_kind(self) -> Segment:
         timed = self.time_start is not None and self.time_end is not None and self.time_end > self.time_start
         paged = self.first_page is not None and self.last_page is not None and self.last_page >= self.first_page
         if timed == paged:
@@ -105,7 +105,7 @@ class SegmentResult(_Event):
 
 class ReuseSource(_Event):
     """An object whose succeeded result store copies for an object of the same bytes
-    (functions/processing/reuse.py): same content_sha256, pipeline version, modality and
+    (functions/processing/results/reuse.py): same content_sha256, pipeline version, modality and
     detected format. Named by identity, not by row id (a reprocessed object gets new ids)."""
 
     bucket: str
@@ -143,7 +143,7 @@ class FailureInput(_Event):
     object: ObjectRef
     pipeline_version: str
     failed_step: Literal["extract", "generate", "embed", "store"]
-    error: "CaughtError"
+    error: CaughtError
 
 
 class CaughtError(_Event):

@@ -10,7 +10,8 @@ https://docs.aws.amazon.com/lambda/latest/dg/best-practices.html#function-code
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Generic, Optional, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, Optional, TypeVar
 
 T = TypeVar("T")
 

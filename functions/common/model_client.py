@@ -40,11 +40,14 @@ import json
 import random
 import re
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
+from typing import Any, Literal, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions.common.aws_errors import is_throttling, is_transient
+from functions.common.constants import MODEL_ROLES
 from functions.common.errors import ModelNoCapacityError, ModelThrottledError, ModelUnavailableError
 from functions.common.events import S3Pointer
 from functions.common.staging import get_bytes, s3_uri
@@ -64,8 +67,6 @@ CAPACITY_POLL_SECONDS = 10.0
 # The tag model_artifacts/_shared/mm_serving.py puts in front of every error it raises.
 _TAG = re.compile(r"\[(input|batch-too-large|overloaded)\]")
 _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504, 507}
-_UNAVAILABLE_CODES = {"ServiceUnavailable", "InternalFailure", "InternalDependencyException", "ModelNotReadyException"}
-_THROTTLING_CODES = {"ThrottlingException", "TooManyRequestsException", "Throttling"}
 # What InvokeEndpoint answers while an inference component has no copy (scaled to zero).
 _NO_CAPACITY = re.compile(r"no capacity", re.IGNORECASE)
 
@@ -189,6 +190,10 @@ class ModelClient:
 
     def available(self, role: str) -> bool:
         return bool(self.endpoints.get(role))
+
+    def unavailable(self) -> list[str]:
+        """The model roles not deployed (in MODEL_ROLES order)."""
+        return [role for role in MODEL_ROLES if not self.available(role)]
 
     def invoke(self, role: str, items: Sequence[Any], parameters: Mapping[str, Any] | None = None,
                checkpoints: Checkpoints | None = None) -> ModelResult:
@@ -358,11 +363,12 @@ def _raise_classified(role: str, endpoint: str, exc: ClientError) -> None:
         raise ModelInputError(f"model {role!r} refused the input: {_message_of(original)}") from exc
     if (code == "ValidationError" and _NO_CAPACITY.search(message)) or code == "ModelNotReadyException":
         raise _NoCapacity(f"{endpoint}: {code}: {message}")
-    if code in _THROTTLING_CODES:
+    if is_throttling(exc):
         raise _Throttled(f"{endpoint}: {code}: {message}")
     if http_status == 413 or code == "413" or (code == "ValidationError" and "oversize" in message.lower()):
         raise _TooLarge(f"{endpoint}: {message or 'payload too large'}")
-    if code in _UNAVAILABLE_CODES or http_status >= 500:
+    # InternalDependencyException arrives as HTTP 530, outside botocore's transient statuses.
+    if is_transient(exc) or http_status >= 500:
         raise _Unavailable(f"{endpoint}: {code}: {message}")
     raise ModelRequestError(f"{endpoint}: {code}: {message}") from exc
 

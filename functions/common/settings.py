@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, ClassVar, Mapping, Optional, Self
+from collections.abc import Mapping
+from typing import Any, ClassVar, Optional, Self
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -21,13 +22,13 @@ from functions.common.constants import (
     ENV_MAX_CHUNKS,
     ENV_MAX_OBJECT_BYTES,
     ENV_MAX_TEXT_BYTES,
-    ENV_SEGMENT_PAGES,
-    ENV_SEGMENT_SECONDS,
     ENV_MODEL_BATCH_ITEMS,
     ENV_MODEL_CAPACITY_WAIT_SECONDS,
     ENV_MODEL_COMPONENTS,
     ENV_MODEL_ENDPOINTS,
     ENV_PIPELINE_VERSION,
+    ENV_SEGMENT_PAGES,
+    ENV_SEGMENT_SECONDS,
     ENV_STAGING_BUCKET,
     ENV_TEXT_CHUNK_OVERLAP,
     ENV_TEXT_CHUNK_TOKENS,
@@ -45,14 +46,14 @@ DEFAULT_VIDEO_CHUNK_SECONDS = 10.0
 # within extract's 3,008 MB); its chunks are written to staging in pages as they are cut.
 DEFAULT_MAX_TEXT_BYTES = 128 * 1024**2
 # Some 150,000 chunks come from 100 MB of log lines; embed and store take them page by page
-# (functions/processing/chunk_pages.py) within their 15-minute Lambda timeouts.
+# (functions/processing/staging/chunks.py) within their 15-minute Lambda timeouts.
 DEFAULT_MAX_CHUNKS = 300_000
 # Long media and PDFs are extracted in segments, each an invocation of its own with Lambda's
 # 15 minutes: 10 minutes of media (decoding, keyframes, speech for 10 minutes) or 100 pages
 # (text, tables, OCR of scanned pages) take a few minutes at most.
 DEFAULT_SEGMENT_SECONDS = 600.0
 DEFAULT_SEGMENT_PAGES = 100
-# Tokens of the text_embedding model's own tokenizer (functions/processing/text.py), as in cdk.json.
+# Tokens of the text_embedding model's own tokenizer (functions/processing/formats/text.py), as in cdk.json.
 DEFAULT_TEXT_CHUNK_TOKENS = TEXT_CHUNK_MAX_TOKENS
 DEFAULT_TEXT_CHUNK_OVERLAP = 32
 # SageMaker endpoint names: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html
@@ -210,7 +211,7 @@ class Settings(EnvironmentSettings):
         return value
 
     @model_validator(mode="after")
-    def _between_variables(self) -> "Settings":
+    def _between_variables(self) -> Settings:
         if self.segment_seconds < self.video_chunk_seconds:
             raise ValueError(f"{ENV_SEGMENT_SECONDS} must be at least {ENV_VIDEO_CHUNK_SECONDS}")
         if not self.text_chunk_overlap < self.text_chunk_tokens:

@@ -12,12 +12,10 @@ import hashlib
 import json
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from functions.common.aws_errors import is_retryable
+from functions.common.aws_errors import s3_errors
 from functions.common.constants import STAGING_PREFIX
-from functions.common.errors import StagingUnavailableError
 from functions.common.events import ObjectRef, S3Pointer
+
 
 def object_hash(obj: ObjectRef) -> str:
     """sha256 of bucket/key/version ("null" for unversioned buckets, as S3 names it)."""
@@ -72,40 +70,20 @@ class Staging:
     def get_head(self, key: str, limit: int) -> bytes:
         """The first `limit` bytes of a staged key (a ranged GET: a 100 MB text is not read
         to take its beginning)."""
-        pointer = S3Pointer(bucket=self.bucket, key=key)
-        try:
-            body = self._s3.get_object(Bucket=pointer.bucket, Key=pointer.key, Range=f"bytes=0-{limit - 1}")["Body"]
-            return body.read()
-        except (ClientError, BotoCoreError) as exc:
-            if is_retryable(exc):
-                raise StagingUnavailableError(f"cannot read s3://{pointer.bucket}/{pointer.key}: {exc}") from exc
-            raise
+        with s3_errors(f"cannot read s3://{self.bucket}/{key}"):
+            return self._s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{limit - 1}")["Body"].read()
 
 
 def put_bytes(s3_client: Any, pointer: S3Pointer, data: bytes, content_type: str) -> None:
-    try:
+    with s3_errors(f"cannot write s3://{pointer.bucket}/{pointer.key}"):
         s3_client.put_object(Bucket=pointer.bucket, Key=pointer.key, Body=data, ContentType=content_type)
-    except (ClientError, BotoCoreError) as exc:
-        if is_retryable(exc):
-            raise StagingUnavailableError(f"cannot write s3://{pointer.bucket}/{pointer.key}: {exc}") from exc
-        raise
 
 
 def get_bytes(s3_client: Any, pointer: S3Pointer) -> bytes:
-    try:
+    with s3_errors(f"cannot read s3://{pointer.bucket}/{pointer.key}"):
         return s3_client.get_object(Bucket=pointer.bucket, Key=pointer.key)["Body"].read()
-    except (ClientError, BotoCoreError) as exc:
-        if is_retryable(exc):
-            raise StagingUnavailableError(f"cannot read s3://{pointer.bucket}/{pointer.key}: {exc}") from exc
-        raise
 
 
 def get_json(s3_client: Any, pointer: S3Pointer) -> Any:
     return json.loads(get_bytes(s3_client, pointer))
 
-
-def parse_s3_uri(uri: str) -> S3Pointer:
-    if not uri.startswith("s3://") or "/" not in uri[5:]:
-        raise ValueError(f"not an s3:// URI: {uri!r}")
-    bucket, key = uri[5:].split("/", 1)
-    return S3Pointer(bucket=bucket, key=key)

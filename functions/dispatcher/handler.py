@@ -14,20 +14,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.constants import (
     ENV_FAILED_BUCKET,
     ENV_PIPELINE_VERSION,
     ENV_STATE_MACHINE_ARN,
-    POWERTOOLS_SERVICE,
 )
 from functions.common.lazy import PerContainer, aws_client
+from functions.common.observability import logger, tracer
 from functions.streaming.dispatch import dispatch
 
-logger = Logger(service=POWERTOOLS_SERVICE)
-tracer = Tracer(service=POWERTOOLS_SERVICE)
 # Standard-mode retries (aws_client) absorb short throttling before we hand records back to the ESM.
 step_functions = PerContainer(lambda: aws_client("stepfunctions"))
 s3 = PerContainer(lambda: aws_client("s3"))

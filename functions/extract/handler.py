@@ -1,4 +1,4 @@
-"""extract Lambda (see functions/processing/extract_step.py), three events of the state machine:
+"""extract Lambda (see functions/processing/steps/extract.py), three events of the state machine:
 
     WorkItem -> StepResult (segments set for a long object: it is only planned)
     SegmentItem -> SegmentResult (one segment of a long object, from the segments Map)
@@ -12,18 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
-from functions.common.constants import POWERTOOLS_SERVICE
 from functions.common.errors import InvalidObjectError
 from functions.common.events import SegmentItem, StepResult, WorkItem
 from functions.common.lazy import PerContainer
-from functions.processing import extract_step
-from functions.processing.context import Context
+from functions.common.observability import logger, tracer
+from functions.processing.steps import extract, segments
+from functions.processing.steps.context import Context, log_object
 
-logger = Logger(service=POWERTOOLS_SERVICE)
-tracer = Tracer(service=POWERTOOLS_SERVICE)
 # What the step needs (S3, settings, model client, database), made on the first invocation.
 resources = PerContainer(Context.from_env)
 
@@ -40,16 +38,15 @@ def _parse(event: dict[str, Any]) -> WorkItem | SegmentItem | StepResult:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     item = _parse(event)
-    segment = item.segment.number if isinstance(item, SegmentItem) else None
-    logger.thread_safe_append_keys(bucket=item.object.bucket, key=item.object.key, modality=item.object.modality,
-                                   segment=segment)
+    log_object(item.object, segment=item.segment.number if isinstance(item, SegmentItem) else None)
+    result: BaseModel
     try:
         if isinstance(item, SegmentItem):
-            result = extract_step.run_segment(item, resources.get())
+            result = segments.run_segment(item, resources.get())
         elif isinstance(item, StepResult):
-            result = extract_step.assemble(item, resources.get())
+            result = segments.assemble(item, resources.get())
         else:
-            result = extract_step.run(item, resources.get())
+            result = extract.run(item, resources.get())
     except InvalidObjectError as exc:
         logger.warning("object refused", extra={"reason": str(exc), "error": type(exc).__name__})
         raise

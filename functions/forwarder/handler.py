@@ -11,7 +11,6 @@ import os
 from collections import Counter
 from typing import Any, Optional
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,12 +23,11 @@ from functions.common.constants import (
     POWERTOOLS_SERVICE,
 )
 from functions.common.lazy import PerContainer, aws_client
+from functions.common.observability import logger, tracer
 from functions.streaming import s3_events
 from functions.streaming.kafka_config import create_producer
 from functions.streaming.publish import publish
 
-logger = Logger(service=POWERTOOLS_SERVICE)
-tracer = Tracer(service=POWERTOOLS_SERVICE)
 producer = PerContainer(create_producer)
 s3 = PerContainer(lambda: aws_client("s3"))
 

@@ -16,18 +16,16 @@ import json
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.constants import DB_APP_USER, ENV_DB_APP_SECRET_ARN, POWERTOOLS_SERVICE
+from functions.common.constants import DB_APP_USER, ENV_DB_APP_SECRET_ARN
 from functions.common.db import Database
 from functions.common.events import MigrationResourceEvent
 from functions.common.lazy import PerContainer, aws_client
+from functions.common.observability import logger, tracer
 from functions.migrate.runner import apply_pending, current_version, ensure_app_user
 
-logger = Logger(service=POWERTOOLS_SERVICE)
-tracer = Tracer(service=POWERTOOLS_SERVICE)
 PHYSICAL_RESOURCE_ID = "pipeline-schema"
 database = PerContainer(Database)
 secrets = PerContainer(lambda: aws_client("secretsmanager"))

@@ -6,24 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.constants import (
-    METRIC_DIMENSION_MODALITY,
-    METRIC_FILES_FAILED,
-    METRICS_NAMESPACE,
-    POWERTOOLS_SERVICE,
-)
+from functions.common.constants import METRIC_FILES_FAILED
 from functions.common.db import Database
 from functions.common.events import FailureInput
 from functions.common.lazy import PerContainer
-from functions.processing.store_step import record_failure
+from functions.common.observability import count_file, logger, metrics, tracer
+from functions.processing.results.failures import record_failure
+from functions.processing.steps.context import log_object
 
-logger = Logger(service=POWERTOOLS_SERVICE)
-tracer = Tracer(service=POWERTOOLS_SERVICE)
-metrics = Metrics(namespace=METRICS_NAMESPACE, service=POWERTOOLS_SERVICE)
 database = PerContainer(Database)
 
 
@@ -32,10 +24,9 @@ database = PerContainer(Database)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     failure = FailureInput.model_validate(event)
-    logger.thread_safe_append_keys(bucket=failure.object.bucket, key=failure.object.key, modality=failure.object.modality)
+    log_object(failure.object)
     result = record_failure(database.get(), failure)
     logger.warning("object failed", extra={"failed_step": failure.failed_step, "error": failure.error.Error, "reason": result.reason})
     if result.status == "failed":
-        metrics.add_dimension(name=METRIC_DIMENSION_MODALITY, value=result.modality)
-        metrics.add_metric(name=METRIC_FILES_FAILED, unit=MetricUnit.Count, value=1)
+        count_file(METRIC_FILES_FAILED, result.modality)
     return result.model_dump(mode="json")

@@ -16,8 +16,9 @@ the stale ones leave as pipeline executions with deterministic names (or are onl
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 

@@ -10,8 +10,9 @@ distributed (the backfill state machine's input), tally and links.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Optional
 
 from functions.common.constants import DB_SCHEMA, TABLE_FAILURES, TABLE_OBJECTS
 from functions.common.errors import RETRYABLE_ERROR_NAMES, ReusedResultGoneError
@@ -44,7 +45,7 @@ from functions.streaming.executions import identity
 # own class name, never as States.TaskFailed, so that name carries no verdict on the object.
 RETRY_CAN_FIX_ERRORS = frozenset({
     *RETRYABLE_ERROR_NAMES,
-    ReusedResultGoneError.__name__,  # a resend processes the bytes again (functions/processing/reuse.py)
+    ReusedResultGoneError.__name__,  # a resend processes the bytes again (functions/processing/results/reuse.py)
     "States.Timeout", "States.HeartbeatTimeout", "States.TaskFailed", "Sandbox.Timedout",
 })
 RETRY_CAN_FIX_PREFIXES = ("Lambda.",)  # Lambda.ServiceException, Lambda.TooManyRequestsException, Lambda.Unknown...

@@ -6,8 +6,9 @@ Map's listObjectsV2 ItemReader items, and S3 Inventory rows.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, Optional
 
 from functions.common.events import ObjectRef
 from functions.reprocess.params import RunParams, parse_datetime
@@ -51,10 +52,10 @@ def last_modified(entry: dict[str, Any]) -> Optional[datetime]:
     if value in (None, ""):
         return None
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        return datetime.fromtimestamp(value, tz=UTC)
     if isinstance(value, str):
         return parse_datetime(value, "LastModified")
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def select(bucket: str, entries: Iterable[dict[str, Any]], params: RunParams, tally: Tally) -> list[ObjectRef]:

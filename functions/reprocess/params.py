@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Optional
 
 from functions.common.constants import MODALITIES, UNSUPPORTED
@@ -24,7 +24,7 @@ class RunParams:
     include_failed: bool = False
 
     @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> "RunParams":
+    def from_mapping(cls, values: dict[str, Any]) -> RunParams:
         """Build from DAG params. Raises ValueError naming the bad field."""
         bucket = (values.get("bucket") or "").strip()
         version = (values.get("pipeline_version") or "").strip()
@@ -62,4 +62,4 @@ def parse_datetime(value: Any, name: str) -> Optional[datetime]:
             parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError as exc:
             raise ValueError(f"{name}: not an ISO 8601 date-time: {value!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -2,7 +2,8 @@
 planner as the dispatcher's (functions/streaming/executions.py: `cut`, `hashed_name`)."""
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Optional
 
 from functions.common.events import ExecutionInput, ObjectRef
 from functions.streaming.executions import (

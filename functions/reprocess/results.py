@@ -10,7 +10,8 @@ Files are read line by line, so memory stays bounded however many batches ran.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from functions.reprocess.tally import KEEP, Tally
 

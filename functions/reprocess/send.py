@@ -2,7 +2,7 @@
 sent, failed), with the error a later attempt can fix raised for the state machine to retry."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from functions.common.aws_errors import is_retryable
 from functions.common.constants import MODALITIES, UNSUPPORTED

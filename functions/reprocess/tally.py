@@ -1,8 +1,9 @@
 """A reprocessing run's counts (Tally): kept by each page or batch, summed for the report."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from functions.common.events import ObjectRef
 
@@ -43,7 +44,7 @@ class Tally:
             self.stale_by_modality[ref.modality] = self.stale_by_modality.get(ref.modality, 0) + 1
             self.stale_bytes_by_modality[ref.modality] = self.stale_bytes_by_modality.get(ref.modality, 0) + ref.size
 
-    def count_checked(self, checked: "Checked") -> None:
+    def count_checked(self, checked: Checked) -> None:
         """Count one `stale` answer: the up-to-date refs, the stale ones and the held-back ones."""
         self.up_to_date += checked.up_to_date
         self.count_stale(checked.stale)

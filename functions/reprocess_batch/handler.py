@@ -12,17 +12,16 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.constants import ENV_STATE_MACHINE_ARN, POWERTOOLS_SERVICE
+from functions.common.aws_errors import is_not_found
+from functions.common.constants import ENV_STATE_MACHINE_ARN
 from functions.common.db import Database
 from functions.common.lazy import PerContainer, aws_client
+from functions.common.observability import logger, tracer
 from functions.reprocess.batch import HEAD_CONCURRENCY, BatchEvent, process_batch
 
-logger = Logger(service=POWERTOOLS_SERVICE)
-tracer = Tracer(service=POWERTOOLS_SERVICE)
 _db = Database()
 # Standard-mode retries (aws_client) absorb short throttling before the batch is handed back
 # to the state machine's Retry; the pool matches the HeadObject threads.
@@ -36,7 +35,7 @@ def _head(bucket: str, key: str) -> Optional[dict[str, Any]]:
     try:
         return s3.get().head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if is_not_found(exc):
             return None
         raise
 

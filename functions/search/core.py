@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -107,7 +108,7 @@ class Filters(BaseModel):
     pipeline_version: Optional[str] = Field(default=None, min_length=1, max_length=32)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Filters":
+    def _consistent(self) -> Filters:
         if self.modalities is not None:
             unknown = set(self.modalities) - set(MODALITIES)
             if unknown or not self.modalities:
@@ -240,7 +241,7 @@ def nearest_sql(dimension: int, where: str, exact: bool) -> str:
     """
     d = int(dimension)
     indexed = f"e.embedding::vector({d}) <=> %(q)s::vector({d})"
-    distance = f"e.embedding <=> %(q)s::vector" if exact else indexed
+    distance = "e.embedding <=> %(q)s::vector" if exact else indexed
     where_all = f"e.model_role = %(role)s AND e.dimension = {d} AND {where}"
     if exact:
         return (f"SELECT e.chunk_id, {distance} AS distance{_FROM_EMBEDDINGS} WHERE {where_all}"

@@ -17,11 +17,9 @@ import json
 from typing import Any, NamedTuple, Optional
 
 import psycopg
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from functions.common.constants import POWERTOOLS_SERVICE
 from functions.common.db import Database
 from functions.common.errors import (
     DatabaseUnavailableError,
@@ -30,11 +28,9 @@ from functions.common.errors import (
     ModelUnavailableError,
 )
 from functions.common.lazy import PerContainer
+from functions.common.observability import logger, tracer
 from functions.search.core import MAX_LIMIT, MAX_QUERY_CHARS, Filters, ModelEmbedder, search
 from functions.search.settings import AccessDenied, SearchSettings
-
-logger = Logger(service=POWERTOOLS_SERVICE)
-tracer = Tracer(service=POWERTOOLS_SERVICE)
 
 
 class SearchRequest(BaseModel):

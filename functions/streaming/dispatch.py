@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,6 +37,7 @@ from functions.common.aws_errors import is_retryable
 from functions.common.constants import FAILED_PREFIX
 from functions.streaming.executions import PlannedExecution, plan_executions
 from functions.streaming.msk_batch import Coordinates, DecodedBatch, PoisonRecord, decode_batch
+
 
 class TransientDispatchError(RuntimeError):
     """A retry can fix this; dispatch() turns it into batch item failures for the records it hit."""
@@ -105,7 +106,7 @@ def park(s3: Any, failed_bucket: str, record: PoisonRecord, pipeline_version: st
         "partition": record.coordinates.partition,
         "offset": record.coordinates.offset,
         "pipeline_version": pipeline_version,
-        "parked_at": datetime.now(timezone.utc).isoformat(),
+        "parked_at": datetime.now(UTC).isoformat(),
         "record": record.raw,
     }
     try:
@@ -119,10 +120,6 @@ def park(s3: Any, failed_bucket: str, record: PoisonRecord, pipeline_version: st
         _raise_for(exc, f"writing poison record to s3://{failed_bucket}/{key}")
     return f"s3://{failed_bucket}/{key}"
 
-
-def park_poison(s3: Any, failed_bucket: str, records: list[PoisonRecord], pipeline_version: str) -> list[str]:
-    """Park every record (see park); return their URIs. Raises on the first error."""
-    return [park(s3, failed_bucket, record, pipeline_version) for record in records]
 
 
 def start(sfn: Any, state_machine_arn: str, planned: PlannedExecution) -> bool:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import TypeVar
 
 from functions.common.constants import (
     MAX_EXECUTION_NAME,
@@ -99,7 +100,7 @@ def hashed_name(label: str, lines: Iterable[str], tag: str = "") -> str:
     """
     digest_chars = _TAGGED_DIGEST_CHARS if tag else _DIGEST_CHARS
     joined = "\n".join(lines)
-    digest = hashlib.sha256(f"{label}\n{joined}".encode("utf-8")).hexdigest()[:digest_chars]
+    digest = hashlib.sha256(f"{label}\n{joined}".encode()).hexdigest()[:digest_chars]
     safe = _NAME_UNSAFE.sub("_", label)
     if tag:
         return f"{tag}-{safe[: MAX_EXECUTION_NAME - digest_chars - len(tag) - 2]}-{digest}"

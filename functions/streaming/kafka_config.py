@@ -7,7 +7,8 @@ https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html#ia
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from functions.common.constants import (
     ENV_KAFKA_API_VERSION,

@@ -17,7 +17,7 @@ class PoisonMessageError(ValueError):
 
 
 def message_key(ref: ObjectRef) -> bytes:
-    return f"{ref.bucket}/{ref.key}".encode("utf-8")
+    return f"{ref.bucket}/{ref.key}".encode()
 
 
 def message_value(ref: ObjectRef) -> bytes:

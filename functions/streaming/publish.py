@@ -1,7 +1,8 @@
 """Publish ObjectRefs to the topic and wait until the brokers have them (acks=all)."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from functions.common.events import ObjectRef
 from functions.streaming.messages import message_key, message_value

@@ -6,8 +6,9 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-struc
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.parser import parse

@@ -15,9 +15,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from functions.common import constants as c
 from local.iam.authorizer import STATES_SERVICE_KEY, Authorizer, Identity, TemplateResources
@@ -101,7 +102,7 @@ class LocalDeployment:
 
     @classmethod
     def from_template(cls, template: dict, *, buckets: Mapping[str, str], function_names: Mapping[str, str],
-                      region: str, account: str) -> "LocalDeployment":
+                      region: str, account: str) -> LocalDeployment:
         """`buckets`: {"ingest"|"staging"|"failed": local bucket name}; `function_names`:
         {step: local function name}. Raises KeyError when the template lacks what the local
         run stands in for (an output, a function of a step)."""

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 __all__ = ["Decision", "Matched", "Request", "arn_like", "conditions_hold", "evaluate"]
 
@@ -194,7 +195,7 @@ class _Caller:
     root: bool = False
 
     @classmethod
-    def parse(cls, principal: str) -> "_Caller":
+    def parse(cls, principal: str) -> _Caller:
         if _ACCOUNT.match(principal):
             return cls(f"arn:aws:iam::{principal}:root", principal, root=True)
         if not principal.startswith("arn:"):
@@ -534,7 +535,7 @@ def _parse_date(text: str) -> Optional[float]:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
 
 

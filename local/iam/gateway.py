@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any, Optional
 from xml.sax.saxutils import escape
 
 from local.iam.authorizer import AccessDenied, Authorizer

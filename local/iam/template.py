@@ -39,7 +39,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from local.iam.evaluator import POLICY_VERSION, Decision, Request, evaluate
 
@@ -158,7 +159,7 @@ class TemplatePolicies:
     @classmethod
     def from_template(cls, template: Mapping[str, Any], *, account: str = "123456789012", region: str = "us-east-1",
                       partition: str = "aws", physical: Mapping[str, str] = {},
-                      attributes: Mapping[tuple[str, str], str] = {}, stack_name: str = "stack") -> "TemplatePolicies":
+                      attributes: Mapping[tuple[str, str], str] = {}, stack_name: str = "stack") -> TemplatePolicies:
         """Read `template` (the synthesized JSON as a dict).
 
         physical: {logical id: what Ref returns} for resources whose local name is fixed.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from local.iam.authorizer import Authorizer
 

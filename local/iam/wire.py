@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 from urllib.parse import parse_qs, unquote
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")

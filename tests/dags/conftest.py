@@ -178,7 +178,7 @@ class World:
         """What the Map iteration's Catch does when a step raised `error` for the current version
         of `key`: record_failure writes the failure and a failed row."""
         from functions.common.events import FailureInput
-        from functions.processing.store_step import record_failure
+        from functions.processing.results.failures import record_failure
 
         head = self.s3.head_object(Bucket=BUCKET, Key=key)
         record_failure(self.db, FailureInput.model_validate({

@@ -2,9 +2,8 @@
 and the backfill state machine (Distributed Map) with its batch Lambda."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 from aws_cdk.assertions import Match
 
@@ -72,7 +71,7 @@ def _functions_imports(path: Path) -> set[str]:
 
 def test_shared_modules_cover_every_functions_import_of_the_dags_transitively():
     """What MWAA gets must import: the DAGs' imports, and theirs, all shipped."""
-    pending = {p for p in (ROOT / "dags").rglob("*.py")}
+    pending = set((ROOT / "dags").rglob("*.py"))
     seen: set[str] = set()
     while pending:
         path = pending.pop()

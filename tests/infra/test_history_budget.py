@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from functions.common.constants import MAX_HISTORY_EVENTS
-from functions.processing.segments import MAX_SEGMENTS
+from functions.processing.staging.segments import MAX_SEGMENTS
 from functions.streaming import executions
 from step_functions import definition as asl
 from step_functions.budget import (

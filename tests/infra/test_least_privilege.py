@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -149,14 +150,14 @@ def test_each_step_may_invoke_only_the_endpoints_it_calls(template_json):
              "search": {"ImageEmbedding", "TextEmbedding"}}
     for step, roles in needs.items():
         allowed = set()
-        for role, effect, actions, resources in grants(template_json):
+        for role, _effect, actions, resources in grants(template_json):
             if _role_of(role) == step and "sagemaker:InvokeEndpoint" in actions:
                 allowed |= set(re.findall(r"\bModels(\w+?)Endpoint[0-9A-F]{8}\b", resources))
         assert allowed == roles, step
 
 
 def test_no_role_is_granted_s3_or_kms_wildcards(template_json):
-    for role, effect, actions, _ in grants(template_json):
+    for role, _effect, actions, _ in grants(template_json):
         assert not {"s3:*", "kms:*", "*"} & set(actions), role
 
 
@@ -285,7 +286,7 @@ def test_handler_rejects_a_malformed_event_before_touching_anything(function, mo
     module = importlib.import_module(f"functions.{function}.handler")
     used = mock.MagicMock(name=f"{function} clients")
     assert _stub_per_container(module, monkeypatch, used)
-    from functions.processing.context import Context
+    from functions.processing.steps.context import Context
 
     monkeypatch.setattr(Context, "from_env", classmethod(lambda cls, *a, **k: used))
 

@@ -55,7 +55,7 @@ def test_each_model_is_an_inference_component_whose_copies_scale_to_zero_and_bac
     policies = _resources(template_json, "AWS::ApplicationAutoScaling::ScalingPolicy")
     alarms = _resources(template_json, "AWS::CloudWatch::Alarm")
     assert len(components) == len(targets) == len(_enabled_roles())
-    for logical_id, component in components.items():
+    for _logical_id, component in components.items():
         spec = component["Properties"]["Specification"]
         assert spec["ComputeResourceRequirements"]["MinMemoryRequiredInMb"] > 0
         assert component["Properties"]["RuntimeConfig"]["CopyCount"] == 1

@@ -118,7 +118,7 @@ def build_corpus(root: Path) -> tuple[dict[str, tuple[str, str]], list[str]]:
     (tmp / "tone.wav").write_bytes(wav)
     _ffmpeg("-i", str(tmp / "tone.wav"), str(tmp / "tone.mp3"))
     _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "2", "-pix_fmt", "yuv420p", str(tmp / "clip.mp4"))
-    mp3, mp4 = (tmp / "tone.mp3").read_bytes(), (tmp / "clip.mp4").read_bytes()
+    _mp3, mp4 = (tmp / "tone.mp3").read_bytes(), (tmp / "clip.mp4").read_bytes()
 
     invalid = "InvalidObjectError"
     bad: dict[str, tuple[bytes, str, str]] = {

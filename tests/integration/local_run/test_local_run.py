@@ -45,7 +45,7 @@ def test_every_execution_succeeds_and_the_broken_pdf_is_a_failure_with_its_reaso
     assert broken["status"] == "failed"
     assert broken["failed_step"] == "extract" and broken["error"] == "InvalidObjectError"
     assert "PDF" in broken["reason"]
-    assert [f for f in local_run.after["failures"]] == [f for f in local_run.after["failures"] if f[1] == BROKEN]
+    assert list(local_run.after["failures"]) == [f for f in local_run.after["failures"] if f[1] == BROKEN]
 
 
 def test_the_email_attachment_is_an_object_of_its_own_that_search_finds(local_run):

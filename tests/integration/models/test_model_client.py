@@ -16,8 +16,8 @@ from functions.common.model_client import (
     Blob,
     ModelClient,
     ModelInputError,
-    ModelRequestError,
     ModelNotAvailableError,
+    ModelRequestError,
 )
 from local.model_servers import endpoint_name
 from local.sagemaker_runtime import SageMakerRuntime

@@ -68,7 +68,7 @@ def _error(gateway, **kwargs) -> dict:
     return caught.value.response
 
 
-def _error_from(gateway, container: "Container") -> dict:
+def _error_from(gateway, container: Container) -> dict:
     """The error the gateway answers with `container` behind endpoint "ep"."""
     gateway.add("ep", container.url)
     try:

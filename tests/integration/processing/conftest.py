@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from lambda_context import FakeLambdaContext
+from media_files import speech_wav
 
 from functions.common.constants import (
     DB_SCHEMA,
@@ -15,16 +17,9 @@ from functions.common.constants import (
     ENV_TEXT_CHUNK_OVERLAP,
     ENV_TEXT_CHUNK_TOKENS,
     ENV_VIDEO_CHUNK_SECONDS,
-    MODEL_GENERATION,
-    MODEL_IMAGE_EMBEDDING,
-    MODEL_OCR,
-    MODEL_SPEECH,
-    MODEL_TEXT_EMBEDDING,
     UNSUPPORTED,
 )
 from functions.common.events import ObjectRef
-from lambda_context import FakeLambdaContext
-from media_files import speech_wav
 
 PIPELINE_VERSION = "v-test"
 

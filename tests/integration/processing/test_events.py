@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from lambda_context import FakeLambdaContext
+
 from functions.common.events import FailureInput, StepResult, WorkItem
 from functions.migrate.runner import discover
 

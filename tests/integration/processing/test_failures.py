@@ -4,9 +4,9 @@ from __future__ import annotations
 import io
 
 import pytest
+from media_files import long_text, pdf_with_scanned_page, review_pptx, sales_xlsx, words_image
 
 from functions.common.constants import DB_SCHEMA, ENV_MAX_OBJECT_BYTES
-from media_files import long_text, pdf_with_scanned_page, review_pptx, sales_xlsx, words_image
 
 
 def _failure(pipeline, obj):
@@ -65,7 +65,7 @@ def test_decompression_bomb_is_refused(pipeline):
 
 
 def test_failure_in_the_middle_of_store_leaves_no_partial_rows(pipeline, monkeypatch):
-    from functions.processing import store_step
+    from functions.processing.results import writes
 
     good = pipeline.put("docs/good.txt", long_text(80).encode(), "text", "text/plain")
     pipeline.run(good)
@@ -76,7 +76,7 @@ def test_failure_in_the_middle_of_store_leaves_no_partial_rows(pipeline, monkeyp
     def explode(*args, **kwargs):
         raise RuntimeError("simulated crash after chunks were inserted")
 
-    monkeypatch.setattr(store_step, "_insert_embeddings", explode)
+    monkeypatch.setattr(writes, "_insert_embeddings", explode)
     result = pipeline.run(obj)
     # the good version rewritten from its staged manifests: its earlier rows must survive the crash
     item = {"object": good.model_dump(mode="json"), "pipeline_version": "v-test"}

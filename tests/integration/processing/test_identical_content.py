@@ -1,5 +1,5 @@
 """Identical content is not processed twice: the same bytes under another key or version get rows
-of their own, copied from the earlier result, without a model call (functions/processing/reuse.py).
+of their own, copied from the earlier result, without a model call (functions/processing/results/reuse.py).
 
 Model calls are counted where they arrive: at the SageMaker Runtime stand-in in front of the
 model containers."""
@@ -8,10 +8,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from media_files import long_text, silent_video, words_image
 
 from functions.common.constants import DB_SCHEMA, ENV_MODEL_ENDPOINTS, MODEL_ROLES
 from functions.reprocess.core import retry_can_fix
-from media_files import long_text, silent_video, words_image
 
 S = DB_SCHEMA
 

@@ -6,8 +6,7 @@ import json
 
 from functions.common.constants import DB_SCHEMA, ENV_MAX_CHUNKS, ENV_MAX_TEXT_BYTES
 from functions.common.staging import object_prefix
-from functions.processing.chunk_pages import CHUNK_PAGE_ITEMS
-
+from functions.processing.staging.chunks import CHUNK_PAGE_ITEMS
 
 
 def _log_lines(lines: int) -> bytes:

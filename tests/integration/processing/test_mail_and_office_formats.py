@@ -11,7 +11,7 @@ import pytest
 from functions.common.constants import ATTACHMENTS_PREFIX, DB_SCHEMA, MODEL_TEXT_EMBEDDING
 from functions.common.model_client import ModelClient
 from functions.common.settings import Settings
-from functions.processing import email_message
+from functions.processing.formats import eml as eml_format
 from functions.streaming.classify import classify
 from samples.generate import _pdf_table, eml, odt, rtf
 
@@ -104,7 +104,7 @@ def test_html_only_message_is_read_as_text(pipeline):
 
 def test_message_nested_too_deep_writes_no_attachments_and_says_why(pipeline):
     # Given a message that is already an attachment MAX_NESTING levels deep, attaching another
-    key = f"{ATTACHMENTS_PREFIX}/" * email_message.MAX_NESTING + "mail/loop.eml"
+    key = f"{ATTACHMENTS_PREFIX}/" * eml_format.MAX_NESTING + "mail/loop.eml"
     inner = eml("Fwd", "again", [])
     message = _put(pipeline, key, eml("Fwd: Fwd", "forwarded once more", [("loop.eml", "message/rfc822", inner)]))
 
@@ -119,7 +119,7 @@ def test_message_nested_too_deep_writes_no_attachments_and_says_why(pipeline):
 
 
 def test_attachments_beyond_the_count_limit_are_refused_with_the_reason(pipeline, monkeypatch):
-    monkeypatch.setattr(email_message, "MAX_ATTACHMENTS", 2)
+    monkeypatch.setattr(eml_format, "MAX_ATTACHMENTS", 2)
     parts = [(f"note{i}.txt", "text/plain", f"note number {i}\n".encode()) for i in range(3)]
     message = _put(pipeline, "mail/many.eml", eml("Notes", "three notes", parts))
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from media_files import (
     SPOKEN,
     docx_with_table,
@@ -156,7 +155,7 @@ def test_xlsx_sheets_become_row_chunks_naming_sheet_and_rows(pipeline):
 
 
 def test_csv_is_read_as_a_table_with_its_header_as_labels(pipeline):
-    data = "city;country;population\nLisbon;Portugal;545000\nPorto;Portugal;232000\n".encode("utf-8")
+    data = b"city;country;population\nLisbon;Portugal;545000\nPorto;Portugal;232000\n"
     obj = pipeline.put("tables/cities.csv", data, "document", "text/csv")
 
     result = pipeline.run(obj)

@@ -27,7 +27,6 @@ def test_schema_has_vector_extension_and_hnsw_indexes(migrated_db):
 
 
 def test_app_user_gets_dml_rights_on_the_schema(migrated_db):
-    import psycopg
 
     from functions.migrate.runner import ensure_app_user
 

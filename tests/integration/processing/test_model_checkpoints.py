@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from media_files import ffmpeg
 
 from functions.common.constants import ENV_MODEL_BATCH_ITEMS, MODEL_SPEECH
 from functions.common.errors import ModelUnavailableError
 from functions.common.staging import object_prefix
-from media_files import ffmpeg
 
 
 @pytest.fixture

@@ -3,11 +3,10 @@ a rerun redoes only the missing segments."""
 from __future__ import annotations
 
 import pytest
+from media_files import ffmpeg, speech_video
 
 from functions.common.constants import ENV_SEGMENT_PAGES, ENV_SEGMENT_SECONDS
 from functions.common.staging import object_prefix
-from media_files import ffmpeg, speech_video
-
 
 
 def _pdf(pages: int) -> bytes:

@@ -4,10 +4,9 @@ Chunk windows of 5 s (conftest), so chunks last 1.25-10 s; videos run at 10 fram
 from __future__ import annotations
 
 import pytest
-
-from functions.common.constants import ENV_SEGMENT_SECONDS, ENV_VIDEO_CHUNKING, VIDEO_CHUNKING_FIXED
 from media_files import SCENE_WORDS, ffmpeg, scenes_video, silent_video
 
+from functions.common.constants import ENV_SEGMENT_SECONDS, ENV_VIDEO_CHUNKING, VIDEO_CHUNKING_FIXED
 
 FRAME = 0.1  # seconds
 # Drawn words on white for 4 s, a red scene of 9 s (more than one window: two keyframes), blue for 3 s.

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from search_corpus import corpus, png
 
 from functions.common.constants import DB_SCHEMA, MODEL_IMAGE_EMBEDDING, MODEL_TEXT_EMBEDDING
-from search_corpus import corpus, png
 
 S = DB_SCHEMA
 

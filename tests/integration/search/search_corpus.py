@@ -4,12 +4,12 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Optional
 
 BUCKET = "test-ingest-bucket"
 OTHER_BUCKET = "another-tenant-bucket"
-OLD = datetime(2020, 1, 1, tzinfo=timezone.utc)
+OLD = datetime(2020, 1, 1, tzinfo=UTC)
 CODE = "XK-4471"
 NEAR_CODES = ("XK-4417", "XK-4741", "KX-4471", "XK-7441", "XK-1447")
 

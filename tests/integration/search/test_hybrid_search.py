@@ -7,16 +7,15 @@ two images and a video with two keyframes (CLIP embeddings).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from search_corpus import BUCKET, CODE, OTHER_BUCKET
 
 from functions.common.constants import MODEL_IMAGE_EMBEDDING, MODEL_TEXT_EMBEDDING
 from functions.search import core
 from functions.search.core import Filters, Scope, Tuning
-
-from search_corpus import BUCKET, CODE, OTHER_BUCKET
 
 IN_BUCKET = Scope(buckets=(BUCKET,))
 
@@ -117,10 +116,10 @@ def test_upload_date_filter_leaves_out_older_objects(conn, embedder):
     query = "heavy rain and strong wind"
     everything = _search(conn, embedder, query, limit=10)
     assert "archive/weather-2020.txt" in {h.key for h in everything.hits}
-    since = datetime.now(timezone.utc) - timedelta(days=1)
+    since = datetime.now(UTC) - timedelta(days=1)
     recent = _search(conn, embedder, query, limit=10, filters=Filters(uploaded_since=since))
     assert recent.hits and "archive/weather-2020.txt" not in {h.key for h in recent.hits}
-    old = _search(conn, embedder, query, limit=10, filters=Filters(uploaded_until=datetime(2021, 1, 1, tzinfo=timezone.utc)))
+    old = _search(conn, embedder, query, limit=10, filters=Filters(uploaded_until=datetime(2021, 1, 1, tzinfo=UTC)))
     assert {h.key for h in old.hits} == {"archive/weather-2020.txt"}
 
 

@@ -7,7 +7,7 @@ reused), when the report is written, then it shows each of them, escaped, in one
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from functions.common.constants import MODALITIES
 from local.history import Iteration, StepRun
 from local.report import FileReport, write_html
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ODD_KEY = 'odd/<b>&"it\'s</b> ünïcode €.txt'
 META = {"files": 6, "elapsed": 12.0, "executions": 1, "executions_ok": 1,
         "unavailable": {"generation": "no <weights> & no network"}}

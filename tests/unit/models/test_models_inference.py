@@ -10,7 +10,6 @@ import math
 import os
 
 import pytest
-
 from models_helpers import inference, noise_wav_b64, png_b64, run
 
 

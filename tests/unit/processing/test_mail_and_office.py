@@ -1,13 +1,12 @@
 """Plain modules of the e-mail and office formats: how keys and modalities are named, ODS sheets."""
 from __future__ import annotations
 
-import io
 import zipfile
 
 import pytest
 
 from functions.common.constants import ATTACHMENTS_PREFIX
-from functions.processing import email_message, office_text
+from functions.processing.formats import eml, opendocument
 from functions.streaming.classify import classify
 
 
@@ -20,12 +19,12 @@ def test_new_formats_are_documents(key, content_type):
 
 
 def test_attachment_keys_keep_the_extension_and_count_their_nesting():
-    key = email_message.attachment_key("mail/Résumé 2024.eml", 3, "Fiche de paie / mars.PDF")
+    key = eml.attachment_key("mail/Résumé 2024.eml", 3, "Fiche de paie / mars.PDF")
     assert key == f"{ATTACHMENTS_PREFIX}/mail/Résumé 2024.eml/3-Fiche-de-paie-mars.PDF"
-    assert classify(key) == "document" and email_message.nesting(key) == 1
-    assert email_message.nesting(email_message.attachment_key(key, 1, "x.eml")) == 2
-    assert email_message.safe_filename("../../etc/passwd") == "etc-passwd"
-    assert email_message.safe_filename("a" * 300 + ".txt").endswith(".txt")
+    assert classify(key) == "document" and eml.nesting(key) == 1
+    assert eml.nesting(eml.attachment_key(key, 1, "x.eml")) == 2
+    assert eml.safe_filename("../../etc/passwd") == "etc-passwd"
+    assert eml.safe_filename("a" * 300 + ".txt").endswith(".txt")
 
 
 def test_ods_sheets_are_pages_with_repeated_cells_expanded(tmp_path):
@@ -45,7 +44,7 @@ def test_ods_sheets_are_pages_with_repeated_cells_expanded(tmp_path):
         package.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
         package.writestr("content.xml", content)
 
-    doc = office_text.extract_ods(path)
+    doc = opendocument.extract_ods(path)
 
     assert doc.metadata["sheets"] == ["Stock"] and doc.metadata["rows"] == 3
     [page] = doc.pages
@@ -56,8 +55,8 @@ def test_ods_sheets_are_pages_with_repeated_cells_expanded(tmp_path):
 def test_a_message_above_the_size_limit_is_refused(tmp_path, monkeypatch):
     from functions.common.errors import InvalidObjectError
 
-    monkeypatch.setattr(email_message, "MAX_MESSAGE_BYTES", 10)
+    monkeypatch.setattr(eml, "MAX_MESSAGE_BYTES", 10)
     path = tmp_path / "m.eml"
     path.write_bytes(b"Subject: hi\n\nbody text\n")
     with pytest.raises(InvalidObjectError, match="above the limit"):
-        email_message.read_eml(path, "m.eml", tmp_path)
+        eml.read_eml(path, "m.eml", tmp_path)

@@ -25,28 +25,28 @@ def _obj(**kw) -> ObjectRef:
     (b"\x7fELF\x02\x01", "archive", "elf"),
 ])
 def test_sniff_classifies_by_content(head, family, fmt):
-    from functions.processing.sniff import sniff
+    from functions.processing.formats.detect import sniff
 
     detected = sniff(head)
     assert (detected.family, detected.format) == (family, fmt)
 
 
 def test_content_type_that_lies_is_invalid():
-    from functions.processing.sniff import check_modality, sniff
+    from functions.processing.formats.detect import check_modality, sniff
 
     with pytest.raises(InvalidObjectError, match="claimed 'image/jpeg' .* PDF document"):
         check_modality("image", sniff(b"%PDF-1.4"), "image/jpeg")
 
 
 def test_unsupported_modality_raises_unsupported_type_error():
-    from functions.processing.sniff import check_modality, sniff
+    from functions.processing.formats.detect import check_modality, sniff
 
     with pytest.raises(UnsupportedTypeError, match="unsupported type"):
         check_modality("unsupported", sniff(b"\x7fELF"), "application/octet-stream")
 
 
 def test_chunk_text_overlaps_in_model_tokens_and_covers_every_token():
-    from functions.processing.text import chunk_text
+    from functions.processing.chunking.text import chunk_text
 
     # "0" .. "24" are one word piece each, so tokens and words coincide here.
     chunks = chunk_text(" ".join(str(i) for i in range(25)), size=10, overlap=3)
@@ -55,13 +55,13 @@ def test_chunk_text_overlaps_in_model_tokens_and_covers_every_token():
 
 
 def test_normalise_removes_controls_and_extra_blank_lines():
-    from functions.processing.text import normalise
+    from functions.processing.formats.text import normalise
 
     assert normalise("a\r\nb  \r\n\r\n\r\n\r\nc\x07\u0065\u0301") == "a\nb\n\nc\u00e9"
 
 
 def test_decode_detects_utf8_and_refuses_empty():
-    from functions.processing.text import decode
+    from functions.processing.formats.text import decode
 
     assert decode("naïve".encode()).encoding == "utf-8"
     with pytest.raises(InvalidObjectError, match="empty"):
@@ -69,7 +69,7 @@ def test_decode_detects_utf8_and_refuses_empty():
 
 
 def test_plan_chunks_covers_duration_with_remainder():
-    from functions.processing.media import plan_chunks
+    from functions.processing.formats.media import plan_chunks
 
     ranges = plan_chunks(12.0, 5.0)
     assert [(r.start, r.end, r.duration) for r in ranges] == [(0.0, 5.0, 5.0), (5.0, 10.0, 5.0), (10.0, 12.0, 2.0)]
@@ -77,26 +77,26 @@ def test_plan_chunks_covers_duration_with_remainder():
 
 
 def test_speech_segments_are_offset_and_grouped():
-    from functions.processing.audio import group_segments, offset_segments
-    from functions.processing.text import count_tokens
+    from functions.processing.chunking.text import count_tokens
+    from functions.processing.chunking.transcript import group_phrases, place_phrases
 
     output = {"text": "a b c", "segments": [{"start": 0.5, "end": 1.0, "text": "a"},
                                             {"start": 1.0, "end": 2.0, "text": "b c"}]}
-    placed = offset_segments(output, offset=30.0, window_end=60.0)
+    placed = place_phrases(output, offset=30.0, window_end=60.0)
     assert placed[0] == {"start": 30.5, "end": 31.0, "text": "a"}
-    groups = group_segments(placed + [{"start": 70.0, "end": 71.0, "text": "d"}], 10, count_tokens, max_seconds=30)
+    groups = group_phrases(placed + [{"start": 70.0, "end": 71.0, "text": "d"}], 10, count_tokens, max_seconds=30)
     assert [(g["start"], g["end"], g["text"]) for g in groups] == [(30.5, 32.0, "a b c"), (70.0, 71.0, "d")]
 
 
 def test_speech_groups_are_bounded_by_embedding_model_tokens():
-    from functions.processing.audio import group_segments
-    from functions.processing.text import count_tokens
+    from functions.processing.chunking.text import count_tokens
+    from functions.processing.chunking.transcript import group_phrases
 
     # Three words but six word pieces a segment ("glacier12" is "glacier", "##12"): nine words fit
     # in 16, eighteen word pieces do not.
     segments = [{"start": float(i), "end": i + 1.0, "text": "glacier12 river34 forest56"} for i in range(3)]
 
-    groups = group_segments(segments, 16, count_tokens)
+    groups = group_phrases(segments, 16, count_tokens)
 
     assert [g["segments"] for g in groups] == [2, 1]
     assert all(count_tokens(g["text"]) <= 16 for g in groups)
@@ -105,7 +105,7 @@ def test_speech_groups_are_bounded_by_embedding_model_tokens():
 def test_truncated_image_is_invalid():
     from PIL import Image
 
-    from functions.processing.image import extract_image
+    from functions.processing.formats.image import extract_image
 
     out = io.BytesIO()
     Image.new("RGB", (200, 200), "red").save(out, "JPEG")
@@ -116,7 +116,7 @@ def test_truncated_image_is_invalid():
 def test_image_extract_makes_thumbnail_and_reads_size():
     from PIL import Image
 
-    from functions.processing.image import extract_image
+    from functions.processing.formats.image import extract_image
 
     out = io.BytesIO()
     Image.new("RGBA", (1000, 500), (0, 0, 255, 128)).save(out, "PNG")
@@ -170,7 +170,7 @@ def test_iam_auth_uses_an_rds_token_and_tls():
 
 
 def test_failure_reason_is_the_lambda_error_message():
-    from functions.processing.store_step import failure_reason
+    from functions.processing.results.failures import failure_reason
 
     cause = json.dumps({"errorMessage": "the object is empty (0 bytes)", "errorType": "InvalidObjectError"})
     failure = FailureInput(object=_obj(), pipeline_version="v", failed_step="extract",

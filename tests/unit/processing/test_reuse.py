@@ -1,4 +1,4 @@
-"""Which earlier result of the same bytes extract may reuse (functions/processing/reuse.py
+"""Which earlier result of the same bytes extract may reuse (functions/processing/results/reuse.py
 `find_source`), against PostgreSQL with the schema of migrations/; and how the local report says
 that a result was reused.
 
@@ -35,15 +35,13 @@ def _find(db, key: str = "new.txt", *, modality: str = "text", fmt: str = "text"
           sha: str = SHA):
     from functions.common.events import ObjectRef
     from functions.common.model_client import ModelClient
-    from functions.processing.context import Context
-    from functions.processing.manifest import ExtractManifest
-    from functions.processing.reuse import find_source
+    from functions.processing.results.reuse import find_source
+    from functions.processing.staging.manifest import ExtractManifest
 
     obj = ObjectRef(bucket=BUCKET, key=key, version_id="v1", size=14, modality=modality)
     manifest = ExtractManifest(object=obj, pipeline_version=VERSION, modality=modality, detected_format=fmt,
                                content_sha256=sha)
-    ctx = Context(s3=None, settings=None, models=ModelClient(endpoints), db=db)
-    found = find_source(ctx, manifest)
+    found = find_source(db, manifest, ModelClient(endpoints).unavailable())
     return None if found is None else found.key
 
 

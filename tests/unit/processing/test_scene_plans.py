@@ -1,4 +1,4 @@
-"""Planning video chunks from scene changes (functions/processing/scenes.py): a pure function of
+"""Planning video chunks from scene changes (functions/processing/chunking/scenes.py): a pure function of
 the change times, with windows of 5 s (chunks 1.25-10 s)."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import subprocess
 import pytest
 
 from functions.common.settings import Settings
-from functions.processing import scenes
-from functions.processing.media import TimeRange, plan_chunks
+from functions.processing.chunking import scenes
+from functions.processing.formats.media import TimeRange, plan_chunks
 
 
 def _plan(start, end, cuts, **bounds):

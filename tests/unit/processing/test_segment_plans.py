@@ -8,8 +8,8 @@ import wave
 import pytest
 
 from functions.common.events import Segment
-from functions.processing import media
-from functions.processing.segments import MAX_SEGMENTS, plan_pages, plan_time
+from functions.processing.formats import media
+from functions.processing.staging.segments import MAX_SEGMENTS, plan_pages, plan_time
 
 
 def test_media_that_fits_one_invocation_is_not_segmented():

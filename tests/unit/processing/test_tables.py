@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 from pathlib import Path
 
 import pytest
 
 from functions.common.errors import InvalidObjectError
-from functions.processing import tables
-from functions.processing.text import count_tokens
+from functions.processing.chunking.rows import chunk_rows
+from functions.processing.chunking.text import count_tokens
+from functions.processing.formats import tables
 
 
 def _xlsx(path: Path, sheets: dict[str, list[tuple]]) -> Path:
@@ -71,7 +71,7 @@ def test_cell_values_read_as_a_person_would_write_them():
 def test_rows_are_chunked_within_the_token_budget_with_their_row_ranges():
     rows = [(1, ["Region", "Revenue"])] + [(n, [f"region{n}", str(n * 10)]) for n in range(2, 202)]
 
-    chunks = tables.chunk_rows(iter(rows), size=64, count_tokens=count_tokens, sheet="Sales")
+    chunks = chunk_rows(iter(rows), size=64, count_tokens=count_tokens, sheet="Sales")
 
     assert len(chunks) > 3
     assert all(count_tokens(c.text) <= 64 for c in chunks)
@@ -84,7 +84,7 @@ def test_rows_are_chunked_within_the_token_budget_with_their_row_ranges():
 
 
 def test_a_table_without_header_keeps_its_first_row_as_data():
-    chunks = tables.chunk_rows(iter([(1, ["North", "1200"]), (3, ["South", "950"])]), 256, count_tokens)
+    chunks = chunk_rows(iter([(1, ["North", "1200"]), (3, ["South", "950"])]), 256, count_tokens)
 
     assert [c.text for c in chunks] == ["North; 1200\nSouth; 950"]
     assert (chunks[0].row_start, chunks[0].row_end, chunks[0].header) == (1, 3, None)
@@ -142,7 +142,7 @@ def test_malformed_csv_is_invalid():
 def test_docx_table_rows_are_labelled_by_the_header_row(tmp_path):
     import docx
 
-    from functions.processing.document import extract_docx
+    from functions.processing.formats.office import extract_docx
 
     document = docx.Document()
     document.add_paragraph("Budget")
@@ -161,7 +161,7 @@ def test_docx_table_rows_are_labelled_by_the_header_row(tmp_path):
 
 
 def test_pptx_slides_are_pages_with_titles_tables_and_speaker_notes(tmp_path):
-    from functions.processing.document import extract_pptx
+    from functions.processing.formats.office import extract_pptx
 
     doc = extract_pptx(_pptx(tmp_path / "deck.pptx"))
 
@@ -173,7 +173,7 @@ def test_pptx_slides_are_pages_with_titles_tables_and_speaker_notes(tmp_path):
 
 
 def test_truncated_pptx_is_invalid(tmp_path):
-    from functions.processing.document import extract_pptx
+    from functions.processing.formats.office import extract_pptx
 
     data = _pptx(tmp_path / "deck.pptx").read_bytes()
     path = tmp_path / "cut.pptx"
@@ -184,7 +184,7 @@ def test_truncated_pptx_is_invalid(tmp_path):
 
 
 def test_office_zips_are_told_apart_by_their_main_part(tmp_path):
-    from functions.processing.sniff import sniff
+    from functions.processing.formats.detect import sniff
 
     xlsx = _xlsx(tmp_path / "b.xlsx", {"S": [("a",)]})
     deck = _pptx(tmp_path / "d.pptx")
@@ -198,7 +198,7 @@ def test_office_zips_are_told_apart_by_their_main_part(tmp_path):
 
 
 def test_text_claimed_as_csv_is_a_table_document_and_binary_never_is():
-    from functions.processing.sniff import as_table_text, check_modality, sniff
+    from functions.processing.formats.detect import as_table_text, check_modality, sniff
 
     text = sniff(b"name,city\nAlice,Paris\n")
     assert as_table_text(text, "people.csv", None).format == "csv"

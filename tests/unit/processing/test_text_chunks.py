@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from functions.common.constants import TEXT_CHUNK_MAX_TOKENS, TEXT_EMBEDDING_MAX_TOKENS, TEXT_EMBEDDING_SPECIAL_TOKENS
-from functions.processing import text as text_mod
-from functions.processing.text import TOKENIZER_FILE, chunk_text, count_tokens
+from functions.processing.chunking import text as text_mod
+from functions.processing.chunking.text import TOKENIZER_FILE, chunk_text, count_tokens
 
 REPO = Path(__file__).resolve().parents[3]
 

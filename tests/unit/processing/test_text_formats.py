@@ -15,7 +15,7 @@ from functions.common.errors import InvalidObjectError
     (codecs.BOM_UTF32_LE + "hi".encode("utf-32-le"), "UTF-32 LE text"),
 ])
 def test_byte_order_mark_is_text_not_an_mpeg_frame_sync(head, description):
-    from functions.processing.sniff import sniff
+    from functions.processing.formats.detect import sniff
 
     detected = sniff(head)
 
@@ -37,7 +37,7 @@ def test_byte_order_mark_is_text_not_an_mpeg_frame_sync(head, description):
     (bytes(range(256)) * 4, "unknown", "binary"),
 ])
 def test_sniff_uses_signatures_and_reads_text_as_text(head, family, fmt):
-    from functions.processing.sniff import sniff
+    from functions.processing.formats.detect import sniff
 
     detected = sniff(head)
 
@@ -45,7 +45,7 @@ def test_sniff_uses_signatures_and_reads_text_as_text(head, family, fmt):
 
 
 def test_utf16_with_bom_decodes_to_the_real_text():
-    from functions.processing.text import decode
+    from functions.processing.formats.text import decode
 
     le = decode("Grüße aus Köln".encode("utf-16"))
     be = decode(codecs.BOM_UTF16_BE + "naïve résumé".encode("utf-16-be"))
@@ -55,14 +55,14 @@ def test_utf16_with_bom_decodes_to_the_real_text():
 
 
 def test_utf16_cut_inside_a_code_unit_is_invalid():
-    from functions.processing.text import decode
+    from functions.processing.formats.text import decode
 
     with pytest.raises(InvalidObjectError, match="UTF-16 LE text is truncated"):
         decode("hello world".encode("utf-16")[:-1])
 
 
 def test_utf16_with_a_lone_surrogate_is_invalid():
-    from functions.processing.text import decode
+    from functions.processing.formats.text import decode
 
     data = codecs.BOM_UTF16_LE + "a".encode("utf-16-le") + b"\x3d\xd8" + "b".encode("utf-16-le")
     with pytest.raises(InvalidObjectError, match="UTF-16 LE text is invalid at byte 4"):
@@ -70,7 +70,7 @@ def test_utf16_with_a_lone_surrogate_is_invalid():
 
 
 def test_declared_latin1_charset_decodes_as_windows_1252():
-    from functions.processing.text import decode
+    from functions.processing.formats.text import decode
 
     decoded = decode("café – 5 €".encode("cp1252"), declared="ISO-8859-1")
 
@@ -78,10 +78,10 @@ def test_declared_latin1_charset_decodes_as_windows_1252():
 
 
 def test_wrong_declared_charset_falls_back_to_the_bytes():
-    from functions.processing.text import decode
+    from functions.processing.formats.text import decode
 
-    assert decode("naïve".encode("utf-8"), declared="ascii").text == "naïve"
-    assert decode("naïve".encode("utf-8"), declared="no-such-charset").encoding == "utf-8"
+    assert decode("naïve".encode(), declared="ascii").text == "naïve"
+    assert decode("naïve".encode(), declared="no-such-charset").encoding == "utf-8"
 
 
 PAGE = """<!DOCTYPE html><html><head><meta charset="windows-1252"><title>Harbour  log</title>
@@ -92,7 +92,7 @@ PAGE = """<!DOCTYPE html><html><head><meta charset="windows-1252"><title>Harbour
 
 
 def test_html_visible_text_has_no_tags_scripts_or_styles():
-    from functions.processing.html_text import extract
+    from functions.processing.formats.html import extract
 
     page = extract(PAGE)
 
@@ -101,7 +101,7 @@ def test_html_visible_text_has_no_tags_scripts_or_styles():
 
 
 def test_html_headings_give_each_position_its_path():
-    from functions.processing.html_text import extract
+    from functions.processing.formats.html import extract
 
     page = extract(PAGE)
 
@@ -112,13 +112,13 @@ def test_html_headings_give_each_position_its_path():
 
 
 def test_html_without_a_closed_head_still_has_its_body():
-    from functions.processing.html_text import extract
+    from functions.processing.formats.html import extract
 
     assert extract("<head><title>t</title><body><p>kept").text == "kept"
 
 
 def test_html_charset_declaration_is_found_in_the_first_bytes():
-    from functions.processing.html_text import declared_charset
+    from functions.processing.formats.html import declared_charset
 
     assert declared_charset(b'<html><head><meta charset="iso-8859-1">') == "iso-8859-1"
     assert declared_charset(b'<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">') == "windows-1252"

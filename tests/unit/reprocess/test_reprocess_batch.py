@@ -51,7 +51,7 @@ class World:
     def fail(self, key: str, version_id: str, error: str, modality: str = "image") -> None:
         """What the Map iteration's Catch does when a step raised `error` for this object version."""
         from functions.common.events import FailureInput
-        from functions.processing.store_step import record_failure
+        from functions.processing.results.failures import record_failure
 
         record_failure(self.db, FailureInput.model_validate({
             "object": {"bucket": INGEST_BUCKET, "key": key, "version_id": version_id, "size": 1, "modality": modality},

@@ -28,7 +28,7 @@ def _ref(key: str, version: str | None = "v1", etag: str | None = "e1", size: in
 def _fail(db, ref, error: str, pipeline_version: str = VERSION, cause: str = "why") -> None:
     """What the Map iteration's Catch does: record_failure with the error Step Functions caught."""
     from functions.common.events import FailureInput
-    from functions.processing.store_step import record_failure
+    from functions.processing.results.failures import record_failure
 
     record_failure(db, FailureInput.model_validate({
         "object": ref.model_dump(), "pipeline_version": pipeline_version, "failed_step": "extract",

@@ -4,8 +4,6 @@ Small inline templates in the shapes CDK synthesizes, and one test on the app's 
 """
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from local.iam.evaluator import Request

@@ -1,0 +1,35 @@
+"""store: write the staged result of one object version (or a copy of an identical object's
+result, results/reuse.py) in one transaction (results/writes.py)."""
+from __future__ import annotations
+
+import time
+
+from functions.common.events import StepResult, StoreResult
+from functions.common.staging import Staging
+from functions.processing.results.reuse import copy_result
+from functions.processing.results.writes import write_result
+from functions.processing.staging.manifest import EmbedManifest, ExtractManifest, GenerateManifest
+from functions.processing.steps.context import Context
+
+
+def run(previous: StepResult, ctx: Context) -> StoreResult:
+    """Write the staged result of one object version, or copy the result extract chose to reuse.
+    Raises ReusedResultGoneError (nothing written) when that result is no longer there as
+    extract saw it, DatabaseUnavailableError."""
+    obj = previous.object
+    if previous.up_to_date:
+        return StoreResult(bucket=obj.bucket, key=obj.key, version_id=obj.version_id, modality=obj.modality, status="up_to_date")
+    assert ctx.db is not None, "store needs a database"
+    started = time.monotonic()
+    staging = Staging(ctx.s3, ctx.settings.staging_bucket, previous.pipeline_version, obj)
+    extract = ExtractManifest.model_validate(staging.get_json("extract.json"))
+    if previous.reuse_from is not None:
+        with ctx.db.transaction() as conn:
+            chunks, embeddings = copy_result(conn, previous.pipeline_version, extract, previous.reuse_from, started)
+    else:
+        generate = GenerateManifest.model_validate(staging.get_json("generate.json"))
+        embed = EmbedManifest.model_validate(staging.get_json("embed.json"))
+        with ctx.db.transaction() as conn:
+            chunks, embeddings = write_result(conn, previous.pipeline_version, extract, generate, embed, staging, started)
+    return StoreResult(bucket=obj.bucket, key=obj.key, version_id=obj.version_id, modality=obj.modality,
+                       status="succeeded", chunks=chunks, embeddings=embeddings, reused=previous.reuse_from is not None)
