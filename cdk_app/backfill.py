@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import TypedDict
 
 from aws_cdk import Aws, Duration, Fn, RemovalPolicy, SecretValue
 from aws_cdk import aws_ec2 as ec2
@@ -170,7 +171,10 @@ class Backfill(Construct):
             pipeline=state_machine,
         )
         backfill_machine = self.batches.state_machine
-        self.environment = self.source_bucket = self.execution_role = self.schedule = None
+        self.environment: mwaa.CfnEnvironment | None = None
+        self.source_bucket: s3.Bucket | None = None
+        self.execution_role: iam.Role | None = None
+        self.schedule: scheduler.Schedule | None = None
         if config.backfill.mwaa:
             self._airflow(config, network, storage, database, state_machine, backfill_machine, env_name)
         else:
@@ -389,7 +393,17 @@ def _json_with(document: dict, token_field: str) -> str:
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 
 
-def airflow_cron_to_scheduler(expression: str) -> dict[str, str]:
+class CronFields(TypedDict, total=False):
+    """The keyword arguments of scheduler.ScheduleExpression.cron that a cron expression sets."""
+
+    minute: str
+    hour: str
+    day: str
+    month: str
+    week_day: str
+
+
+def airflow_cron_to_scheduler(expression: str) -> CronFields:
     """The keyword arguments of scheduler.ScheduleExpression.cron for a five-field cron
     expression as Airflow reads it (minute hour day-of-month month day-of-week, Sunday 0 or 7):
     EventBridge numbers days 1-7 from Sunday and wants "?" in one of the two day fields.
@@ -405,7 +419,7 @@ def airflow_cron_to_scheduler(expression: str) -> dict[str, str]:
 
     if weekday != "*":
         weekday = ",".join("-".join(day_name(t) for t in part.split("-")) for part in weekday.split(","))
-    kwargs = {"minute": minute, "hour": hour, "month": month}
+    kwargs: CronFields = {"minute": minute, "hour": hour, "month": month}
     if weekday == "*":
         kwargs["day"] = day
     else:

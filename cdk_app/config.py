@@ -7,7 +7,8 @@ A bad value stops synth with a message that names the field.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -50,7 +51,7 @@ class ModelConfig(_Strict):
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600)
 
     @model_validator(mode="after")
-    def _bounds(self) -> "ModelConfig":
+    def _bounds(self) -> ModelConfig:
         if self.min_instances is not None and self.max_instances and self.max_instances < self.min_instances:
             raise ValueError(f"max_instances ({self.max_instances}) < min_instances ({self.min_instances})")
         return self
@@ -155,7 +156,7 @@ class PipelineConfig(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _overlap(self) -> "PipelineConfig":
+    def _overlap(self) -> PipelineConfig:
         if self.text_chunk_overlap >= self.text_chunk_tokens:
             raise ValueError("text_chunk_overlap must be smaller than text_chunk_tokens")
         return self

@@ -118,8 +118,11 @@ class Database(Construct):
             parameters={"rds.force_ssl": "1"},  # TLS in transit, always
             removal_policy=removal,
         )
+        cluster_resource = self.cluster.node.default_child
+        if cluster_resource is None:
+            raise TypeError("the database cluster has no CloudFormation resource")
         for log_group in self.log_groups.values():
-            self.cluster.node.default_child.node.add_dependency(log_group)
+            cluster_resource.node.add_dependency(log_group)
         suppress(self.cluster, "AwsSolutions-RDS11",
                  "Default port 5432 kept: the cluster is reachable only from the functions' security group "
                  "in isolated subnets; a non-default port adds no protection there.")
@@ -187,6 +190,9 @@ class Database(Construct):
         Secrets Manager and KMS endpoints); the secrets are attached to the cluster so that it
         finds the host. Returns the two rotation schedules.
         """
+        admin_attached = self.cluster.secret  # from the admin secret it was made with
+        if admin_attached is None:
+            raise TypeError("the database cluster has no admin secret")
         app_attached = self.app_secret.attach(self.cluster)
         return [
             secret.add_rotation_schedule(
@@ -198,7 +204,7 @@ class Database(Construct):
                 ),
                 automatically_after=Duration.days(config.database.secret_rotation_days),
             )
-            for name, secret in (("AdminRotation", self.cluster.secret), ("AppRotation", app_attached))
+            for name, secret in (("AdminRotation", admin_attached), ("AppRotation", app_attached))
         ]
 
     def grant_connect(self, grantee: iam.IGrantable) -> None:

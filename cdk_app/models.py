@@ -16,8 +16,9 @@ import math
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from aws_cdk import Annotations, Aws, CfnMapping, Fn, RemovalPolicy, Size
+from aws_cdk import Annotations, Aws, CfnMapping, Duration, Fn, RemovalPolicy, Size
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -25,15 +26,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import Duration
 from constructs import Construct
 
 from cdk_app.config import ModelConfig, PipelineConfig
 from cdk_app.house import checkov
 from cdk_app.house.bundling import BUILD_DIR
 from cdk_app.house.log_retention import retention
-from cdk_app.house.names import inference_component_name, model_endpoint_name
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
+from cdk_app.house.names import inference_component_name, model_endpoint_name
 from cdk_app.storage import Storage
 from model_artifacts.catalog import CATALOG, ModelSpec
 from model_artifacts.package import archive_digest, package_model
@@ -92,7 +92,7 @@ def image_uris_by_region(spec: ModelSpec) -> dict[str, str]:
 
 def effective_spec(spec: ModelSpec, overrides: ModelConfig) -> ModelSpec:
     """The catalog's spec with the cdk.json overrides applied."""
-    changes = {
+    changes: dict[str, Any] = {
         "instance_type": overrides.instance_type,
         "min_instances": overrides.min_instances,
         "max_instances": overrides.max_instances,
@@ -155,7 +155,7 @@ class Models(Construct):
                      "Content-addressed keys (models/<role>/<sha-256>/model.tar.gz) written once by the deploy; "
                      "a changed archive is a new key, so versions would never hold anything.")
         tmp_mib = deployment_tmp_mib(largest_archive_bytes)
-        self._deployment_props = dict(
+        self._deployment_props: dict[str, Any] = dict(
             memory_limit=512,
             ephemeral_storage_size=Size.mebibytes(tmp_mib) if tmp_mib else None,
             log_group=logs.LogGroup(self, "ArtefactDeploymentLogs", retention=retention(config.log_retention_days),

@@ -167,7 +167,7 @@ class Observability(Construct):
             alarm.add_alarm_action(action)
         self.alarms = alarms
 
-    def _alarm(self, construct_id: str, metric: cw.IMetric, *, threshold: float, evaluation_periods: int,
+    def _alarm(self, construct_id: str, metric: cw.Metric | cw.MathExpression, *, threshold: float, evaluation_periods: int,
                description: str) -> cw.Alarm:
         """An alarm on `metric` in this construct. Missing data does not breach: a quiet pipeline
         reports no data points for most of these metrics (no executions, invocations or failed files)."""

@@ -99,7 +99,7 @@ class Orchestration(Construct):
             arns = models.invoke_arns(roles)
             if arns:
                 f[step].role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=arns))
-        for step, fn in f.items():
+        for fn in f.values():
             suppress(
                 fn.role,
                 "AwsSolutions-IAM5",

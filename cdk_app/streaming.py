@@ -16,8 +16,8 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from cdk_app.config import PipelineConfig
-from cdk_app.house.custom_resource import function_custom_resource
 from cdk_app.house.bucket_access import grant_object_writes
+from cdk_app.house.custom_resource import function_custom_resource
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.house.python_function import PipelineFunction, PipelineLayers
 from cdk_app.house.state_machine import grant_start_execution

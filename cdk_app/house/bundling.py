@@ -155,5 +155,7 @@ def function_code() -> lambda_.Code:
         str(FUNCTIONS_DIR),
         asset_hash=_tree_digest(FUNCTIONS_DIR, MIGRATIONS_DIR),
         asset_hash_type=AssetHashType.CUSTOM,
-        bundling=BundlingOptions(image=_NO_DOCKER, local=_CopyFolders(FUNCTIONS_DIR, MIGRATIONS_DIR)),
+        # jsii calls try_bundle(output_dir, options) positionally; ILocalBundling's Python signature
+        # spells the options out as keyword-only arguments, which no such method can match.
+        bundling=BundlingOptions(image=_NO_DOCKER, local=_CopyFolders(FUNCTIONS_DIR, MIGRATIONS_DIR)),  # type: ignore[arg-type]
     )

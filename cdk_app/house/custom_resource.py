@@ -2,9 +2,10 @@
 through the CDK Provider framework (which answers CloudFormation for the function)."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from aws_cdk import CustomResource, Stack
+from aws_cdk import CfnElement, CustomResource, Stack
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
@@ -17,7 +18,10 @@ def function_custom_resource(
 ) -> CustomResource:
     """A CustomResource whose Create/Update/Delete events run `handler`."""
     provider = cr.Provider(scope, f"{construct_id}Provider", on_event_handler=handler.function)
-    logical_id = Stack.of(scope).get_logical_id(handler.function.node.default_child)
+    resource = handler.function.node.default_child
+    if not isinstance(resource, CfnElement):
+        raise TypeError(f"{handler.function.node.path} has no CloudFormation resource as its default child")
+    logical_id = Stack.of(scope).get_logical_id(resource)
     suppress(provider, "AwsSolutions-IAM4", "The CDK Provider framework function uses the basic execution role.",
              [BASIC_EXECUTION_ROLE])
     suppress(provider, "AwsSolutions-IAM5", "The CDK Provider framework may invoke any version of our function.",

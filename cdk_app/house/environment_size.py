@@ -15,10 +15,11 @@ is why functions are refused a margin short of the limit.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jsii
-from aws_cdk import Stack
+from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import IValidation
 
@@ -85,6 +86,8 @@ class EnvironmentSizeValidation:
 
     def validate(self) -> list[str]:
         cfn = self._function.node.default_child
+        if not isinstance(cfn, CfnResource):
+            raise TypeError(f"{self._function.node.path} has no CloudFormation resource as its default child")
         # The L1's properties as CloudFormation will get them (`environment` is a Lazy over every
         # add_environment). Never read the public `CfnFunction.environment` from Python: it comes
         # back as an empty struct, jsii keeps that object, and this check would then see {}

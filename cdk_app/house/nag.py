@@ -1,7 +1,8 @@
 """Narrow cdk-nag suppressions: each names the rule, the findings it covers, and why."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Union
 
 from aws_cdk import Stack
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo

@@ -6,7 +6,8 @@ construct only states what differs: handler, memory, timeout, environment, grant
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import jsii
 from aws_cdk import CfnResource, Duration, IAspect, RemovalPolicy, Size
@@ -94,7 +95,7 @@ class PipelineFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED) if vpc else None,
-            security_groups=[network.lambda_security_group] if vpc else None,
+            security_groups=[network.lambda_security_group] if network is not None else None,
             reserved_concurrent_executions=reserved_concurrency,
         )
         # Checked at synth, after every add_environment a construct makes later.

@@ -3,7 +3,8 @@ visible in the console for 90 days and exactly-once task starts), logging to a r
 encrypted log group, and X-Ray tracing."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -88,7 +89,7 @@ def key_use_statement(action: str, key: kms.IKey, state_machine_arn: str) -> iam
                                conditions={"StringEquals": {KMS_CONTEXT_KEY: state_machine_arn}})
 
 
-def grant_start_execution(machine: sfn.StateMachine, key: kms.IKey, grantee: iam.IGrantable) -> None:
+def grant_start_execution(machine: sfn.IStateMachine, key: kms.IKey, grantee: iam.IGrantable) -> None:
     """StartExecution on `machine` and the key use it needs: the caller's kms:GenerateDataKey
     encrypts the execution input (without it StartExecution fails with KMS.AccessDeniedException)."""
     machine.grant_start_execution(grantee)

@@ -4,7 +4,7 @@ Change a name here and every place that uses it follows; never repeat these as l
 """
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
 
 # --- Modalities: one Map state per modality in the state machine -------------
 MODALITIES: tuple[str, ...] = ("image", "video", "audio", "text", "document")
@@ -83,8 +83,8 @@ ENV_SEARCH_ACCESS = "SEARCH_ACCESS"
 # --- Video chunking (functions/processing/chunking/scenes.py) ---------------------------------
 # scenes: a chunk per scene (FFmpeg's scene detector), long scenes in fixed windows;
 # fixed: windows of VIDEO_CHUNK_SECONDS, whatever the picture does.
-VIDEO_CHUNKING_SCENES = "scenes"
-VIDEO_CHUNKING_FIXED = "fixed"
+VIDEO_CHUNKING_SCENES: Final = "scenes"
+VIDEO_CHUNKING_FIXED: Final = "fixed"
 VideoChunking = Literal["scenes", "fixed"]
 VIDEO_CHUNKINGS: tuple[str, ...] = get_args(VideoChunking)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import psycopg
 from pydantic import Field, model_validator
@@ -33,7 +33,6 @@ from functions.common.settings import EnvironmentSettings
 
 CONNECT_TIMEOUT_SECONDS = 10
 AuthMode = Literal["iam", "secret", "password"]
-AUTH_MODES: tuple[str, ...] = get_args(AuthMode)
 
 
 class DbConfig(EnvironmentSettings):

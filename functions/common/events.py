@@ -16,14 +16,14 @@ The dispatcher starts one execution per Kafka batch with an ExecutionInput.
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from functions.common.constants import MODALITIES, UNSUPPORTED
 
 Modality = Literal["image", "video", "audio", "text", "document", "unsupported"]
-assert set(Modality.__args__) == set(MODALITIES) | {UNSUPPORTED}  # keep in sync
+assert set(get_args(Modality)) == set(MODALITIES) | {UNSUPPORTED}  # keep in sync
 
 
 class _Event(BaseModel):

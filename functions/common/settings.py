@@ -103,7 +103,7 @@ class EnvironmentSettings(BaseSettings):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
         env = os.environ if env is None else env
-        values = {name: env[name] for name in cls.variables() if env.get(name)}
+        values: dict[str, Any] = {name: env[name] for name in cls.variables() if env.get(name)}
         try:
             return cls(**values)
         except ValidationError as exc:

@@ -39,7 +39,10 @@ def lambda_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     request = parse(event=event, model=TopicResourceEvent)  # before any connection is opened
     if request.RequestType == "Delete":
         return {"PhysicalResourceId": request.PhysicalResourceId or ""}
-    topic, partitions = request.ResourceProperties.Topic, request.ResourceProperties.Partitions
+    props = request.ResourceProperties
+    if props is None:  # the model's validator requires it unless Delete
+        raise ValueError(f"{request.RequestType} needs ResourceProperties")
+    topic, partitions = props.Topic, props.Partitions
     admin = KafkaAdminClient(**client_config(os.environ[ENV_KAFKA_BOOTSTRAP]))
     try:
         outcome = ensure_topic(admin, topic, partitions)

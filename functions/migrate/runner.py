@@ -75,7 +75,7 @@ def apply_pending(conn: psycopg.Connection, directory: Path | None = None) -> li
                 " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-        applied = dict(conn.execute(f"SELECT version, checksum FROM {table}").fetchall())
+        applied: dict[int, str] = dict(conn.execute(f"SELECT version, checksum FROM {table}").fetchall())
         done: list[int] = []
         for migration in migrations:
             if migration.version in applied:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from functions.common.aws_errors import is_retryable
+from functions.common.aws_errors import error_code, is_retryable
 from functions.common.constants import MODALITIES, UNSUPPORTED
 from functions.common.events import ExecutionInput
 from functions.reprocess.tally import KEEP, Tally
@@ -37,10 +37,9 @@ def send(start: Callable[[str, str], str], planned: Sequence[tuple[str, Executio
         try:
             execution_arn = start(name, execution_input.model_dump_json())
         except Exception as exc:  # a botocore ClientError, or any error shaped like one
-            response = getattr(exc, "response", None)
-            if not isinstance(response, dict):
+            if not isinstance(getattr(exc, "response", None), dict):
                 raise
-            code = response.get("Error", {}).get("Code", "")
+            code = error_code(exc)
             if code == "ExecutionAlreadyExists":
                 tally.already_sent += count
                 continue

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from functions.common.constants import METRIC_FILES_PROCESSED
 from functions.common.events import StoreResult
+from functions.common.lazy import PerContainer
 from functions.common.observability import count_file
 from functions.processing.steps import store
+from functions.processing.steps.context import Context
 from functions.processing.steps.entry import step_handler
 
 
@@ -16,4 +18,6 @@ def _count(result: StoreResult) -> None:
         count_file(METRIC_FILES_PROCESSED, result.modality)
 
 
-lambda_handler = step_handler(store.run, with_db=True, on_result=_count)
+# S3, settings, the model client and the database, made on the first invocation.
+resources = PerContainer(Context.from_env)
+lambda_handler = step_handler(store.run, resources, on_result=_count)

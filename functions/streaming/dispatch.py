@@ -33,7 +33,7 @@ from typing import Any, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.common.aws_errors import is_retryable
+from functions.common.aws_errors import error_code, is_retryable
 from functions.common.constants import FAILED_PREFIX
 from functions.streaming.executions import PlannedExecution, plan_executions
 from functions.streaming.msk_batch import Coordinates, DecodedBatch, PoisonRecord, decode_batch
@@ -87,7 +87,7 @@ def _raise_for(exc: Exception, what: str) -> None:
     # Errors after which the same call may succeed (aws_errors.is_retryable: botocore's own
     # throttling and transient rules); every other client error is a configuration problem.
     if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = error_code(exc)
         if is_retryable(exc):
             raise TransientDispatchError(f"{what}: {code}") from exc
         raise DispatchConfigError(f"{what}: {code}: {exc}") from exc
@@ -128,7 +128,7 @@ def start(sfn: Any, state_machine_arn: str, planned: PlannedExecution) -> bool:
         sfn.start_execution(stateMachineArn=state_machine_arn, name=planned.name, input=planned.input_json())
         return True
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+        if error_code(exc) == "ExecutionAlreadyExists":
             return False
         _raise_for(exc, f"StartExecution {planned.name}")
     except BotoCoreError as exc:

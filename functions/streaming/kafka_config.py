@@ -19,7 +19,7 @@ from functions.common.constants import (
 try:  # kafka-python >= 3
     from kafka.net.sasl.oauth import AbstractTokenProvider
 except ImportError:  # pragma: no cover - kafka-python 2.x
-    from kafka.sasl.oauth import AbstractTokenProvider  # type: ignore[no-redef]
+    from kafka.sasl.oauth import AbstractTokenProvider
 
 AUTH_IAM = "iam"
 AUTH_NONE = "none"

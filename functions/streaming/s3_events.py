@@ -67,6 +67,8 @@ def _ref(record: S3RecordModel, content_type_of: ContentTypeLookup | None) -> tu
     key = decode_key(obj.key) if obj is not None else ""
     if not record.eventName.startswith("ObjectCreated:"):
         return None, Skipped(bucket, key, f"event {record.eventName} is not an object creation")
+    if obj is None:  # the Parser model already requires an object (its size and eTag) on a creation
+        raise ValueError(f"{record.eventName} record of bucket {bucket} names no object")
     size = int(obj.size or 0)
     if is_folder_marker(key, size):
         return None, Skipped(bucket, key, "folder marker")

@@ -61,7 +61,9 @@ def chunk_rows(
         if lines:
             text = "\n".join(([prefix] if prefix else []) + lines)
             chunks.append(RowChunk(text, sheet, numbers[0], numbers[-1], header, list(cells)))
-            lines.clear(), cells.clear(), numbers.clear()
+            lines.clear()
+            cells.clear()
+            numbers.clear()
 
     for number, row in body:
         line = row_text(row, header)

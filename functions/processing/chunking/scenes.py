@@ -106,8 +106,8 @@ def _detect(path: Path, start: float, end: float, threshold: float) -> list[floa
     return cuts
 
 
-def _pull(graph: av.filter.Graph) -> list[av.VideoFrame]:
-    out = []
+def _pull(graph: av.filter.Graph) -> list[av.VideoFrame | av.AudioFrame]:
+    out: list[av.VideoFrame | av.AudioFrame] = []
     while True:
         try:
             out.append(graph.pull())

@@ -60,11 +60,6 @@ def count_tokens(text: str) -> int:
     return len(embedding_tokenizer().encode(text, add_special_tokens=False).ids)
 
 
-def chunk_text(text: str, size: int, overlap: int) -> list[TextChunk]:
-    """All chunks of `text` (see iter_chunks)."""
-    return list(iter_chunks(text, size, overlap))
-
-
 def iter_chunks(text: str, size: int, overlap: int) -> Iterator[TextChunk]:
     """Chunks of at most `size` model tokens; each starts about `overlap` tokens before the
     previous one ended. A generator: a large text's chunks never all exist at once.
@@ -124,6 +119,7 @@ class _Window:
         """
         n = len(self.offsets)
         start = 0
+        stop: int | None
         while start < n:
             previous_end = out[-1].token_end - token_base if out else 0
             while True:

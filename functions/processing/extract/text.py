@@ -2,6 +2,8 @@
 chunks of the embedding model's tokens with overlap."""
 from __future__ import annotations
 
+from typing import Any
+
 from functions.common.errors import InvalidObjectError
 from functions.processing.chunking.text import iter_chunks
 from functions.processing.extract.job import ExtractJob, span
@@ -40,7 +42,7 @@ def extract(job: ExtractJob) -> None:
     settings = job.settings
     with ChunkWriter(job.staging, m, settings.max_chunks) as chunks:
         for piece in iter_chunks(text, settings.text_chunk_tokens, settings.text_chunk_overlap):
-            metadata = span(piece)
+            metadata: dict[str, Any] = span(piece)
             if page is not None:
                 metadata["headings"] = page.headings_at(piece.char_start)
             chunks.add("text", text=piece.text, metadata=metadata)

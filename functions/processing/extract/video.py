@@ -122,10 +122,10 @@ def _read_keyframes(job: ExtractJob, planned: list[_PlannedChunk]) -> None:
         if text and text not in lines:  # a still scene shows the same words in every keyframe
             lines.append(text)
     for chunk, _, _ in planned:
-        lines = found.get(id(chunk))
-        if lines:
-            chunk.metadata["ocr_text"] = "\n".join(lines)
-            chunk.text = "\n".join(t for t in (chunk.text, *lines) if t)
+        read = found.get(id(chunk))
+        if read:
+            chunk.metadata["ocr_text"] = "\n".join(read)
+            chunk.text = "\n".join(t for t in (chunk.text, *read) if t)
 
 
 def _keyframe_text(output: dict[str, Any]) -> str:

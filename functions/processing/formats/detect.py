@@ -92,7 +92,7 @@ def sniff(head: bytes, path: Path | None = None) -> Detected:
     match = _best_match(head)
     text = looks_like_text(head)
     known = _known(match, head) if match is not None else None
-    if known is not None:
+    if known is not None and match is not None:
         if known.family == "text":
             if text:
                 return known

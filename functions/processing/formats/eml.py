@@ -27,7 +27,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from pathlib import Path
 
 from functions.common.constants import ATTACHMENTS_PREFIX
@@ -156,10 +156,10 @@ def _header(message: EmailMessage, name: str) -> str:
     return " ".join(str(value).split())[:1000] if value is not None else ""
 
 
-def _parts(message: EmailMessage) -> list[EmailMessage]:
+def _parts(message: EmailMessage) -> list[MIMEPart]:
     """Every MIME part in order, without descending into attached messages, at most MAX_PARTS."""
-    found: list[EmailMessage] = []
-    stack = [message]
+    found: list[MIMEPart] = []
+    stack: list[MIMEPart] = [message]
     while stack:
         part = stack.pop()
         found.append(part)
@@ -170,16 +170,16 @@ def _parts(message: EmailMessage) -> list[EmailMessage]:
     return found
 
 
-def _text(part: EmailMessage) -> str:
+def _text(part: MIMEPart) -> str:
     try:
         content = part.get_content()
     except (LookupError, UnicodeError, ValueError, KeyError):  # unknown or lying charset
-        payload = part.get_payload(decode=True) or b""
-        content = payload.decode("utf-8", errors="replace")
+        payload = part.get_payload(decode=True)  # bytes, or None for a multipart part
+        content = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
     return content if isinstance(content, str) else ""
 
 
-def _body(message: EmailMessage) -> tuple[EmailMessage | None, str | None, str]:
+def _body(message: EmailMessage) -> tuple[MIMEPart | None, str | None, str]:
     """The part read as the body, which kind it is ("plain" or "html") and its text."""
     try:
         part = message.get_body(preferencelist=("plain", "html"))
@@ -192,7 +192,7 @@ def _body(message: EmailMessage) -> tuple[EmailMessage | None, str | None, str]:
     return part, "plain", _text(part).strip()
 
 
-def _attachments(message: EmailMessage, parts: list[EmailMessage], body: EmailMessage | None, key: str,
+def _attachments(message: EmailMessage, parts: list[MIMEPart], body: MIMEPart | None, key: str,
                  workdir: Path) -> list[Attachment]:
     candidates = [
         p for p in parts
@@ -224,7 +224,8 @@ def _attachments(message: EmailMessage, parts: list[EmailMessage], body: EmailMe
             inner = inner[0] if isinstance(inner, list) and inner else inner
             data = inner.as_bytes(policy=policy.default) if isinstance(inner, EmailMessage) else b""
         else:
-            data = part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)  # bytes, or None for a multipart part
+            data = payload if isinstance(payload, bytes) else b""
         attachment.size = len(data)
         if not data:
             attachment.refused = "the attachment is empty"
@@ -246,7 +247,7 @@ def _attachments(message: EmailMessage, parts: list[EmailMessage], body: EmailMe
     return found
 
 
-def _filename(part: EmailMessage, ordinal: int) -> str:
+def _filename(part: MIMEPart, ordinal: int) -> str:
     try:
         name = part.get_filename()
     except Exception:  # noqa: BLE001 - a malformed parameter: name it by its type instead

@@ -116,14 +116,17 @@ def copy_result(conn: Connection, pipeline_version: str, extract: ExtractManifes
     if started is not None:
         timings["store_s"] = round(time.monotonic() - started, 3)
     reused_from = {"bucket": source.bucket, "key": source.key, "version_id": source.version_id}
-    new_id = conn.execute(
+    inserted = conn.execute(
         f"""INSERT INTO {S}.objects (bucket, key, version_id, etag, size, modality, content_type, detected_format,
                 pipeline_version, status, metadata, unavailable, timings, content_sha256, reused_from)
             SELECT %s, %s, %s, %s, %s, %s, %s, detected_format, %s, 'succeeded', metadata, unavailable, %s, %s, %s
             FROM {S}.objects WHERE id = %s RETURNING id""",
         (obj.bucket, obj.key, obj.version_id, obj.etag, obj.size, obj.modality, obj.content_type, pipeline_version,
          Jsonb(timings), source.content_sha256, Jsonb(reused_from), source_id),
-    ).fetchone()[0]
+    ).fetchone()
+    if inserted is None:  # the source row was just read, under its lock
+        raise RuntimeError(f"copying the result of {where} inserted no row")
+    new_id = inserted[0]
     ids = {"new": new_id, "src": source_id}
     copied = (
         _execute(conn, f"""INSERT INTO {S}.chunks (object_id, ordinal, kind, text, time_start, time_end, duration, page,

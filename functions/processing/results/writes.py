@@ -45,13 +45,16 @@ def write_result(
     timings = {**extract.timings, **generate.timings, **embed.timings}
     if started is not None:
         timings["store_s"] = round(time.monotonic() - started, 3)
-    object_id = conn.execute(
+    inserted = conn.execute(
         f"""INSERT INTO {S}.objects (bucket, key, version_id, etag, size, modality, content_type, detected_format,
                 pipeline_version, status, metadata, unavailable, timings, content_sha256)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'succeeded', %s, %s, %s, %s) RETURNING id""",
         (obj.bucket, obj.key, obj.version_id, obj.etag, obj.size, obj.modality, obj.content_type,
          extract.detected_format, pipeline_version, Jsonb(metadata), unavailable, Jsonb(timings), extract.content_sha256),
-    ).fetchone()[0]
+    ).fetchone()
+    if inserted is None:  # INSERT ... VALUES ... RETURNING returns the row it inserted
+        raise RuntimeError("INSERT INTO objects returned no id")
+    object_id = inserted[0]
     chunk_ids: dict[int, int] = {}
     embeddings = 0
     # A page of chunks and its vectors at a time (embed writes one page of vectors per page of

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import TypeGuard
 
 from functions.common.errors import StagingUnavailableError
 from functions.common.events import Segment
@@ -55,7 +56,7 @@ def part_name(segment: Segment) -> str:
     return f"segments/{segment.number:04d}.json"
 
 
-def is_done(part: ExtractManifest | None, segment: Segment) -> bool:
+def is_done(part: ExtractManifest | None, segment: Segment) -> TypeGuard[ExtractManifest]:
     """Whether a staged part is this segment's output (same bounds): the checkpoint."""
     return part is not None and part.segment == segment
 

@@ -34,7 +34,7 @@ def run(previous: StepResult, ctx: Context) -> StepResult:
         imaged = [c for c in chunks if c.image is not None]
         if imaged:
             blobs = [Blob(kind="image", pointer=S3Pointer(bucket=staging.bucket, key=c.image.key), size=c.image.size)
-                     for c in imaged]
+                     for c in imaged if c.image is not None]
             _embed(ctx, manifest, embeddings, MODEL_IMAGE_EMBEDDING, [c.ordinal for c in imaged], blobs)
         texts = [(c.ordinal, text_for_embedding(extract, generate, c)) for c in chunks]
         texts = [(ordinal, text) for ordinal, text in texts if text]

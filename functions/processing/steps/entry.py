@@ -16,12 +16,11 @@ from functions.processing.steps.context import Context, log_object
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
-def step_handler(run: Callable[[StepResult, Context], BaseModel], *, with_db: bool,
+def step_handler(run: Callable[[StepResult, Context], BaseModel], resources: PerContainer[Context],
                  on_result: Callable[[Any], None] | None = None) -> Handler:
-    """A handler for `run`; `with_db` whether the step needs the database (made, like every
-    client, on the first invocation); `on_result` sees each result (to add metrics, which are
-    then published when the handler returns)."""
-    resources = PerContainer(lambda: Context.from_env(with_db=with_db))
+    """A handler for `run` with the clients `resources` makes on the first invocation (a module
+    global of the handler, where the local Lambda stand-in finds and closes them); `on_result`
+    sees each result (to add metrics, which are then published when the handler returns)."""
 
     @logger.inject_lambda_context
     @tracer.capture_lambda_handler

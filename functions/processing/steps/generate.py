@@ -45,7 +45,8 @@ def _generate(extract: ExtractManifest, manifest: GenerateManifest, ctx: Context
     if extract.modality in ("image", "video"):
         captioned = [c for _, page in chunk_pages(staging, extract) for c in page if c.image is not None]
     if captioned:
-        blobs = [Blob(kind="image", pointer=S3Pointer(bucket=staging.bucket, key=c.image.key), size=c.image.size) for c in captioned]
+        blobs = [Blob(kind="image", pointer=S3Pointer(bucket=staging.bucket, key=c.image.key), size=c.image.size)
+                 for c in captioned if c.image is not None]
         # An hour of video is hundreds of keyframes: a retry does not caption them twice.
         result = ctx.models.invoke(MODEL_GENERATION, blobs, checkpoints=StagedCheckpoints(staging))
         model = ModelRef(**result.model)

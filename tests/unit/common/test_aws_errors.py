@@ -59,3 +59,35 @@ def test_an_error_without_an_answer_from_the_service_is_retryable(error):
 
 def test_an_error_that_is_not_from_botocore_is_not_retryable():
     assert not is_retryable(ValueError("bad input"))
+
+
+@pytest.mark.parametrize("code, found", [("NoSuchKey", False), ("NoSuchVersion", False), ("404", False),
+                                         ("NotFound", False), ("AccessDenied", True), ("NoSuchBucket", True)])
+def test_not_found_means_the_key_or_its_version_not_the_bucket(code, found):
+    from functions.common.aws_errors import is_not_found
+
+    assert is_not_found(_client_error(code, 404, "GetObject")) is not found
+    assert not is_not_found(ValueError("NoSuchKey"))
+
+
+def test_throttling_and_transient_faults_are_told_apart():
+    from functions.common.aws_errors import is_throttling, is_transient
+
+    assert is_throttling(_client_error("ThrottlingException", 400)) and not is_transient(_client_error("ThrottlingException", 400))
+    assert is_transient(_client_error("ServiceUnavailable", 503)) and not is_throttling(_client_error("ServiceUnavailable", 503))
+    assert not is_throttling(ValueError()) and not is_transient(ValueError())
+
+
+def test_s3_errors_turns_what_a_retry_can_fix_into_staging_unavailable_and_keeps_the_rest():
+    from functions.common.aws_errors import s3_errors
+    from functions.common.errors import StagingUnavailableError
+
+    with pytest.raises(StagingUnavailableError, match="cannot read s3://b/k: .*SlowDown"):
+        with s3_errors("cannot read s3://b/k"):
+            raise _client_error("SlowDown", 503, "GetObject")
+    with pytest.raises(StagingUnavailableError):
+        with s3_errors("cannot read s3://b/k"):
+            raise EndpointConnectionError(endpoint_url="https://s3")
+    with pytest.raises(ClientError, match="AccessDenied"):
+        with s3_errors("cannot read s3://b/k"):
+            raise _client_error("AccessDenied", 403, "GetObject")

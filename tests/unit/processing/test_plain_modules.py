@@ -46,10 +46,10 @@ def test_unsupported_modality_raises_unsupported_type_error():
 
 
 def test_chunk_text_overlaps_in_model_tokens_and_covers_every_token():
-    from functions.processing.chunking.text import chunk_text
+    from functions.processing.chunking.text import iter_chunks
 
     # "0" .. "24" are one word piece each, so tokens and words coincide here.
-    chunks = chunk_text(" ".join(str(i) for i in range(25)), size=10, overlap=3)
+    chunks = list(iter_chunks(" ".join(str(i) for i in range(25)), size=10, overlap=3))
     assert [(c.token_start, c.token_end) for c in chunks] == [(0, 10), (7, 17), (14, 24), (21, 25)]
     assert chunks[1].text.split()[:3] == chunks[0].text.split()[-3:]
 

@@ -15,7 +15,7 @@ import pytest
 
 from functions.common.constants import TEXT_CHUNK_MAX_TOKENS, TEXT_EMBEDDING_MAX_TOKENS, TEXT_EMBEDDING_SPECIAL_TOKENS
 from functions.processing.chunking import text as text_mod
-from functions.processing.chunking.text import TOKENIZER_FILE, chunk_text, count_tokens
+from functions.processing.chunking.text import TOKENIZER_FILE, count_tokens, iter_chunks
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -27,6 +27,10 @@ PROSE = (
     "coöperation, façade, jalapeño. 東京の港は混雑していた。 Ελληνικά κείμενα. Русский текст. "
     "Hyphenated-compound-words and snake_case_identifiers_with_many_parts appear in code.\n\n"
 )
+
+
+def chunk_text(text: str, size: int, overlap: int) -> list:
+    return list(iter_chunks(text, size, overlap))
 
 
 @pytest.fixture(scope="module")
