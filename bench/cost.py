@@ -41,16 +41,16 @@ from; nothing is fetched. Free tiers are ignored.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import os
 import re
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -407,7 +407,7 @@ _STEPS = (c.STEP_EXTRACT, c.STEP_GENERATE, c.STEP_EMBED, c.STEP_STORE)
 
 
 def _measured(seconds: tuple[float, float, float, float], items: Mapping[str, float]) -> FileFigures:
-    return FileFigures(transitions=4.07, lambda_invocations={s: 1.0 for s in _STEPS},
+    return FileFigures(transitions=4.07, lambda_invocations=dict.fromkeys(_STEPS, 1.0),
                        lambda_seconds={**dict(zip(_STEPS, seconds)), c.FN_FORWARDER: FORWARDER_SECONDS,
                                        c.FN_DISPATCHER: DISPATCHER_SECONDS},
                        endpoint_items=items, dispatcher_per_file=0.01,

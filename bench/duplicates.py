@@ -1,4 +1,4 @@
-"""The model calls saved when a share of a set is duplicate bytes (functions/processing/reuse.py).
+"""The model calls saved when a share of a set is duplicate bytes (functions/processing/results/reuse.py).
 
     .venv/bin/python bench/duplicates.py [--files 20] [--duplicates 0.2]
 
@@ -37,7 +37,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from functions.common import constants as c  # noqa: E402
 from model_artifacts.catalog import ENV_LOCAL_MODEL_DIRS  # noqa: E402
 
 STEPS = ("extract", "generate", "embed", "store")
@@ -86,10 +85,9 @@ def run_object(obj, pipeline_version: str) -> dict:
 
 
 def measure(lp, objects: list, versions: list[str]) -> dict:
-    from local.model_servers import endpoint_name
-
     def calls() -> dict[str, int]:
-        return {role: lp.profile.runtime.invocations(endpoint_name(role)) for role in lp.profile.endpoints}
+        # The endpoints carry the names the synthesized template gives them (LocalPipeline passes them on).
+        return {role: lp.profile.runtime.invocations(name) for role, name in lp.profile.endpoints.items()}
 
     before, started = calls(), time.monotonic()
     results = [run_object(obj, version) for obj, version in zip(objects, versions)]
@@ -106,12 +104,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--duplicates", type=float, default=0.2, help="share of the set that copies other files")
+    parser.add_argument("--work", type=Path, help="folder for the local run's state (PostgreSQL data, logs); default: .local-run, whose database a run empties")
     args = parser.parse_args()
 
     from bench.pipeline import _tiny_models
     from functions.common.events import ObjectRef
     from functions.streaming.classify import classify
-    from local.run import BUCKETS, LocalPipeline
+    from local.run import BUCKETS, WORK, LocalPipeline
 
     os.environ[ENV_LOCAL_MODEL_DIRS] = json.dumps(_tiny_models())
     with tempfile.TemporaryDirectory(prefix="bench-duplicates-") as tmp:
@@ -120,7 +119,7 @@ def main() -> None:
         copies = sum(original is not None for _, original in pairs)
         print(f"{len(pairs)} files, {copies} of them copies of others "
               f"({', '.join(sorted(o.parent.name + '/' + o.name for _, o in pairs if o))})", file=sys.stderr)
-        with LocalPipeline(progress=False) as lp:
+        with LocalPipeline(args.work or WORK, progress=False) as lp:
             objects = []
             for path, _ in pairs:
                 key = path.relative_to(folder).as_posix()

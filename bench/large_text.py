@@ -60,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=float, default=100.0)
     parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument("--work", type=Path, help="folder for the local run's state (PostgreSQL data, logs); default: .local-run, whose database a run empties")
     parser.add_argument("--child", choices=STEPS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -70,11 +71,11 @@ def main() -> None:
     from functions.common import constants as c
     from functions.common.events import ObjectRef
     from functions.common.staging import object_prefix
-    from local.run import BUCKETS, PIPELINE_VERSION, LocalPipeline
+    from local.run import BUCKETS, PIPELINE_VERSION, WORK, LocalPipeline
 
     data = log_text(args.mb)
     print(f"text: {len(data) / 1e6:.1f} MB of log lines", file=sys.stderr)
-    with LocalPipeline(progress=False) as lp:
+    with LocalPipeline(args.work or WORK, progress=False) as lp:
         put = lp.s3.put_object(Bucket=BUCKETS["ingest"], Key="bench/large.log", Body=data, ContentType="text/plain")
         obj = ObjectRef(bucket=BUCKETS["ingest"], key="bench/large.log", version_id=put.get("VersionId"),
                         etag=put["ETag"].strip('"'), size=len(data), content_type="text/plain", modality="text")

@@ -8,7 +8,7 @@ ESM stand-in dispatch the Kafka batches and waits for every execution; then read
 PostgreSQL and prints, per file: processed (one complete result set), failed (one failure
 row with a reason), duplicated (more than one object row, or a result and a failure) and
 lost (no outcome at all). The last two must be 0; the exit status is 1 otherwise.
-Handler logs go to .local-run/load/lambda.log.
+Handler logs go to .local-run/load/lambda.log (--work to choose the folder).
 """
 from __future__ import annotations
 
@@ -122,17 +122,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--wave", type=int, default=100,
                         help="files uploaded per wave; the next wave starts when this one's executions ended")
+    parser.add_argument("--work", type=Path, default=WORK,
+                        help="folder for the files, the handler log and the run's PostgreSQL (default: %(default)s)")
     args = parser.parse_args(argv)
 
     from local.run import BUCKETS, LocalPipeline
 
-    WORK.mkdir(parents=True, exist_ok=True)
-    folder = WORK / "files"
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    folder = work / "files"
     print(f"generating {args.files} files into {folder}", file=sys.stderr)
     files = generate(folder, args.files, args.seed)
     kinds = Counter(p.relative_to(folder).parts[0] for p in files)
-    log = (WORK / "lambda.log").open("w", encoding="utf-8")
-    with contextlib.redirect_stdout(log), LocalPipeline(WORK, progress=False) as pipeline:
+    log = (work / "lambda.log").open("w", encoding="utf-8")
+    with contextlib.redirect_stdout(log), LocalPipeline(work, progress=False) as pipeline:
         started = time.monotonic()
         uploads, executions = [], []
         # Waves bound the concurrency: locally every execution's Map iterations are threads of

@@ -144,13 +144,14 @@ def main() -> None:
     parser.add_argument("--segment-seconds", type=int, help="default: cdk.json segment_seconds")
     parser.add_argument("--segment-pages", type=int, help="default: cdk.json segment_pages")
     parser.add_argument("--timeout", type=float, default=5400.0, help="seconds to wait for one file's execution")
+    parser.add_argument("--work", type=Path, help="folder for the local run's state (PostgreSQL data, logs); default: .local-run, whose database a run empties")
     args = parser.parse_args()
     kinds = args.kinds.split(",")
 
     from pipeline import Recorder  # bench/pipeline.py's counters of Lambda and endpoint calls
 
     from functions.common import constants as c
-    from local.run import LocalPipeline
+    from local.run import WORK, LocalPipeline
 
     config = json.loads((ROOT / "cdk.json").read_text())["context"]["pipeline"]
     results = []
@@ -173,7 +174,7 @@ def main() -> None:
         from model_artifacts.catalog import ENV_LOCAL_MODEL_DIRS
 
         os.environ[ENV_LOCAL_MODEL_DIRS] = json.dumps(_tiny_models())
-        with LocalPipeline(progress=False) as lp:
+        with LocalPipeline(args.work or WORK, progress=False) as lp:
             os.environ[c.ENV_SEGMENT_SECONDS] = str(args.segment_seconds or config["segment_seconds"])
             os.environ[c.ENV_SEGMENT_PAGES] = str(args.segment_pages or config["segment_pages"])
             settings = (os.environ[c.ENV_SEGMENT_SECONDS], os.environ[c.ENV_SEGMENT_PAGES],

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from model_artifacts import random_models  # noqa: E402
 from local.model_servers import minilm_dir  # noqa: E402
+from model_artifacts import random_models  # noqa: E402
 from model_artifacts.code_modules import load_inference  # noqa: E402
 
 SENTENCE = "The quarterly report shows revenue growth in the northern region, driven by new customers."

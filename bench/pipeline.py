@@ -1,6 +1,6 @@
 """End-to-end local throughput: the design against the naive one, same code, same files.
 
-    .venv/bin/python bench/pipeline.py [--sets sample,mixed] [--files 200] [--modes design,naive]
+    .venv/bin/python bench/pipeline.py [--sets sample,mixed] [--files 200] [--modes design,naive] [--out-dir bench/out]
 
 For each file set and mode a child process runs `local.run.LocalPipeline` (moto S3 + Step
 Functions executing the real ASL, in-process handlers, librdkafka mock Kafka, pgserver,
@@ -26,8 +26,8 @@ Roles without local weights (image_embedding, generation) are served by random t
 their production architectures through the same toolkit (model_artifacts.random_models) unless
 --no-tiny, so their calls are made and counted; their latency is not the real model's (the
 benchmark prices those roles from bench/models.py throughput instead).
-The models run with one torch thread (--torch-threads, both modes; see bench/README.md). Results: printed, and saved to bench/out/pipeline-<set>.json
-(git-ignored).
+The models run with one torch thread (--torch-threads, both modes; see bench/README.md). Results: printed, and saved to <--out-dir>/pipeline-<set>.json
+(default bench/out, git-ignored; a trial run pointed elsewhere leaves the measured figures there alone).
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def design_config() -> dict[str, Any]:
 def mode_config(mode: str) -> dict[str, Any]:
     if mode == "design":
         return design_config()
-    return {"model_batch_items": {role: 1 for role in c.MODEL_ROLES}, "map_max_concurrency": {m: 1 for m in (*c.MODALITIES, c.UNSUPPORTED)},
+    return {"model_batch_items": dict.fromkeys(c.MODEL_ROLES, 1), "map_max_concurrency": dict.fromkeys((*c.MODALITIES, c.UNSUPPORTED), 1),
             "kafka_batch_size": 1, "kafka_window_s": 0.0}
 
 
@@ -221,7 +221,12 @@ def run_child(mode: str, folder: Path, tiny: bool, threads: int = 1) -> dict[str
 
     with LocalPipeline(work, progress=False) as pipeline:
         os.environ[c.ENV_MODEL_BATCH_ITEMS] = json.dumps(config["model_batch_items"])
-        pipeline.arn = setup_pipeline(pipeline.moto, max_concurrency=config["map_max_concurrency"])
+        # The machine LocalPipeline made (the template's name: the roles' grants name it, and the
+        # dispatcher starts it through STATE_MACHINE_ARN), redefined with this mode's Map limits.
+        pipeline.arn = setup_pipeline(pipeline.moto, max_concurrency=config["map_max_concurrency"],
+                                      segment_concurrency=pipeline.profile.workers,
+                                      name=pipeline.deployment.state_machine_name)
+        assert pipeline.arn == os.environ[c.ENV_STATE_MACHINE_ARN], (pipeline.arn, os.environ[c.ENV_STATE_MACHINE_ARN])
         esm = windowed_mapping(config["kafka_window_s"], bootstrap_servers=pipeline.kafka.bootstrap_servers, topic=TOPIC,
                                handler=dispatch, group_id=f"bench-{mode}", batch_size=config["kafka_batch_size"],
                                max_wait_ms=100, api_version=LOCAL_KAFKA_API_VERSION)
@@ -410,6 +415,8 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--no-tiny", action="store_true", help="leave roles without weights unavailable")
     parser.add_argument("--torch-threads", type=int, default=1, help="intra-op threads of the models (0: torch default)")
+    parser.add_argument("--out-dir", type=Path, default=OUT,
+                        help="where the JSON figures and each pass's log go (default: %(default)s)")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -418,7 +425,8 @@ def main() -> None:
         result = run_child(args.child, args.folder, tiny=not args.no_tiny, threads=args.torch_threads)
         args.out.write_text(json.dumps(result, indent=2, default=str))
         return
-    OUT.mkdir(parents=True, exist_ok=True)
+    out_dir = args.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
     print(f"# {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; design config {design_config()}")
     with tempfile.TemporaryDirectory(prefix="bench-files-") as tmp:
         for set_name in args.sets.split(","):
@@ -427,8 +435,8 @@ def main() -> None:
             for mode in args.modes.split(","):
                 print(f"# {set_name} / {mode} ...", file=sys.stderr, flush=True)
                 results[mode] = _child(mode, folder, not args.no_tiny, args.torch_threads, Path(tmp) / f"{set_name}-{mode}.json",
-                                       OUT / f"pipeline-{set_name}-{mode}.log")
-            (OUT / f"pipeline-{set_name}.json").write_text(json.dumps(results, indent=2))
+                                       out_dir / f"pipeline-{set_name}-{mode}.log")
+            (out_dir / f"pipeline-{set_name}.json").write_text(json.dumps(results, indent=2))
             print_comparison(set_name, results)
 
 
