@@ -30,6 +30,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,12 @@ DIMENSION = 384
 K = 10
 ROWS_PER_OBJECT = 1000
 S = DB_SCHEMA
+
+
+def recall_at(k: int, found: Sequence[int], truth: Sequence[int]) -> float:
+    """|found[:k] & truth[:k]| / min(k, |truth|)."""
+    want = set(truth[:k])
+    return 1.0 if not want else len(set(found[:k]) & want) / len(want)
 
 
 def make_data(rows: int, queries: int, kind: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +151,7 @@ def measure(conn, queries: np.ndarray, tuning: core.Tuning, version: tuple[int, 
             found[name].append(out)
     result = {}
     for name in runs:
-        recall = float(np.mean([core.recall_at(K, f, t) for f, t in zip(found[name], found["exact"])]))
+        recall = float(np.mean([recall_at(K, f, t) for f, t in zip(found[name], found["exact"])]))
         result[name] = (recall, float(np.percentile(times[name], 50)), float(np.percentile(times[name], 95)),
                         "+".join(sorted(methods[name])) or "hnsw ef_search 64")
     return result

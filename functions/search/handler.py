@@ -3,7 +3,8 @@
 Request (payload format 2.0 of Lambda function URLs): POST with a JSON body
 {"query": "...", "limit": 10, "filters": {"modalities": ["video"], "key_prefix": "...",
 "time_from": 0, "time_to": 30, "uploaded_since": "2026-01-01T00:00:00Z", "uploaded_until": ...,
-"pipeline_version": "..."}}. Response: 200 with functions.search.core.SearchResult as JSON;
+"pipeline_version": "..."}}. Response: 200 with functions.search.core.SearchResult as JSON ({"results": [files, each with
+"passages"], "legs", "unavailable", "pgvector_version", "fusion"});
 400 for an invalid request, 403 when the caller may not search there (settings.py), 503 when
 the database or the query's model is unavailable (retry later).
 
@@ -128,5 +129,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                          {"retry-after": str(QUERY_MODEL_START_SECONDS)})
     except (ModelThrottledError, ModelUnavailableError) as exc:
         return _response(503, {"error": "query model unavailable", "detail": str(exc)[:500]})
-    logger.info("searched", extra={"principal": url_event.principal, "hits": len(result.hits), "legs": result.legs})
+    logger.info("searched", extra={"principal": url_event.principal, "files": len(result.files), "legs": result.legs})
     return _response(200, result.to_dict())

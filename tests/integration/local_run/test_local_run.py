@@ -60,7 +60,7 @@ def test_the_email_attachment_is_an_object_of_its_own_that_search_finds(local_ru
     assert objects[attachment]["status"] == "succeeded" and objects[attachment]["modality"] == "text"
     assert local_run.after["objects"] == local_run.before["objects"]  # no second version of it either
     hits = search("tanker Meridian pilot boarding at dawn", limit=3, work=local_run.work)
-    assert attachment in [h.key for h in hits], [(h.key, h.text) for h in hits]
+    assert attachment in [f.key for f in hits], [(f.key, f.passages[0].text) for f in hits]
 
 
 def test_step_timings_come_from_the_execution_history(local_run):
@@ -97,7 +97,7 @@ def test_search_for_a_spoken_word_returns_the_recording_first(local_run):
     # The sentence is in the WAV and in the video's audio track: both carry it, and lead the list
     assert hits[0].key in {"audio/weather report.wav", "video/weather clip.mp4"}
     assert {h.key for h in hits[:2]} == {"audio/weather report.wav", "video/weather clip.mp4"}
-    assert "weather" in hits[0].text and hits[0].time_start is not None
+    assert "weather" in hits[0].passages[0].text and hits[0].passages[0].time_start is not None
 
 
 def test_search_for_a_drawn_word_returns_the_image_first(local_run):

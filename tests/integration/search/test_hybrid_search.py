@@ -45,24 +45,24 @@ def test_an_exact_code_is_found_first_even_when_the_embedding_ranks_look_alikes_
     assert vector_rank > 1, "the embedding alone already ranks the exact code first: the corpus no longer shows the point"
     # When searching for the code
     result = _search(conn, embedder, CODE, limit=5)
-    # Then full-text search puts the one list with exactly that code first
-    assert result.hits[0].key == f"parts/{CODE.lower()}.txt"
-    assert "lexical" in result.hits[0].matched_by and CODE in result.hits[0].text
+    # Then BM25 puts the one list with exactly that code first, its passage holding the code
+    assert result.files[0].key == f"parts/{CODE.lower()}.txt"
+    assert "lexical" in result.files[0].matched_by and CODE in result.files[0].passages[0].text
 
 
 def test_a_paraphrase_with_no_shared_word_finds_the_note_by_meaning(conn, embedder):
     # (among texts and documents: the tiny CLIP here has random weights, so its image leg is noise)
     result = _search(conn, embedder, "mapmaker charting the shoreline", limit=5,
                      filters=Filters(modalities=("text", "document")))
-    top = result.hits[0]
+    top = result.files[0]
     assert top.key == "notes/cartographer.txt" and top.modality == "text"
-    assert top.matched_by[0] == "text" and top.similarity is not None
+    assert top.ranks["text"] == 1 and top.passages[0].similarity is not None
 
 
 def test_a_single_word_finds_the_one_note_among_near_identical_manual_pages(conn, embedder):
     # The report of issue 16: "cartographer" against a manual of look-alike pages
     result = _search(conn, embedder, "cartographer", limit=3)
-    assert result.hits[0].key == "notes/cartographer.txt"
+    assert result.files[0].key == "notes/cartographer.txt"
     assert result.legs["text"] == "exact"  # a small collection is scanned exactly
 
 
@@ -71,15 +71,16 @@ def test_a_text_query_reaches_images_and_keyframes_through_the_image_text_space(
     query = "a red square"
     result = _search(conn, embedder, query, limit=20)
     assert "image" in result.legs and "image" not in result.unavailable
-    via_image = [h for h in result.hits if "image" in h.matched_by]
+    keys = {f.key for f in result.files if "image" in f.matched_by}
     # Then every image and keyframe is reached through the image leg, whatever its text
-    assert {h.key for h in via_image} == {"images/red.png", "images/blue.png", "video/harbour.mp4"}
+    assert keys == {"images/red.png", "images/blue.png", "video/harbour.mp4"}
     # in the order of their cosine similarity to the query in that space (computed here in numpy)
     truth = _exact_order(stored, MODEL_IMAGE_EMBEDDING, embedder(MODEL_IMAGE_EMBEDDING, query))
     leg = core.nearest(conn, MODEL_IMAGE_EMBEDDING, embedder(MODEL_IMAGE_EMBEDDING, query), 10, scope=IN_BUCKET)
     assert [cid for cid, _ in leg.ranked] == truth
-    # And each hit says its modality, file and time range
-    keyframes = [h for h in via_image if h.modality == "video"]
+    # And each passage says its time range: the video's two keyframes are the video's passages
+    video = next(f for f in result.files if f.modality == "video")
+    keyframes = [p for p in video.passages if "image" in p.matched_by]
     assert {(h.time_start, h.time_end) for h in keyframes} == {(0.0, 10.0), (10.0, 20.0)}
     assert all(h.where.endswith(" s") for h in keyframes)
 
@@ -90,54 +91,54 @@ def test_without_the_image_model_the_image_leg_is_reported_unavailable(conn, emb
 
     result = _search(conn, text_only, "harbour boats", limit=5)
     assert result.unavailable == {"image": f"model {MODEL_IMAGE_EMBEDDING} not deployed"}
-    assert all("image" not in h.matched_by for h in result.hits)
+    assert result.files and all("image" not in f.matched_by for f in result.files)
 
 
 def test_modality_filter(conn, embedder):
     result = _search(conn, embedder, "rain and wind on the coast", limit=10, filters=Filters(modalities=("audio",)))
-    assert result.hits and {h.modality for h in result.hits} == {"audio"}
-    assert result.hits[0].time_start == 10.0
+    assert [f.key for f in result.files] == ["audio/briefing.wav"]  # one file, its three time ranges its passages
+    assert result.files[0].passages[0].time_start == 10.0
 
 
 def test_key_prefix_filter(conn, embedder):
     result = _search(conn, embedder, "coastline", limit=10, filters=Filters(key_prefix="notes/"))
-    assert result.hits and all(h.key.startswith("notes/") for h in result.hits)
-    assert result.hits[0].key == "notes/cartographer.txt"
+    assert result.files and all(f.key.startswith("notes/") for f in result.files)
+    assert result.files[0].key == "notes/cartographer.txt"
 
 
 def test_time_range_filter_keeps_the_chunks_overlapping_it(conn, embedder):
     result = _search(conn, embedder, "weather", limit=10, filters=Filters(time_from=12, time_to=18))
     # the audio and video chunks of 10-20 s overlap 12-18 s; 0-10, 20-30 and untimed chunks do not
-    assert {(h.key, h.time_start, h.time_end) for h in result.hits} == {
+    assert {(f.key, p.time_start, p.time_end) for f in result.files for p in f.passages} == {
         ("audio/briefing.wav", 10.0, 20.0), ("video/harbour.mp4", 10.0, 20.0)}
 
 
 def test_upload_date_filter_leaves_out_older_objects(conn, embedder):
     query = "heavy rain and strong wind"
     everything = _search(conn, embedder, query, limit=10)
-    assert "archive/weather-2020.txt" in {h.key for h in everything.hits}
+    assert "archive/weather-2020.txt" in {f.key for f in everything.files}
     since = datetime.now(UTC) - timedelta(days=1)
     recent = _search(conn, embedder, query, limit=10, filters=Filters(uploaded_since=since))
-    assert recent.hits and "archive/weather-2020.txt" not in {h.key for h in recent.hits}
+    assert recent.files and "archive/weather-2020.txt" not in {f.key for f in recent.files}
     old = _search(conn, embedder, query, limit=10, filters=Filters(uploaded_until=datetime(2021, 1, 1, tzinfo=UTC)))
-    assert {h.key for h in old.hits} == {"archive/weather-2020.txt"}
+    assert {f.key for f in old.files} == {"archive/weather-2020.txt"}
 
 
 def test_pipeline_version_filter(conn, embedder):
-    hits = _search(conn, embedder, "cartographer coastline", limit=10, filters=Filters(pipeline_version="v0")).hits
+    hits = _search(conn, embedder, "cartographer coastline", limit=10, filters=Filters(pipeline_version="v0")).files
     assert [(h.key, h.pipeline_version) for h in hits] == [("notes/cartographer.txt", "v0")]
-    current = _search(conn, embedder, "cartographer coastline", limit=10, filters=Filters(pipeline_version="v1")).hits
+    current = _search(conn, embedder, "cartographer coastline", limit=10, filters=Filters(pipeline_version="v1")).files
     assert current[0].key == "notes/cartographer.txt" and {h.pipeline_version for h in current} == {"v1"}
 
 
 def test_scope_never_returns_another_buckets_objects_or_keys_outside_the_allowed_prefixes(conn, embedder):
     unscoped = core.search(conn, "cartographer salary", embedder, limit=10)
-    assert OTHER_BUCKET in {h.bucket for h in unscoped.hits}  # the row is there to be found
+    assert OTHER_BUCKET in {f.bucket for f in unscoped.files}  # the row is there to be found
     scoped = _search(conn, embedder, "cartographer salary", limit=10)
-    assert scoped.hits and {h.bucket for h in scoped.hits} == {BUCKET}
+    assert scoped.files and {f.bucket for f in scoped.files} == {BUCKET}
     narrow = _search(conn, embedder, "cartographer salary", limit=10,
                      scope=Scope(buckets=(BUCKET,), key_prefixes=("parts/", "audio/")))
-    assert narrow.hits and all(h.key.startswith(("parts/", "audio/")) for h in narrow.hits)
+    assert narrow.files and all(f.key.startswith(("parts/", "audio/")) for f in narrow.files)
 
 
 @pytest.mark.parametrize("query", ["pump seals", "cartographer", "harbour at dawn", "replacement valve housing"])
@@ -173,10 +174,12 @@ def test_a_filter_that_starves_the_index_candidates_still_returns_the_exact_top(
     assert leg.method in {"hnsw-iterative", "hnsw-then-exact", "hnsw-iterative-then-exact"}
 
 
-def test_the_text_leg_can_use_the_partial_hnsw_index_and_the_lexical_leg_the_gin_index(conn, embedder):
-    from functions.search.core import _filter_sql, lexical_sql, nearest_sql, vector_literal
+def test_the_text_leg_can_use_the_partial_hnsw_index_and_the_lexical_leg_reads_only_the_postings_key(conn, embedder):
+    from functions.search.filters import filter_sql
+    from functions.search.lexical import bm25_sql
+    from functions.search.vector import nearest_sql, vector_literal
 
-    where, params = _filter_sql(Filters(), IN_BUCKET)
+    where, params = filter_sql(Filters(), IN_BUCKET)
     vector = embedder(MODEL_TEXT_EMBEDDING, "pump")
     with conn.transaction():
         _plan_as_for_a_large_table(conn)
@@ -184,10 +187,11 @@ def test_the_text_leg_can_use_the_partial_hnsw_index_and_the_lexical_leg_the_gin
             "EXPLAIN " + nearest_sql(384, where, exact=False),
             {**params, "q": vector_literal(vector), "role": MODEL_TEXT_EMBEDDING, "limit": 10, "candidates": 10}))
     conn.execute("RESET ALL")
-    conn.execute("SET enable_seqscan = off")  # (GIN is read through a bitmap scan)
-    lexical_plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + lexical_sql(where), {**params, "text": CODE, "limit": 10}))
+    conn.execute("SET enable_seqscan = off")  # (a few dozen rows: the planner would rather read them all)
+    lexical_plan = "\n".join(r[0] for r in conn.execute(
+        "EXPLAIN " + bm25_sql(where), {**params, "text": CODE, "limit": 10, "k1": 1.2, "b": 0.75}))
     assert "embeddings_text_384_hnsw" in plan, plan
-    assert "chunks_text_search_gin" in lexical_plan, lexical_plan
+    assert "Index Only Scan using chunk_terms_pkey" in lexical_plan, lexical_plan
 
 
 def test_the_function_url_handler_runs_the_same_search_for_an_allowed_caller(stored, search_models, db_env, monkeypatch):
@@ -214,8 +218,9 @@ def test_the_function_url_handler_runs_the_same_search_for_an_allowed_caller(sto
             backends.db.close()
     assert response["statusCode"] == 200, response["body"]
     body = json.loads(response["body"])
-    keys = [h["key"] for h in body["hits"]]
+    keys = [f["key"] for f in body["results"]]
     # (the note is there twice: pipeline versions v1 and v0)
     assert {"notes/cartographer.txt", f"parts/{CODE.lower()}.txt"} <= set(keys[:3])
-    assert all(k.startswith(("notes/", "parts/")) for k in keys) and {h["bucket"] for h in body["hits"]} == {BUCKET}
-    assert body["legs"]["lexical"] == "fulltext" and body["pgvector_version"]
+    assert all(k.startswith(("notes/", "parts/")) for k in keys) and {f["bucket"] for f in body["results"]} == {BUCKET}
+    assert body["legs"]["lexical"] == "bm25" and body["pgvector_version"]
+    assert all(f["passages"] and f["passages"][0]["text"] for f in body["results"])

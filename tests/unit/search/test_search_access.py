@@ -7,7 +7,6 @@ import json
 import pytest
 
 from functions.common import constants as c
-from functions.search.core import Leg, fuse
 from functions.search.settings import AccessDenied, SearchConfigError, SearchSettings
 
 ANALYST = "arn:aws:sts::111122223333:assumed-role/Analyst/alice"
@@ -51,14 +50,6 @@ def test_a_caller_may_narrow_its_scope_but_not_widen_it():
 def test_unusable_settings_name_the_variable(env):
     with pytest.raises(SearchConfigError, match="SEARCH_"):
         SearchSettings.from_env(env)
-
-
-def test_reciprocal_rank_fusion_rewards_agreement_between_legs():
-    text = Leg("text", [(1, 0.9), (2, 0.8), (3, 0.7)], "exact")
-    lexical = Leg("lexical", [(3, 0.5), (4, 0.4)], "fulltext")
-    fused = fuse([text, lexical], rrf_k=60)
-    assert [cid for cid, _ in fused] == [3, 1, 2, 4]
-    assert fused[0][1] == pytest.approx(1 / 63 + 1 / 61)
 
 
 def _url_event(body, principal=ANALYST):

@@ -1,0 +1,148 @@
+"""The lexical leg's BM25 in PostgreSQL against a reference implementation (bm25s, Lucene's
+variant), on a small corpus, and after every way rows change: re-processing, reuse's copy,
+deletion. Rankings come from PostgreSQL (functions/search/lexical.py over V006's postings);
+the reference is given the very lexemes PostgreSQL's 'english' configuration produced."""
+from __future__ import annotations
+
+import bm25s
+import numpy as np
+import pytest
+
+from functions.common.constants import DB_SCHEMA
+from functions.search.filters import Filters, Scope
+from functions.search.lexical import Bm25, lexical, query_lexemes
+
+S = DB_SCHEMA
+BUCKET = "bm25-bucket"
+# Short abstracts on overlapping topics, of unequal length: idf, saturation and length
+# normalisation all move the ranking. "zeolite" occurs once, in one long text.
+CORPUS = {
+    "a.txt": "Vitamin D deficiency is common in older adults and is associated with bone loss.",
+    "b.txt": "Bone density declines with age; calcium and vitamin D supplements slow the decline in older women.",
+    "c.txt": "Statins lower cholesterol. Cholesterol lowering reduces cardiovascular events in adults at risk.",
+    "d.txt": ("A randomised trial of exercise in older adults measured bone density, muscle strength, balance, "
+              "falls and fractures over two years; exercise improved balance and reduced falls, but bone "
+              "density did not change. Adverse events were rare. A zeolite supplement arm was stopped early."),
+    "e.txt": "Cholesterol, cholesterol, cholesterol: dietary cholesterol has little effect on blood cholesterol.",
+    "f.txt": "Sleep duration and cardiovascular risk: short sleep is associated with hypertension in adults.",
+    "g.txt": "Calcium intake and kidney stones in women.",
+    "h.txt": "The effect of vitamin D on falls in nursing home residents: a meta-analysis of trials.",
+}
+QUERIES = ["vitamin D and bone loss in older adults", "cholesterol", "zeolite", "falls and fractures after exercise",
+           "kidney stones calcium women", "cardiovascular risk of short sleep"]
+
+
+def _store(conn, key: str, text: str, chunks: int = 1) -> int:
+    object_id = conn.execute(
+        f"INSERT INTO {S}.objects (bucket, key, size, modality, pipeline_version, status)"
+        " VALUES (%s, %s, 1, 'text', 'v1', 'succeeded') RETURNING id", (BUCKET, key)).fetchone()[0]
+    words = text.split()
+    step = -(-len(words) // chunks)
+    for ordinal in range(chunks):
+        conn.execute(f"INSERT INTO {S}.chunks (object_id, ordinal, kind, text) VALUES (%s, %s, 'text', %s)",
+                     (object_id, ordinal, " ".join(words[ordinal * step:(ordinal + 1) * step])))
+    return object_id
+
+
+def _tokens(conn) -> dict[int, list[str]]:
+    """Chunk id -> its lexemes, each repeated tf times (what PostgreSQL indexed)."""
+    rows = conn.execute(f"SELECT ch.id, u.lexeme, cardinality(u.positions) FROM {S}.chunks ch,"
+                        " unnest(to_tsvector('english', coalesce(ch.text, ''))) u ORDER BY ch.id, u.lexeme").fetchall()
+    tokens: dict[int, list[str]] = {}
+    for chunk_id, lexeme, tf in rows:
+        tokens.setdefault(chunk_id, []).extend([lexeme] * tf)
+    return tokens
+
+
+def _reference(conn, query: str, bm25: Bm25) -> dict[int, float]:
+    tokens = _tokens(conn)
+    ids = sorted(tokens)
+    retriever = bm25s.BM25(k1=bm25.k1, b=bm25.b, method="lucene")
+    retriever.index([tokens[i] for i in ids], show_progress=False)
+    scores = retriever.get_scores(query_lexemes(conn, query))
+    return {i: float(s) for i, s in zip(ids, scores) if s > 0}
+
+
+def _ours(conn, query: str, bm25: Bm25) -> dict[int, float]:
+    return dict(lexical(conn, query, 100, Filters(), Scope(), bm25).ranked)
+
+
+def _assert_equal(conn, bm25: Bm25 = Bm25()) -> None:
+    for query in QUERIES:
+        ours, reference = _ours(conn, query, bm25), _reference(conn, query, bm25)
+        assert ours.keys() == reference.keys(), query
+        np.testing.assert_allclose([ours[i] for i in sorted(ours)], [reference[i] for i in sorted(ours)],
+                                   rtol=0, atol=1e-6, err_msg=query)
+
+
+@pytest.fixture
+def conn(migrated_db):
+    from functions.common.db import open_connection
+
+    connection = open_connection(migrated_db)
+    connection.execute(f"TRUNCATE {S}.objects, {S}.failures RESTART IDENTITY CASCADE")
+    with connection.transaction():
+        for key, text in CORPUS.items():
+            _store(connection, key, text, chunks=2 if key == "d.txt" else 1)
+    yield connection
+    connection.close()
+
+
+@pytest.mark.parametrize("bm25", [Bm25(), Bm25(k1=0.9, b=0.4), Bm25(k1=2.0, b=1.0)], ids=str)
+def test_scores_equal_the_reference_bm25(conn, bm25):
+    _assert_equal(conn, bm25)
+
+
+def test_statistics_stay_exact_after_reprocessing_reuse_and_deletion(conn):
+    # re-processing: store deletes the object version's rows (cascading to chunks) and writes new ones
+    with conn.transaction():
+        conn.execute(f"DELETE FROM {S}.objects WHERE key = 'd.txt'")
+        _store(conn, "d.txt", CORPUS["d.txt"] + " Zeolite again.", chunks=3)
+    _assert_equal(conn)
+    # reuse: results/reuse.py copies another object's chunks with INSERT ... SELECT
+    with conn.transaction():
+        copy = conn.execute(f"INSERT INTO {S}.objects (bucket, key, size, modality, pipeline_version, status)"
+                            " VALUES (%s, 'copy-of-b.txt', 1, 'text', 'v1', 'succeeded') RETURNING id", (BUCKET,)).fetchone()[0]
+        conn.execute(f"INSERT INTO {S}.chunks (object_id, ordinal, kind, text) SELECT %s, ordinal, kind, text"
+                     f" FROM {S}.chunks WHERE object_id = (SELECT id FROM {S}.objects WHERE key = 'b.txt')", (copy,))
+    _assert_equal(conn)
+    # deletion, and a rolled-back write that must leave no trace
+    conn.execute(f"DELETE FROM {S}.objects WHERE key IN ('a.txt', 'e.txt')")
+    with pytest.raises(RuntimeError), conn.transaction():
+        _store(conn, "never.txt", "zeolite zeolite zeolite cholesterol")
+        raise RuntimeError("the store step failed after writing")
+    _assert_equal(conn)
+    postings, counted = conn.execute(
+        f"SELECT (SELECT count(*) FROM {S}.chunk_terms),"
+        f" (SELECT count(*) FROM {S}.chunks ch, unnest(to_tsvector('english', coalesce(ch.text, ''))))").fetchone()
+    assert postings == counted
+    assert conn.execute(f"SELECT sum(chunks) FROM {S}.text_stats").fetchone()[0] == len(_tokens(conn))
+
+
+def test_a_rare_word_decides_the_ranking_where_the_old_full_text_leg_missed_it(conn):
+    # Given many short texts about older adults and one long text that alone names "zeolite"
+    with conn.transaction():
+        for i in range(30):
+            _store(conn, f"cohort-{i:02d}.txt", f"Older adults in cohort {i}: outcomes of older adults after one year.")
+    query = "zeolite in older adults"
+
+    def key(chunk_id: int) -> str:
+        return conn.execute(f"SELECT o.key FROM {S}.chunks ch JOIN {S}.objects o ON o.id = ch.object_id"
+                            " WHERE ch.id = %s", (chunk_id,)).fetchone()[0]
+
+    # The leg before V006 (ts_rank_cd over an OR of the query's words, every-word matches first)
+    # ranks a short text full of the common words first: the corpus shows the point
+    old = conn.execute(
+        "SELECT ch.id FROM pipeline.chunks ch, (SELECT plainto_tsquery('english', %(q)s) AS a,"
+        " replace(plainto_tsquery('english', %(q)s)::text, ' & ', ' | ')::tsquery AS o) q"
+        " WHERE to_tsvector('english', ch.text) @@ q.o ORDER BY (to_tsvector('english', ch.text) @@ q.a) DESC,"
+        " ts_rank_cd(to_tsvector('english', ch.text), q.o, 1) DESC, ch.id LIMIT 1", {"q": query}).fetchone()[0]
+    assert key(old) != "d.txt"
+    # BM25 weighs the rare word for what it is worth
+    assert key(lexical(conn, query, 10).ranked[0][0]) == "d.txt"
+
+
+def test_filters_choose_what_is_returned_not_the_statistics(conn):
+    everything = dict(lexical(conn, "vitamin D", 100).ranked)
+    only_h = lexical(conn, "vitamin D", 100, Filters(key_prefix="h.")).ranked
+    assert len(only_h) == 1 and only_h[0][1] == pytest.approx(everything[only_h[0][0]], abs=1e-9)
