@@ -143,7 +143,7 @@ def load_event(name: str) -> dict:
 # local pipeline or model servers (pytest.ini lists the markers).
 _FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "infra": "infra", "dags": "airflow"}
 _SLOW_FOLDERS = ("tests/integration/local_run", "tests/integration/models", "tests/integration/faults",
-                 "tests/integration/bench")
+                 "tests/integration/bench", "tests/integration/search_service")
 
 
 def pytest_collection_modifyitems(config, items):
