@@ -131,8 +131,14 @@ def rrf(*rankings: Sequence[str], k: int = 60) -> list[str]:
 
 
 # -- ingest --------------------------------------------------------------------------------
-def ingest(data: Path, work: Path, splits: Sequence[str], queries: int, docs: int, seed: int) -> None:
-    from local.run import run_pipeline
+def ingest(data: Path, work: Path, splits: Sequence[str], queries: int, docs: int, seed: int, wave: int) -> None:
+    """The selection as text files through the whole local pipeline, `wave` files at a time
+    (bench/load.py's reason: locally every Map iteration is a thread of this process and the
+    model servers share the machine's cores; with thousands in flight model calls time out)."""
+    import contextlib
+
+    from functions.common.db import DbConfig, open_connection
+    from local.run import LocalPipeline
 
     selection = select(data, splits, queries, docs, seed)
     folder = work / "files"
@@ -142,16 +148,22 @@ def ingest(data: Path, work: Path, splits: Sequence[str], queries: int, docs: in
         if doc["_id"] in wanted:
             (folder / f"{doc['_id']}.txt").write_text(doc_text(doc), encoding="utf-8")
     selection.save(work / "selection.json")
-    print(f"{len(selection.docs)} documents, queries {({s: len(q) for s, q in selection.queries.items()})}", file=sys.stderr)
+    files = sorted(folder.glob("*.txt"))
+    print(f"{len(files)} documents, queries {({s: len(q) for s, q in selection.queries.items()})}", file=sys.stderr)
     started = time.monotonic()
-    with open(work / "lambda.log", "w", encoding="utf-8") as log:
-        import contextlib
-
-        with contextlib.redirect_stdout(log):
-            result = run_pipeline(folder, work / "run", progress=True)
-    stored = sum(1 for o in result.objects if o.get("status") == "succeeded")
-    print(f"ingested {stored}/{len(selection.docs)} documents in {time.monotonic() - started:.0f} s "
-          f"({len(selection.docs) - stored} not stored: see {work / 'run' / 'report.html'})")
+    with open(work / "lambda.log", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
+            LocalPipeline(work / "run", progress=False) as pipeline:
+        for first in range(0, len(files), wave):
+            uploads = pipeline.upload(folder, files[first:first + wave])
+            pipeline.published = 0  # process() waits for this many new records on the same group
+            pipeline.published = pipeline.forward(uploads)
+            pipeline.process(len(uploads))
+            print(f"  {min(first + wave, len(files))}/{len(files)} files after {time.monotonic() - started:.0f} s",
+                  file=sys.stderr, flush=True)
+        with open_connection(DbConfig.from_env(pipeline.db_env)) as conn:
+            outcome = dict(conn.execute("SELECT status, count(*) FROM pipeline.objects GROUP BY status").fetchall())
+            failures = conn.execute("SELECT failed_step, reason FROM pipeline.failures LIMIT 5").fetchall()
+    print(f"ingested in {time.monotonic() - started:.0f} s: {outcome}; first failures: {failures}")
 
 
 # -- evaluate ------------------------------------------------------------------------------
@@ -178,7 +190,7 @@ class OurSearch:
         profile = self._stack.enter_context(start_local_profile(roles=[MODEL_TEXT_EMBEDDING], workers=1))
         self.embed = ModelEmbedder(ModelClient(profile.endpoints, components=profile.components,
                                                sagemaker_client=profile.client()))
-        self.keys = dict(self.conn.execute("SELECT id, key FROM pipeline.objects").fetchall())
+        self.keys = dict(self.conn.execute("SELECT id, key FROM pipeline.objects WHERE status = 'succeeded'").fetchall())
         self.chunks = self.conn.execute("SELECT count(*) FROM pipeline.chunks").fetchone()[0]
 
     def legs(self, query: str, tuning: Any) -> list[Any]:
@@ -199,12 +211,13 @@ class OurSearch:
         self._stack.close()
 
 
-def baselines(data: Path, selection: Selection, queries: dict[str, str]) -> dict[str, dict[str, list[str]]]:
-    """Reference BM25, whole-document MiniLM and their RRF, over the ingested documents."""
+def baselines(data: Path, stored: set[str], queries: dict[str, str]) -> dict[str, dict[str, list[str]]]:
+    """Reference BM25, whole-document MiniLM and their RRF, over the documents the pipeline
+    stored (the same collection our search sees)."""
     import bm25s
     import numpy as np
 
-    docs = {d["_id"]: doc_text(d) for d in read_jsonl(data / "corpus.jsonl") if d["_id"] in set(selection.docs)}
+    docs = {d["_id"]: doc_text(d) for d in read_jsonl(data / "corpus.jsonl") if d["_id"] in stored}
     ids = sorted(docs)
     try:
         import Stemmer  # PyStemmer
@@ -272,6 +285,8 @@ def evaluate(data: Path, work: Path, split: str, tune: str | None, out: Path | N
                 legs_cache[key] = ours.legs(all_queries[qid], t)
             return legs_cache[key]
 
+        stored = {doc_id_of_key(k) for k in ours.keys.values()}
+        base_runs = baselines(data, stored, {q: all_queries[q] for s in splits for q in selection.queries[s]})
         chosen = base
         if tune:
             best = None
@@ -293,7 +308,7 @@ def evaluate(data: Path, work: Path, split: str, tune: str | None, out: Path | N
             for leg in ("text", "lexical"):
                 systems[f"ours/{leg} alone"] = {
                     q: ours.ranked([x for x in legs(q, base) if x.name == leg], base) for q in qids}
-            systems.update(baselines(data, selection, {q: all_queries[q] for q in qids}))
+            systems.update({name: {q: runs[q] for q in qids} for name, runs in base_runs.items()})
             rows = {name: scores(runs, qrels[s]) for name, runs in systems.items()}
             figures["splits"][s] = {name: dict(zip(("ndcg@10", "recall@100", "mrr@10"), v)) for name, v in rows.items()}
             print(f"\n## {data.name} / {s}: {len(qids)} queries, {len(ours.keys)} documents, {ours.chunks} chunks\n")
@@ -317,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     p_in.add_argument("--queries", type=int, default=150, help="sampled judged queries per split")
     p_in.add_argument("--splits", default="dev,test")
     p_in.add_argument("--seed", type=int, default=7)
+    p_in.add_argument("--wave", type=int, default=50, help="files in flight at once")
     p_ev = sub.add_parser("evaluate")
     p_ev.add_argument("data", type=Path)
     p_ev.add_argument("work", type=Path)
@@ -326,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.command == "ingest":
-        ingest(args.data, args.work, args.splits.split(","), args.queries, args.docs, args.seed)
+        ingest(args.data, args.work, args.splits.split(","), args.queries, args.docs, args.seed, args.wave)
     else:
         evaluate(args.data, args.work, args.split, args.tune, args.json)
     return 0

@@ -4,8 +4,10 @@
 --
 -- * chunk_terms: the postings. One row per (lexeme, chunk): the term frequency `tf` and the
 --   chunk's length in indexed terms `dl` (denormalised so that scoring a query reads this table's
---   primary key alone). Document frequencies are not stored: the scoring query counts a query
---   lexeme's postings as it reads them, so they cannot drift.
+--   primary key alone).
+-- * term_df: each lexeme's document frequency, in the same 16 slots, so that a search knows
+--   every query lexeme's idf before it reads a posting (and reads the postings of the rarest
+--   lexemes first: functions/search/lexical.py).
 -- * text_stats: the number of chunks with terms and their total length (avgdl), in 16 slots
 --   that concurrent writers pick by backend pid, so that parallel `store` transactions do not
 --   queue on one counter row; a search sums the 16 rows.
@@ -28,6 +30,13 @@ CREATE TABLE pipeline.chunk_terms (
 -- deleting a chunk finds its postings by chunk id
 CREATE INDEX chunk_terms_chunk ON pipeline.chunk_terms (chunk_id);
 
+CREATE TABLE pipeline.term_df (
+    lexeme text     NOT NULL,
+    slot   smallint NOT NULL CHECK (slot BETWEEN 0 AND 15),
+    df     integer  NOT NULL,
+    CONSTRAINT term_df_pkey PRIMARY KEY (lexeme, slot) INCLUDE (df)
+);
+
 CREATE TABLE pipeline.text_stats (
     slot   smallint PRIMARY KEY CHECK (slot BETWEEN 0 AND 15),
     chunks bigint   NOT NULL DEFAULT 0,
@@ -43,15 +52,21 @@ DECLARE
     added_terms    bigint := 0;
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        TRUNCATE pipeline.chunk_terms;
+        TRUNCATE pipeline.chunk_terms, pipeline.term_df;
         UPDATE pipeline.text_stats SET chunks = 0, terms = 0;
         RETURN NULL;
     END IF;
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
         WITH gone AS (
             DELETE FROM pipeline.chunk_terms t USING old_chunks o WHERE t.chunk_id = o.id
-            RETURNING t.chunk_id, t.dl
-        ), per_chunk AS (SELECT DISTINCT chunk_id, dl FROM gone)
+            RETURNING t.chunk_id, t.lexeme, t.dl
+        ), per_chunk AS (SELECT DISTINCT chunk_id, dl FROM gone
+        ), df AS (
+            -- lexemes in a fixed order: concurrent writers lock their rows in the same order
+            INSERT INTO pipeline.term_df AS d (lexeme, slot, df)
+            SELECT lexeme, pg_backend_pid() % 16, -count(*) FROM gone GROUP BY lexeme ORDER BY lexeme
+            ON CONFLICT (lexeme, slot) DO UPDATE SET df = d.df + excluded.df
+        )
         SELECT count(*), coalesce(sum(dl), 0) INTO removed_chunks, removed_terms FROM per_chunk;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
@@ -63,6 +78,10 @@ BEGIN
         ), added AS (
             INSERT INTO pipeline.chunk_terms (lexeme, chunk_id, object_id, tf, dl)
             SELECT t.lexeme, t.chunk_id, t.object_id, t.tf, l.dl FROM terms t JOIN lengths l USING (chunk_id)
+        ), df AS (
+            INSERT INTO pipeline.term_df AS d (lexeme, slot, df)
+            SELECT lexeme, pg_backend_pid() % 16, count(*) FROM terms GROUP BY lexeme ORDER BY lexeme
+            ON CONFLICT (lexeme, slot) DO UPDATE SET df = d.df + excluded.df
         )
         SELECT count(*), coalesce(sum(dl), 0) INTO added_chunks, added_terms FROM lengths;
     END IF;

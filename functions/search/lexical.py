@@ -6,11 +6,20 @@ chunk d:
     idf(q) * tf / (tf + k1 * (1 - b + b * dl / avgdl)),  idf(q) = ln(1 + (N - df + 0.5) / (df + 0.5))
 
 tf: occurrences of q in d; dl: d's length in indexed terms; N, avgdl: chunks with terms and
-their mean length (text_stats); df: chunks containing q, counted from the postings as the
-statement reads them. Lexemes are PostgreSQL's 'english' text search configuration (stop words
+their mean length (text_stats); df: chunks containing q (term_df). Lexemes are PostgreSQL's 'english' text search configuration (stop words
 dropped, stemmed); each distinct lexeme of the query counts once. Statistics are those of every
 stored chunk (all buckets and pipeline versions, as a search engine's index statistics are of
 its whole index); filters and scope only decide which chunks are returned.
+
+Reading the rarest lexemes first. A common lexeme has tens of thousands of postings and little
+weight (a low idf; and each lexeme adds less than its idf to any chunk's score). So the
+postings of the rarest query lexemes are read in full, up to `posting_budget` postings (at least
+one lexeme's), which gives the candidates; the common lexemes are then scored on those
+candidates only, by primary-key look-ups. A chunk holding none of the rare lexemes scores at
+most the sum of the common lexemes' idf (`bound`); when the `exact_top`-th candidate scores at
+least that, no such chunk can be in the top `exact_top`, which is then exactly BM25's; otherwise
+the statement runs again over every posting. Scores are always exact; ranks below `exact_top`
+come from the candidates (a chunk with only common words may be missing there).
 
 Why not ts_rank_cd: it has no inverse document frequency (a rare, decisive word weighs no more
 than a common one) and no length normalisation; it scored nDCG@10 0.550 on a BEIR set where
@@ -19,6 +28,7 @@ postings are a plain table kept by triggers (V006).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,34 +42,54 @@ TEXT_SEARCH_CONFIG = "english"  # the configuration of V006's trigger: the same 
 
 @dataclass(frozen=True)
 class Bm25:
-    """BM25's two parameters: k1 (term-frequency saturation) and b (length normalisation);
-    Lucene's defaults, which bench/search_quality.py's dev splits did not beat by a margin."""
+    """BM25's two parameters, k1 (term-frequency saturation) and b (length normalisation), and
+    how many postings of the rarest query lexemes are read before the others are looked up
+    (module docstring); exact_top: the ranks guaranteed to be BM25's exact top."""
 
     k1: float = 1.2
     b: float = 0.75
+    posting_budget: int = 5000
+    exact_top: int = 10
 
     def __post_init__(self) -> None:
-        if self.k1 < 0 or not 0 <= self.b <= 1:
+        if self.k1 < 0 or not 0 <= self.b <= 1 or self.posting_budget < 0 or self.exact_top < 1:
             raise ValueError(f"invalid BM25 parameters {self}")
 
 
+STATS_SQL = (
+    f"WITH q AS (SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, %(text)s)))"
+    f", st AS (SELECT greatest(sum(chunks), 1)::float8 AS n,"
+    f"         greatest(sum(terms), 1)::float8 / greatest(sum(chunks), 1) AS avgdl FROM {S}.text_stats)"
+    f" SELECT q.lexeme, coalesce((SELECT sum(d.df) FROM {S}.term_df d WHERE d.lexeme = q.lexeme), 0)::float8,"
+    f" st.n, st.avgdl FROM q, st ORDER BY q.lexeme"
+)
+
+
 def bm25_sql(where: str) -> str:
-    """Chunk ids, their object ids and BM25 scores, best first. `where` (filters.filter_sql) may name `o`
-    (objects) and `ch` (chunks); chunks are joined only when it does."""
+    """Chunk ids, their object ids and BM25 scores, best first: the postings of the `rare`
+    lexemes read in full, the `common` ones looked up for those chunks. `where`
+    (filters.filter_sql) may name `o` (objects) and `ch` (chunks); chunks are joined only when
+    it does."""
     chunk_join = f" JOIN {S}.chunks ch ON ch.id = s.chunk_id" if "ch." in where else ""
+    weight = "%(k1)s * (1 - %(b)s + %(b)s * t.dl / %(avgdl)s)"
     return (
-        f"WITH q AS (SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, %(text)s)))"
-        f", st AS (SELECT greatest(sum(chunks), 1)::float8 AS n,"
-        f"         greatest(sum(terms), 1)::float8 / greatest(sum(chunks), 1) AS avgdl FROM {S}.text_stats)"
-        f", p AS (SELECT t.chunk_id, t.object_id, t.tf, t.dl, count(*) OVER (PARTITION BY t.lexeme) AS df"
-        f"        FROM {S}.chunk_terms t JOIN q ON q.lexeme = t.lexeme)"
-        f", s AS (SELECT p.chunk_id, p.object_id,"
-        f"        sum(ln(1 + (st.n - p.df + 0.5) / (p.df + 0.5))"
-        f"            * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / st.avgdl))) AS score"
-        f"        FROM p, st GROUP BY p.chunk_id, p.object_id)"
-        f" SELECT s.chunk_id, s.object_id, s.score FROM s JOIN {S}.objects o ON o.id = s.object_id{chunk_join}"
-        f" WHERE {where} ORDER BY s.score DESC, s.chunk_id LIMIT %(limit)s"
+        f"WITH rare AS (SELECT * FROM unnest(%(rare)s::text[], %(rare_idf)s::float8[]) AS r(lexeme, idf))"
+        f", common AS (SELECT * FROM unnest(%(common)s::text[], %(common_idf)s::float8[]) AS c(lexeme, idf))"
+        f", s AS (SELECT t.chunk_id, t.object_id, sum(rare.idf * t.tf / (t.tf + {weight})) AS score"
+        f"        FROM {S}.chunk_terms t JOIN rare ON t.lexeme = rare.lexeme GROUP BY t.chunk_id, t.object_id)"
+        f", f AS (SELECT s.chunk_id, s.object_id, s.score FROM s JOIN {S}.objects o ON o.id = s.object_id{chunk_join}"
+        f"        WHERE {where})"
+        # the limit-th best score of the rare lexemes alone: the common ones only add, so a chunk
+        # that cannot reach it even with every common lexeme (bound) is not looked up
+        f", floor AS (SELECT coalesce((SELECT score FROM f ORDER BY score DESC OFFSET %(limit)s - 1 LIMIT 1), 0) AS score)"
+        f" SELECT f.chunk_id, f.object_id, f.score + coalesce((SELECT sum(common.idf * t.tf / (t.tf + {weight}))"
+        f"   FROM common JOIN {S}.chunk_terms t ON t.lexeme = common.lexeme AND t.chunk_id = f.chunk_id), 0) AS score"
+        f" FROM f, floor WHERE f.score + %(bound)s >= floor.score ORDER BY score DESC, f.chunk_id LIMIT %(limit)s"
     )
+
+
+def idf(n: float, df: float) -> float:
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
 def lexical(conn: Any, text: str, limit: int, filters: Filters | None = None, scope: Scope | None = None,
@@ -67,9 +97,33 @@ def lexical(conn: Any, text: str, limit: int, filters: Filters | None = None, sc
     """The `limit` chunks with the highest BM25 score for `text`, as Leg(ranked=[(chunk id, score)])."""
     bm25 = bm25 or Bm25()
     where, params = filter_sql(filters or Filters(), scope or Scope())
-    params.update(text=text, limit=int(limit), k1=float(bm25.k1), b=float(bm25.b))
-    rows = conn.execute(bm25_sql(where), params).fetchall()
-    return Leg(LEG_LEXICAL, [(int(i), float(score)) for i, _, score in rows], "bm25", {int(i): int(o) for i, o, _ in rows})
+    stats = [(lexeme, df, n, avgdl) for lexeme, df, n, avgdl in conn.execute(STATS_SQL, {"text": text}).fetchall() if df > 0]
+    if not stats:
+        return Leg(LEG_LEXICAL, [], "bm25")
+    n, avgdl = stats[0][2], stats[0][3]
+    terms = sorted(((lexeme, df) for lexeme, df, _, _ in stats), key=lambda t: (t[1], t[0]))  # rarest first
+    rare_count, read = 0, 0.0
+    while rare_count < len(terms) and (rare_count == 0 or read + terms[rare_count][1] <= bm25.posting_budget):
+        read += terms[rare_count][1]
+        rare_count += 1
+    params.update(limit=int(limit), k1=float(bm25.k1), b=float(bm25.b), avgdl=float(avgdl))
+
+    def run(split: int) -> list[Any]:
+        rare, common = terms[:split], terms[split:]
+        return conn.execute(bm25_sql(where), {
+            **params, "rare": [t for t, _ in rare], "rare_idf": [idf(n, df) for _, df in rare],
+            "common": [t for t, _ in common], "common_idf": [idf(n, df) for _, df in common],
+            "bound": sum(idf(n, df) for _, df in common)}).fetchall()
+
+    rows, method = run(rare_count), "bm25"
+    if rare_count < len(terms):
+        bound = sum(idf(n, df) for _, df in terms[rare_count:])
+        top = min(bm25.exact_top, int(limit))
+        if len(rows) < top or rows[top - 1][2] < bound:
+            rows, method = run(len(terms)), "bm25-all-postings"
+        else:
+            method = "bm25-rare-first"
+    return Leg(LEG_LEXICAL, [(int(i), float(score)) for i, _, score in rows], method, {int(i): int(o) for i, o, _ in rows})
 
 
 def query_lexemes(conn: Any, text: str) -> list[str]:

@@ -35,9 +35,13 @@ SPACES: dict[str, int] = {MODEL_TEXT_EMBEDDING: 384, MODEL_IMAGE_EMBEDDING: 512}
 # https://github.com/pgvector/pgvector#iterative-index-scans
 ITERATIVE_SCAN_VERSION = (0, 8, 0)
 
-_FROM_EMBEDDINGS = (f" FROM {S}.{TABLE_EMBEDDINGS} e"
-                    f" JOIN {S}.{TABLE_CHUNKS} ch ON ch.id = e.chunk_id"
-                    f" JOIN {S}.{TABLE_OBJECTS} o ON o.id = e.object_id")
+
+
+def _from_embeddings(where: str) -> str:
+    """embeddings joined to objects, and to chunks only when the conditions name them (a join
+    of every compared row is most of an exact scan's time otherwise)."""
+    chunks = f" JOIN {S}.{TABLE_CHUNKS} ch ON ch.id = e.chunk_id" if "ch." in where else ""
+    return f" FROM {S}.{TABLE_EMBEDDINGS} e JOIN {S}.{TABLE_OBJECTS} o ON o.id = e.object_id{chunks}"
 
 
 def nearest_sql(dimension: int, where: str, exact: bool) -> str:
@@ -53,9 +57,9 @@ def nearest_sql(dimension: int, where: str, exact: bool) -> str:
     indexed = f"e.embedding::vector({d}) <=> %(q)s::vector({d})"
     where_all = f"e.model_role = %(role)s AND e.dimension = {d} AND {where}"
     if exact:
-        return (f"SELECT e.chunk_id, e.object_id, e.embedding <=> %(q)s::vector AS distance{_FROM_EMBEDDINGS}"
+        return (f"SELECT e.chunk_id, e.object_id, e.embedding <=> %(q)s::vector AS distance{_from_embeddings(where)}"
                 f" WHERE {where_all} ORDER BY distance, e.chunk_id LIMIT %(limit)s")
-    return (f"WITH candidates AS MATERIALIZED (SELECT e.chunk_id, e.object_id, {indexed} AS distance{_FROM_EMBEDDINGS}"
+    return (f"WITH candidates AS MATERIALIZED (SELECT e.chunk_id, e.object_id, {indexed} AS distance{_from_embeddings(where)}"
             f" WHERE {where_all} ORDER BY {indexed} LIMIT %(candidates)s)"
             f" SELECT chunk_id, object_id, distance FROM candidates ORDER BY distance, chunk_id LIMIT %(limit)s")
 
@@ -63,7 +67,7 @@ def nearest_sql(dimension: int, where: str, exact: bool) -> str:
 def _rows_sql(where: str, dimension: int) -> str:
     """The rows a vector leg would compare; its EXPLAIN gives the planner's estimate of how many
     (planning only, about a millisecond: counting them cost 60-190 ms at 100k rows in bench/)."""
-    return (f"EXPLAIN (FORMAT JSON) SELECT 1{_FROM_EMBEDDINGS} WHERE e.model_role = %(role)s"
+    return (f"EXPLAIN (FORMAT JSON) SELECT 1{_from_embeddings(where)} WHERE e.model_role = %(role)s"
             f" AND e.dimension = {int(dimension)} AND {where}")
 
 

@@ -117,6 +117,8 @@ def test_statistics_stay_exact_after_reprocessing_reuse_and_deletion(conn):
         f" (SELECT count(*) FROM {S}.chunks ch, unnest(to_tsvector('english', coalesce(ch.text, ''))))").fetchone()
     assert postings == counted
     assert conn.execute(f"SELECT sum(chunks) FROM {S}.text_stats").fetchone()[0] == len(_tokens(conn))
+    df = dict(conn.execute(f"SELECT lexeme, sum(df) FROM {S}.term_df GROUP BY lexeme HAVING sum(df) <> 0").fetchall())
+    assert df == dict(conn.execute(f"SELECT lexeme, count(*) FROM {S}.chunk_terms GROUP BY lexeme").fetchall())
 
 
 def test_a_rare_word_decides_the_ranking_where_the_old_full_text_leg_missed_it(conn):
@@ -140,6 +142,32 @@ def test_a_rare_word_decides_the_ranking_where_the_old_full_text_leg_missed_it(c
     assert key(old) != "d.txt"
     # BM25 weighs the rare word for what it is worth
     assert key(lexical(conn, query, 10).ranked[0][0]) == "d.txt"
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_reading_the_rarest_lexemes_first_keeps_the_exact_top_and_exact_scores(conn, query):
+    # Given a budget of one posting: only the rarest lexeme's postings are read in full
+    bm25 = Bm25(posting_budget=1, exact_top=3)
+    leg = lexical(conn, query, 100, bm25=bm25)
+    reference = _reference(conn, query, bm25)
+    truth = sorted(reference, key=lambda i: (-reference[i], i))
+    # Then the scores it returns are BM25's, and its first three ranks are the reference's
+    # (the candidates proved them, or the leg read every posting: leg.method says which)
+    assert leg.method in {"bm25", "bm25-rare-first", "bm25-all-postings"}
+    for chunk_id, score in leg.ranked:
+        assert score == pytest.approx(reference[chunk_id], abs=1e-6)
+    assert [i for i, _ in leg.ranked[:3]] == truth[:3]
+    if leg.method == "bm25-all-postings":
+        assert [i for i, _ in leg.ranked] == truth
+
+
+def test_the_rare_first_path_is_taken_when_the_rare_words_decide(conn):
+    with conn.transaction():
+        for i in range(30):
+            _store(conn, f"cohort-{i:02d}.txt", f"Older adults in cohort {i}: outcomes of older adults after one year.")
+    leg = lexical(conn, "zeolite older adults", 10, bm25=Bm25(posting_budget=5, exact_top=1))
+    assert leg.method == "bm25-rare-first"
+    assert leg.ranked[0][1] == pytest.approx(_reference(conn, "zeolite older adults", Bm25())[leg.ranked[0][0]], abs=1e-6)
 
 
 def test_filters_choose_what_is_returned_not_the_statistics(conn):

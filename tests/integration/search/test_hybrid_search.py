@@ -188,8 +188,10 @@ def test_the_text_leg_can_use_the_partial_hnsw_index_and_the_lexical_leg_reads_o
             {**params, "q": vector_literal(vector), "role": MODEL_TEXT_EMBEDDING, "limit": 10, "candidates": 10}))
     conn.execute("RESET ALL")
     conn.execute("SET enable_seqscan = off")  # (a few dozen rows: the planner would rather read them all)
+    conn.execute("SET enable_bitmapscan = off")
     lexical_plan = "\n".join(r[0] for r in conn.execute(
-        "EXPLAIN " + bm25_sql(where), {**params, "text": CODE, "limit": 10, "k1": 1.2, "b": 0.75}))
+        "EXPLAIN " + bm25_sql(where), {**params, "limit": 10, "k1": 1.2, "b": 0.75, "avgdl": 20.0,
+                                       "rare": [CODE.lower()], "rare_idf": [3.0], "common": ["part"], "common_idf": [0.5], "bound": 0.5}))
     assert "embeddings_text_384_hnsw" in plan, plan
     assert "Index Only Scan using chunk_terms_pkey" in lexical_plan, lexical_plan
 
