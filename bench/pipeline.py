@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -190,6 +191,30 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def stop_postgres(pgdata: Path, timeout_s: float = 30.0) -> None:
+    """Stop the PostgreSQL server running on the data directory `pgdata`, if any (fast shutdown).
+
+    A LocalPipeline's server outlives the process that started it: local/results.py restarts it
+    once per new data directory (max_connections), after which pgserver's exit handler no longer
+    knows the running server. Fine for .local-run (kept for `search`); not for a throw-away one."""
+    import signal
+
+    import psutil
+
+    target = Path(pgdata).resolve()
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if proc.info["name"] != "postgres" or "-D" not in cmd[:-1] or Path(cmd[cmd.index("-D") + 1]).resolve() != target:
+            continue
+        deadline = time.monotonic() + timeout_s
+        try:
+            proc.send_signal(signal.SIGINT)  # https://www.postgresql.org/docs/16/server-shutdown.html
+            while proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+                time.sleep(0.1)
+        except psutil.NoSuchProcess:
+            pass
+
+
 def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of a live process and its waited-for children (ffmpeg, tesseract)."""
     try:
@@ -268,6 +293,8 @@ def run_child(mode: str, folder: Path, tiny: bool, threads: int = 1) -> dict[str
                 """SELECT o.modality, avg((o.metadata->>'duration')::float),
                           avg((SELECT count(*) FROM pipeline.chunks ch WHERE ch.object_id = o.id))
                    FROM pipeline.objects o WHERE o.status = 'succeeded' GROUP BY o.modality""").fetchall()}
+    stop_postgres(work / "pg")  # this pass's throw-away database: nothing reads it later
+    shutil.rmtree(work, ignore_errors=True)
     self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     result = summarise(mode, config, files, folder, elapsed, per_file_wall, histories, recorder, statuses,

@@ -6,7 +6,7 @@
 In a throw-away pgserver cluster with the pipeline's own schema (every file of migrations/,
 so the partial HNSW index of V001 with its build parameters), loads `size` synthetic text
 embeddings (384 dimensions, all-MiniLM-L6-v2's) as chunks of objects, builds the index, and
-runs `--queries` queries one at a time through functions/search/core.py `nearest`, the code the
+runs `--queries` queries one at a time through functions/search/vector.py `nearest`, the code the
 search function and `python -m local search` run:
 
 * **exact**: `nearest(exact=True)`, every row compared: the truth;
@@ -39,7 +39,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from functions.common.constants import DB_SCHEMA, MODEL_TEXT_EMBEDDING  # noqa: E402
-from functions.search import core  # noqa: E402
+from functions.search.filters import Filters, Scope, filter_sql  # noqa: E402
+from functions.search.legs import Leg  # noqa: E402
+from functions.search.tuning import Tuning  # noqa: E402
+from functions.search.vector import (  # noqa: E402
+    ITERATIVE_SCAN_VERSION,
+    nearest,
+    nearest_sql,
+    pgvector_version,
+    vector_literal,
+)
 
 DIMENSION = 384
 K = 10
@@ -119,18 +128,18 @@ def index_statement(name: str = "embeddings_text_384_hnsw") -> str:
 
 def before(conn, vector: list[float]) -> list[int]:
     """The search before issue 16: one HNSW scan, LIMIT 10, ef_search 64 (V002)."""
-    where, params = core._filter_sql(core.Filters(), core.Scope())
-    params.update(q=core.vector_literal(vector), role=MODEL_TEXT_EMBEDDING, limit=K, candidates=K)
+    where, params = filter_sql(Filters(), Scope())
+    params.update(q=vector_literal(vector), role=MODEL_TEXT_EMBEDDING, limit=K, candidates=K)
     with conn.transaction():
         conn.execute("SELECT set_config('hnsw.ef_search', '64', true)")
-        return [r[0] for r in conn.execute(core.nearest_sql(DIMENSION, where, exact=False), params).fetchall()]
+        return [r[0] for r in conn.execute(nearest_sql(DIMENSION, where, exact=False), params).fetchall()]
 
 
-def measure(conn, queries: np.ndarray, tuning: core.Tuning, version: tuple[int, ...]) -> dict[str, tuple[float, float, float, str]]:
+def measure(conn, queries: np.ndarray, tuning: Tuning, version: tuple[int, ...]) -> dict[str, tuple[float, float, float, str]]:
     runs = {
-        "exact": lambda v: core.nearest(conn, MODEL_TEXT_EMBEDDING, v, K, tuning=tuning, exact=True, version=version),
-        "search": lambda v: core.nearest(conn, MODEL_TEXT_EMBEDDING, v, K, tuning=tuning, version=version),
-        "index path": lambda v: core.nearest(conn, MODEL_TEXT_EMBEDDING, v, K, tuning=tuning, exact=False, version=version),
+        "exact": lambda v: nearest(conn, MODEL_TEXT_EMBEDDING, v, K, tuning=tuning, exact=True, version=version),
+        "search": lambda v: nearest(conn, MODEL_TEXT_EMBEDDING, v, K, tuning=tuning, version=version),
+        "index path": lambda v: nearest(conn, MODEL_TEXT_EMBEDDING, v, K, tuning=tuning, exact=False, version=version),
         "before": lambda v: before(conn, v),
     }
     found: dict[str, list[list[int]]] = {name: [] for name in runs}
@@ -145,7 +154,7 @@ def measure(conn, queries: np.ndarray, tuning: core.Tuning, version: tuple[int, 
             started = time.perf_counter()
             out = run(v)
             times[name].append((time.perf_counter() - started) * 1000)
-            if isinstance(out, core.Leg):
+            if isinstance(out, Leg):
                 methods[name].add(out.method)
                 out = [cid for cid, _ in out.ranked]
             found[name].append(out)
@@ -162,9 +171,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--data", default="random,clustered,neardup")
     parser.add_argument("--queries", type=int, default=100)
-    parser.add_argument("--candidates", type=int, default=core.Tuning.candidates)
-    parser.add_argument("--ef-search", type=int, default=core.Tuning.ef_search)
-    parser.add_argument("--exact-max-rows", type=int, default=core.Tuning.exact_max_rows)
+    parser.add_argument("--candidates", type=int, default=Tuning.candidates)
+    parser.add_argument("--ef-search", type=int, default=Tuning.ef_search)
+    parser.add_argument("--exact-max-rows", type=int, default=Tuning.exact_max_rows)
     parser.add_argument("--build-workers", type=int, default=1,
                         help="max_parallel_maintenance_workers for the index build (0 where /dev/shm is small)")
     args = parser.parse_args()
@@ -175,7 +184,7 @@ def main() -> None:
 
     from functions.migrate.runner import apply_pending
 
-    tuning = core.Tuning(exact_max_rows=args.exact_max_rows, candidates=args.candidates, ef_search=args.ef_search)
+    tuning = Tuning(exact_max_rows=args.exact_max_rows, candidates=args.candidates, ef_search=args.ef_search)
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
         server = pgserver.get_server(tmp, cleanup_mode="stop")
         try:
@@ -186,11 +195,12 @@ def main() -> None:
                 register_vector(conn)
                 conn.execute("SET maintenance_work_mem = '2GB'")  # the whole graph in memory while building
                 conn.execute(f"SET max_parallel_maintenance_workers = {int(args.build_workers)}")
-                version = core.pgvector_version(conn)
+                version = pgvector_version(conn)
                 pg = conn.execute("SHOW server_version").fetchone()[0]
                 print(f"# PostgreSQL {pg}, pgvector {'.'.join(map(str, version))}"
-                      f" (iterative index scans: {'yes' if version >= core.ITERATIVE_SCAN_VERSION else 'no'}),"
-                      f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; {tuning}", flush=True)
+                      f" (iterative index scans: {'yes' if version >= ITERATIVE_SCAN_VERSION else 'no'}),"
+                      f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; exact_max_rows {tuning.exact_max_rows},"
+                      f" candidates {tuning.candidates}, ef_search {tuning.ef_search}", flush=True)
                 rows = []
                 for size in (int(s) for s in args.sizes.split(",")):
                     for kind in args.data.split(","):

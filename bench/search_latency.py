@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -80,12 +81,11 @@ def load(conn, size: int, per_file: int, vectors: np.ndarray, seed: int) -> floa
     return time.perf_counter() - started
 
 
-def measure(conn, queries: list[str], vectors: np.ndarray) -> dict[str, tuple[float, float]]:
-    from functions.search.core import Filters, Scope, Tuning, search
+def measure(conn, queries: list[str], vectors: np.ndarray, tuning: Any) -> dict[str, tuple[float, float]]:
+    from functions.search.core import Filters, Scope, search
     from functions.search.lexical import lexical
     from functions.search.vector import nearest
 
-    tuning = Tuning()
     times: dict[str, list[float]] = {"text leg": [], "lexical leg (bm25)": [], "whole search": []}
     for text, vector in zip(queries, vectors):
         vec = [float(x) for x in vector]
@@ -108,7 +108,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--chunks-per-file", type=int, default=10)
+    parser.add_argument("--exact-max-rows", type=int, help="default: functions/search/tuning.py's")
+    parser.add_argument("--ef-search", type=int, help="default: functions/search/tuning.py's (candidates follow it)")
     args = parser.parse_args(argv)
+    from dataclasses import replace
+
+    from functions.search.tuning import Tuning
+
+    tuning = Tuning()
+    if args.exact_max_rows is not None:
+        tuning = replace(tuning, exact_max_rows=args.exact_max_rows)
+    if args.ef_search is not None:
+        tuning = replace(tuning, ef_search=args.ef_search, candidates=args.ef_search)
 
     import pgserver
     import psycopg
@@ -131,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 version = ".".join(map(str, pgvector_version(conn)))
                 pg = conn.execute("SHOW server_version").fetchone()[0]
                 print(f"# PostgreSQL {pg}, pgvector {version}, {os.cpu_count()} CPUs,"
-                      f" load average {os.getloadavg()[0]:.2f}", flush=True)
+                      f" load average {os.getloadavg()[0]:.2f}; {tuning}", flush=True)
                 for size in (int(s) for s in args.sizes.split(",")):
                     data, query_vectors = make_data(size, args.queries, "clustered")
                     loaded = load(conn, size, args.chunks_per_file, data, seed=size)
@@ -139,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{size:,} chunks ({postings:,} postings) loaded in {loaded:.0f} s", flush=True)
                     rng = np.random.default_rng(1)
                     queries = [" ".join(words(rng, int(rng.integers(2, 7)))) for _ in range(args.queries)]
-                    measure(conn, queries[:5], query_vectors[:5])  # warm the caches
-                    for name, (p50, p95) in measure(conn, queries, query_vectors).items():
+                    measure(conn, queries[:5], query_vectors[:5], tuning)  # warm the caches
+                    for name, (p50, p95) in measure(conn, queries, query_vectors, tuning).items():
                         rows.append((size, name, p50, p95))
                         print(f"  {name:<20} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms", flush=True)
         finally:
