@@ -419,5 +419,6 @@ def main(argv: list[str]) -> int:
         from local.search import main as search_main
 
         return search_main(argv[1:])
-    print("usage: python -m local run [FOLDER]\n       python -m local search \"text query\" [--limit N]", file=sys.stderr)
+    print("usage: python -m local run [FOLDER]\n       python -m local serve [--port 8000]\n"
+          "       python -m local search \"text query\" [--limit N]", file=sys.stderr)
     return 2
