@@ -7,25 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from bench.tables import markdown_rows
+
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _markdown_rows(text: str, header: str) -> list[dict[str, str]]:
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(header))
-    columns = [cell.strip() for cell in lines[start].strip().strip("|").split("|")]
-    rows = []
-    for line in lines[start + 2:]:
-        if not line.startswith("|"):
-            break
-        rows.append(dict(zip(columns, (cell.strip() for cell in line.strip().strip("|").split("|")))))
-    return rows
 
 
 @pytest.fixture
 def bench_table():
     """bench_table(stdout, "| header starts") -> the rows of that printed markdown table as {column: cell}."""
-    return _markdown_rows
+    return markdown_rows
 
 
 @pytest.fixture
