@@ -415,10 +415,6 @@ def run(folder: Path | None) -> int:
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "run":
         return run(Path(argv[1]) if len(argv) > 1 else None)
-    if argv and argv[0] == "search":
-        from local.search import main as search_main
-
-        return search_main(argv[1:])
     print("usage: python -m local run [FOLDER]\n       python -m local serve [--port 8000]\n"
           "       python -m local search \"text query\" [--limit N]", file=sys.stderr)
     return 2
