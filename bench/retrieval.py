@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -178,44 +177,31 @@ def main() -> None:
                         help="max_parallel_maintenance_workers for the index build (0 where /dev/shm is small)")
     args = parser.parse_args()
 
-    import pgserver
-    import psycopg
-    from pgvector.psycopg import register_vector
-
-    from functions.migrate.runner import apply_pending
-
     tuning = Tuning(exact_max_rows=args.exact_max_rows, candidates=args.candidates, ef_search=args.ef_search)
-    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
-        server = pgserver.get_server(tmp, cleanup_mode="stop")
-        try:
-            server.psql("CREATE DATABASE bench;")
-            uri = server.get_uri().replace("/postgres?", "/bench?")
-            with psycopg.connect(uri, autocommit=True) as conn:
-                apply_pending(conn)
-                register_vector(conn)
-                conn.execute("SET maintenance_work_mem = '2GB'")  # the whole graph in memory while building
-                conn.execute(f"SET max_parallel_maintenance_workers = {int(args.build_workers)}")
-                version = pgvector_version(conn)
-                pg = conn.execute("SHOW server_version").fetchone()[0]
-                print(f"# PostgreSQL {pg}, pgvector {'.'.join(map(str, version))}"
-                      f" (iterative index scans: {'yes' if version >= ITERATIVE_SCAN_VERSION else 'no'}),"
-                      f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; exact_max_rows {tuning.exact_max_rows},"
-                      f" candidates {tuning.candidates}, ef_search {tuning.ef_search}", flush=True)
-                rows = []
-                for size in (int(s) for s in args.sizes.split(",")):
-                    for kind in args.data.split(","):
-                        data, queries = make_data(size, args.queries, kind)
-                        built = load(conn, data)
-                        print(f"{size} {kind}: index built in {built:.0f} s", flush=True)
-                        for name, (recall, p50, p95, method) in measure(conn, queries, tuning, version).items():
-                            rows.append((size, kind, name, method, recall, p50, p95))
-                            print(f"  {name:<10} recall@10 {recall:.3f}  p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  ({method})", flush=True)
-                print(f"\npgvector {'.'.join(map(str, version))}, PostgreSQL {pg}, {args.queries} queries each\n")
-                print("| chunks | data | method | how | recall@10 | p50 ms | p95 ms |\n|---:|---|---|---|---:|---:|---:|")
-                for size, kind, name, method, recall, p50, p95 in rows:
-                    print(f"| {size:,} | {kind} | {name} | {method} | {recall:.3f} | {p50:.1f} | {p95:.1f} |")
-        finally:
-            server.cleanup()
+    from scratch_db import migrated_database  # bench/ is the script's folder
+
+    with migrated_database("bench-retrieval-") as conn:
+        conn.execute("SET maintenance_work_mem = '2GB'")  # the whole graph in memory while building
+        conn.execute(f"SET max_parallel_maintenance_workers = {int(args.build_workers)}")
+        version = pgvector_version(conn)
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+        print(f"# PostgreSQL {pg}, pgvector {'.'.join(map(str, version))}"
+              f" (iterative index scans: {'yes' if version >= ITERATIVE_SCAN_VERSION else 'no'}),"
+              f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; exact_max_rows {tuning.exact_max_rows},"
+              f" candidates {tuning.candidates}, ef_search {tuning.ef_search}", flush=True)
+        rows = []
+        for size in (int(s) for s in args.sizes.split(",")):
+            for kind in args.data.split(","):
+                data, queries = make_data(size, args.queries, kind)
+                built = load(conn, data)
+                print(f"{size} {kind}: index built in {built:.0f} s", flush=True)
+                for name, (recall, p50, p95, method) in measure(conn, queries, tuning, version).items():
+                    rows.append((size, kind, name, method, recall, p50, p95))
+                    print(f"  {name:<10} recall@10 {recall:.3f}  p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  ({method})", flush=True)
+        print(f"\npgvector {'.'.join(map(str, version))}, PostgreSQL {pg}, {args.queries} queries each\n")
+        print("| chunks | data | method | how | recall@10 | p50 ms | p95 ms |\n|---:|---|---|---|---:|---:|---:|")
+        for size, kind, name, method, recall, p50, p95 in rows:
+            print(f"| {size:,} | {kind} | {name} | {method} | {recall:.3f} | {p50:.1f} | {p95:.1f} |")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -121,41 +120,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.ef_search is not None:
         tuning = replace(tuning, ef_search=args.ef_search, candidates=args.ef_search)
 
-    import pgserver
-    import psycopg
-    from pgvector.psycopg import register_vector
     from retrieval import make_data
 
-    from functions.migrate.runner import apply_pending
     from functions.search.vector import pgvector_version
 
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-search-latency-") as tmp:
-        server = pgserver.get_server(tmp, cleanup_mode="stop")
-        try:
-            server.psql("CREATE DATABASE bench;")
-            uri = server.get_uri().replace("/postgres?", "/bench?")
-            with psycopg.connect(uri, autocommit=True) as conn:
-                apply_pending(conn)
-                register_vector(conn)
-                conn.execute("SET maintenance_work_mem = '1GB'")
-                version = ".".join(map(str, pgvector_version(conn)))
-                pg = conn.execute("SHOW server_version").fetchone()[0]
-                print(f"# PostgreSQL {pg}, pgvector {version}, {os.cpu_count()} CPUs,"
-                      f" load average {os.getloadavg()[0]:.2f}; {tuning}", flush=True)
-                for size in (int(s) for s in args.sizes.split(",")):
-                    data, query_vectors = make_data(size, args.queries, "clustered")
-                    loaded = load(conn, size, args.chunks_per_file, data, seed=size)
-                    postings = conn.execute(f"SELECT count(*) FROM {S}.chunk_terms").fetchone()[0]
-                    print(f"{size:,} chunks ({postings:,} postings) loaded in {loaded:.0f} s", flush=True)
-                    rng = np.random.default_rng(1)
-                    queries = [" ".join(words(rng, int(rng.integers(2, 7)))) for _ in range(args.queries)]
-                    measure(conn, queries[:5], query_vectors[:5], tuning)  # warm the caches
-                    for name, (p50, p95) in measure(conn, queries, query_vectors, tuning).items():
-                        rows.append((size, name, p50, p95))
-                        print(f"  {name:<20} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms", flush=True)
-        finally:
-            server.cleanup()
+    from scratch_db import migrated_database  # bench/ is the script's folder
+
+    with migrated_database("bench-search-latency-") as conn:
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        version = ".".join(map(str, pgvector_version(conn)))
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+        print(f"# PostgreSQL {pg}, pgvector {version}, {os.cpu_count()} CPUs,"
+              f" load average {os.getloadavg()[0]:.2f}; {tuning}", flush=True)
+        for size in (int(s) for s in args.sizes.split(",")):
+            data, query_vectors = make_data(size, args.queries, "clustered")
+            loaded = load(conn, size, args.chunks_per_file, data, seed=size)
+            postings = conn.execute(f"SELECT count(*) FROM {S}.chunk_terms").fetchone()[0]
+            print(f"{size:,} chunks ({postings:,} postings) loaded in {loaded:.0f} s", flush=True)
+            rng = np.random.default_rng(1)
+            queries = [" ".join(words(rng, int(rng.integers(2, 7)))) for _ in range(args.queries)]
+            measure(conn, queries[:5], query_vectors[:5], tuning)  # warm the caches
+            for name, (p50, p95) in measure(conn, queries, query_vectors, tuning).items():
+                rows.append((size, name, p50, p95))
+                print(f"  {name:<20} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms", flush=True)
     print(f"\nPostgreSQL {pg}, pgvector {version}, {args.queries} queries, embedding excluded\n")
     print("| chunks | what | p50 ms | p95 ms |\n|---:|---|---:|---:|")
     for size, name, p50, p95 in rows:
