@@ -19,6 +19,7 @@ here knows about Lambda.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -135,18 +136,23 @@ class ModelEmbedder:
 
 
 def run_legs(conn: Any, query: str, embed: Embed, depth: int, filters: Filters, scope: Scope, tuning: Tuning,
-             roles: Sequence[str], result: SearchResult) -> list[Leg]:
-    """Every leg that can run, `depth` chunks each; the others are listed in result.unavailable."""
-    version = pgvector_version(conn)
-    result.pgvector_version = ".".join(map(str, version))
-    legs: list[Leg] = []
-    for role in roles:
-        vector = embed(role, query)
-        if vector is None:
-            result.unavailable[LEG_OF_ROLE[role]] = f"model {role} not deployed"
-            continue
-        legs.append(nearest(conn, role, vector, depth, filters, scope, tuning, version=version))
-    legs.append(lexical(conn, query, depth, filters, scope, tuning.bm25))
+             roles: Sequence[str], result: SearchResult, lexical_conn: Any = None) -> list[Leg]:
+    """Every leg that can run, `depth` chunks each; the others are listed in result.unavailable.
+    With `lexical_conn` (a second connection) the lexical leg runs on it in a thread while the
+    query is embedded and the vector legs run on `conn`: the search then takes about as long
+    as its slowest leg rather than all of them together."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        words = pool.submit(lexical, lexical_conn, query, depth, filters, scope, tuning.bm25) if lexical_conn else None
+        version = pgvector_version(conn)
+        result.pgvector_version = ".".join(map(str, version))
+        legs: list[Leg] = []
+        for role in roles:
+            vector = embed(role, query)
+            if vector is None:
+                result.unavailable[LEG_OF_ROLE[role]] = f"model {role} not deployed"
+                continue
+            legs.append(nearest(conn, role, vector, depth, filters, scope, tuning, version=version))
+        legs.append(words.result() if words else lexical(conn, query, depth, filters, scope, tuning.bm25))
     result.legs = {leg.name: leg.method for leg in legs}
     return legs
 
@@ -161,8 +167,12 @@ def search(
     scope: Scope | None = None,
     tuning: Tuning | None = None,
     roles: Sequence[str] = (MODEL_TEXT_EMBEDDING, MODEL_IMAGE_EMBEDDING),
+    lexical_conn: Any = None,
 ) -> SearchResult:
     """The `limit` best files for `query` by hybrid search (module docstring), best first.
+
+    `conn` (and `lexical_conn`, a second connection for the lexical leg to run beside the
+    others, see run_legs) must be in autocommit mode.
 
     `embed(role, query)` gives the query's vector for a role or None when its model is not
     deployed (that leg is then listed in `unavailable`). Raises ValueError for an empty query or
@@ -175,7 +185,7 @@ def search(
         raise ValueError(f"limit must be 1..{MAX_LIMIT}")
     filters, scope, tuning = filters or Filters(), scope or Scope(), tuning or Tuning()
     result = SearchResult(files=[], fusion=tuning.fusion)
-    legs = run_legs(conn, query, embed, max(limit, tuning.depth), filters, scope, tuning, roles, result)
+    legs = run_legs(conn, query, embed, max(limit, tuning.depth), filters, scope, tuning, roles, result, lexical_conn)
     fused = fuse_files(legs, limit, tuning)
     shown = {f.object_id: f.chunks[:tuning.passages] for f in fused}
     ids = [chunk_id for chunks in shown.values() for chunk_id, _ in chunks]

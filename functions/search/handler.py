@@ -77,6 +77,7 @@ class Backends(NamedTuple):
 
     settings: SearchSettings
     db: Database
+    lexical_db: Database  # a second connection: the lexical leg runs beside the embedding and vector legs
     embed: ModelEmbedder
 
 
@@ -89,7 +90,7 @@ def _backends() -> Backends:
     # once, and the request it made has started the copy (the endpoint's wake-up alarm).
     client = ModelClient(settings.model_endpoints, components=settings.model_components,
                          batch_items=settings.model_batch_items, capacity_wait=0)
-    return Backends(SearchSettings.from_env(), Database(), ModelEmbedder(client))
+    return Backends(SearchSettings.from_env(), Database(), Database(), ModelEmbedder(client))
 
 
 backends = PerContainer(_backends)
@@ -112,16 +113,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         request = url_event.request()
     except (ValidationError, ValueError) as exc:
         return _response(400, {"error": "invalid request", "detail": str(exc)[:2000]})
-    settings, db, embed = backends.get()
+    settings, db, lexical_db, embed = backends.get()
     try:
         scope = settings.scope_for(url_event.principal, request.filters.key_prefix)
     except AccessDenied as exc:
         logger.warning("search refused", extra={"principal": url_event.principal, "reason": str(exc)})
         return _response(403, {"error": "forbidden", "detail": str(exc)})
     try:
-        result = search(db.connection(), request.query, embed, limit=request.limit, filters=request.filters, scope=scope)
+        result = search(db.connection(), request.query, embed, limit=request.limit, filters=request.filters,
+                        scope=scope, lexical_conn=lexical_db.connection())
     except (DatabaseUnavailableError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        db.close()  # the next request opens a new connection
+        db.close()  # the next request opens new connections
+        lexical_db.close()
         logger.exception("database unavailable")
         return _response(503, {"error": "database unavailable", "detail": str(exc)[:500]})
     except ModelNoCapacityError as exc:

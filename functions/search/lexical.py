@@ -13,9 +13,9 @@ its whole index); filters and scope only decide which chunks are returned.
 
 Reading the rarest lexemes first. A common lexeme has tens of thousands of postings and little
 weight (a low idf; and each lexeme adds less than its idf to any chunk's score). So the
-postings of the rarest query lexemes are read in full, up to `posting_budget` postings (at least
-one lexeme's), which gives the candidates; the common lexemes are then scored on those
-candidates only, by primary-key look-ups. A chunk holding none of the rare lexemes scores at
+postings of the rarest query lexemes are read in full, as many as make the least work
+(split_rare), which gives the candidates; the common lexemes are then scored on those
+candidates only, by look-ups. A chunk holding none of the rare lexemes scores at
 most the sum of the common lexemes' idf (`bound`); when the `exact_top`-th candidate scores at
 least that, no such chunk can be in the top `exact_top`, which is then exactly BM25's; otherwise
 the statement runs again over every posting. Scores are always exact; ranks below `exact_top`
@@ -43,16 +43,18 @@ TEXT_SEARCH_CONFIG = "english"  # the configuration of V006's trigger: the same 
 @dataclass(frozen=True)
 class Bm25:
     """BM25's two parameters, k1 (term-frequency saturation) and b (length normalisation), and
-    how many postings of the rarest query lexemes are read before the others are looked up
-    (module docstring); exact_top: the ranks guaranteed to be BM25's exact top."""
+    what one look-up of a common lexeme for one candidate costs in postings read (which decides
+    how many of the rarest lexemes are read in full, split_rare; ~1.5 us against ~0.45 us per
+    posting, measured with bench/search_latency.py); exact_top: the ranks guaranteed to be
+    BM25's exact top."""
 
     k1: float = 1.2
     b: float = 0.75
-    posting_budget: int = 5000
+    lookup_cost: float = 1.0
     exact_top: int = 10
 
     def __post_init__(self) -> None:
-        if self.k1 < 0 or not 0 <= self.b <= 1 or self.posting_budget < 0 or self.exact_top < 1:
+        if self.k1 < 0 or not 0 <= self.b <= 1 or self.lookup_cost < 0 or self.exact_top < 1:
             raise ValueError(f"invalid BM25 parameters {self}")
 
 
@@ -63,6 +65,12 @@ STATS_SQL = (
     f" SELECT q.lexeme, coalesce((SELECT sum(d.df) FROM {S}.term_df d WHERE d.lexeme = q.lexeme), 0)::float8,"
     f" st.n, st.avgdl FROM q, st ORDER BY q.lexeme"
 )
+
+
+def _common(weight: str, alias: str) -> str:
+    """The common lexemes' part of chunk `alias`'s score: primary-key look-ups of its postings."""
+    return (f"coalesce((SELECT sum(common.idf * t.tf / (t.tf + {weight})) FROM common JOIN {S}.chunk_terms t"
+            f" ON t.lexeme = common.lexeme AND t.chunk_id = {alias}.chunk_id), 0)")
 
 
 def bm25_sql(where: str) -> str:
@@ -79,17 +87,44 @@ def bm25_sql(where: str) -> str:
         f"        FROM {S}.chunk_terms t JOIN rare ON t.lexeme = rare.lexeme GROUP BY t.chunk_id, t.object_id)"
         f", f AS (SELECT s.chunk_id, s.object_id, s.score FROM s JOIN {S}.objects o ON o.id = s.object_id{chunk_join}"
         f"        WHERE {where})"
-        # the limit-th best score of the rare lexemes alone: the common ones only add, so a chunk
-        # that cannot reach it even with every common lexeme (bound) is not looked up
-        f", floor AS (SELECT coalesce((SELECT score FROM f ORDER BY score DESC OFFSET %(limit)s - 1 LIMIT 1), 0) AS score)"
-        f" SELECT f.chunk_id, f.object_id, f.score + coalesce((SELECT sum(common.idf * t.tf / (t.tf + {weight}))"
-        f"   FROM common JOIN {S}.chunk_terms t ON t.lexeme = common.lexeme AND t.chunk_id = f.chunk_id), 0) AS score"
-        f" FROM f, floor WHERE f.score + %(bound)s >= floor.score ORDER BY score DESC, f.chunk_id LIMIT %(limit)s"
+        # Two passes over the candidates (MaxScore's idea): the `limit` best by their rare score
+        # get their common lexemes looked up first; the lowest of those totals (floor) is then a
+        # score that `limit` chunks reach, so another candidate is only looked up when its rare
+        # score plus every common lexeme's idf (bound) could still reach it.
+        f", top AS MATERIALIZED (SELECT t1.chunk_id, t1.object_id, t1.score + {_common(weight, 't1')} AS score"
+        f"        FROM (SELECT * FROM f ORDER BY score DESC, chunk_id LIMIT %(limit)s) t1)"
+        f", floor AS (SELECT CASE WHEN count(*) < %(limit)s THEN 0 ELSE min(score) END AS score FROM top)"
+        f" SELECT chunk_id, object_id, score FROM top"
+        f" UNION ALL SELECT f.chunk_id, f.object_id, f.score + {_common(weight, 'f')}"
+        f"   FROM f, floor WHERE f.score + %(bound)s >= floor.score"
+        f"   AND f.chunk_id NOT IN (SELECT chunk_id FROM top)"
+        f" ORDER BY score DESC, chunk_id LIMIT %(limit)s"
     )
+
+
+SURE_SHARE = 0.2
 
 
 def idf(n: float, df: float) -> float:
     return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def split_rare(terms: list[tuple[str, float]], n: float, lookup_cost: float, limit: int) -> int:
+    """How many of the rarest lexemes (`terms`: (lexeme, df), rarest first) to read in full.
+
+    Candidates must be able to prove the exact top (else every posting is read again): the rare
+    lexemes must give `limit` candidates where the postings have them, and the common lexemes'
+    idf together (what a chunk with none of the rare ones scores at most) must stay under
+    SURE_SHARE of the least rare one's idf (a chunk holding it once at average length scores
+    idf / (1 + k1) = 0.45 idf). Of those counts, the one with the least estimated work: reading a
+    posting costs 1, looking up each common lexeme of each candidate `lookup_cost` (every
+    candidate counted: an upper bound, so it never costs more than reading every posting, the
+    last count)."""
+    idfs = [idf(n, df) for _, df in terms]
+    reads = [sum(df for _, df in terms[:k]) for k in range(len(terms) + 1)]
+    sure = [k for k in range(1, len(terms))
+            if reads[k] >= limit and sum(idfs[k:]) <= SURE_SHARE * idfs[k - 1]] + [len(terms)]
+    return min(sure, key=lambda k: reads[k] + lookup_cost * min(reads[k], n) * (len(terms) - k))
 
 
 def lexical(conn: Any, text: str, limit: int, filters: Filters | None = None, scope: Scope | None = None,
@@ -102,10 +137,7 @@ def lexical(conn: Any, text: str, limit: int, filters: Filters | None = None, sc
         return Leg(LEG_LEXICAL, [], "bm25")
     n, avgdl = stats[0][2], stats[0][3]
     terms = sorted(((lexeme, df) for lexeme, df, _, _ in stats), key=lambda t: (t[1], t[0]))  # rarest first
-    rare_count, read = 0, 0.0
-    while rare_count < len(terms) and (rare_count == 0 or read + terms[rare_count][1] <= bm25.posting_budget):
-        read += terms[rare_count][1]
-        rare_count += 1
+    rare_count = split_rare(terms, n, bm25.lookup_cost, int(limit))
     params.update(limit=int(limit), k1=float(bm25.k1), b=float(bm25.b), avgdl=float(avgdl))
 
     def run(split: int) -> list[Any]:
@@ -125,9 +157,3 @@ def lexical(conn: Any, text: str, limit: int, filters: Filters | None = None, sc
             method = "bm25-rare-first"
     return Leg(LEG_LEXICAL, [(int(i), float(score)) for i, _, score in rows], method, {int(i): int(o) for i, o, _ in rows})
 
-
-def query_lexemes(conn: Any, text: str) -> list[str]:
-    """The lexemes the leg looks up for `text` (what the tests' reference BM25 is given)."""
-    rows = conn.execute(f"SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, %s))"
-                        " ORDER BY lexeme", (text,)).fetchall()
-    return [r[0] for r in rows]

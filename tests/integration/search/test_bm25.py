@@ -10,7 +10,7 @@ import pytest
 
 from functions.common.constants import DB_SCHEMA
 from functions.search.filters import Filters, Scope
-from functions.search.lexical import Bm25, lexical, query_lexemes
+from functions.search.lexical import TEXT_SEARCH_CONFIG, Bm25, lexical
 
 S = DB_SCHEMA
 BUCKET = "bm25-bucket"
@@ -52,6 +52,13 @@ def _tokens(conn) -> dict[int, list[str]]:
     for chunk_id, lexeme, tf in rows:
         tokens.setdefault(chunk_id, []).extend([lexeme] * tf)
     return tokens
+
+
+def query_lexemes(conn, text: str) -> list[str]:
+    """The lexemes the leg looks up for `text` (what the reference BM25 is given)."""
+    rows = conn.execute(f"SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, %s))"
+                        " ORDER BY lexeme", (text,)).fetchall()
+    return [r[0] for r in rows]
 
 
 def _reference(conn, query: str, bm25: Bm25) -> dict[int, float]:
@@ -146,8 +153,8 @@ def test_a_rare_word_decides_the_ranking_where_the_old_full_text_leg_missed_it(c
 
 @pytest.mark.parametrize("query", QUERIES)
 def test_reading_the_rarest_lexemes_first_keeps_the_exact_top_and_exact_scores(conn, query):
-    # Given a budget of one posting: only the rarest lexeme's postings are read in full
-    bm25 = Bm25(posting_budget=1, exact_top=3)
+    # Given look-ups that cost nothing: only the rarest lexeme's postings are read in full
+    bm25 = Bm25(lookup_cost=0, exact_top=3)
     leg = lexical(conn, query, 100, bm25=bm25)
     reference = _reference(conn, query, bm25)
     truth = sorted(reference, key=lambda i: (-reference[i], i))
@@ -165,7 +172,7 @@ def test_the_rare_first_path_is_taken_when_the_rare_words_decide(conn):
     with conn.transaction():
         for i in range(30):
             _store(conn, f"cohort-{i:02d}.txt", f"Older adults in cohort {i}: outcomes of older adults after one year.")
-    leg = lexical(conn, "zeolite older adults", 10, bm25=Bm25(posting_budget=5, exact_top=1))
+    leg = lexical(conn, "zeolite older adults", 1, bm25=Bm25(lookup_cost=0, exact_top=1))
     assert leg.method == "bm25-rare-first"
     assert leg.ranked[0][1] == pytest.approx(_reference(conn, "zeolite older adults", Bm25())[leg.ranked[0][0]], abs=1e-6)
 

@@ -226,3 +226,17 @@ def test_the_function_url_handler_runs_the_same_search_for_an_allowed_caller(sto
     assert all(k.startswith(("notes/", "parts/")) for k in keys) and {f["bucket"] for f in body["results"]} == {BUCKET}
     assert body["legs"]["lexical"] == "bm25" and body["pgvector_version"]
     assert all(f["passages"] and f["passages"][0]["text"] for f in body["results"])
+
+
+@pytest.mark.parametrize("query", [CODE, "pump pressure relief valve", "cartographer who mapped the coast"])
+def test_the_lexical_leg_on_a_second_connection_gives_the_same_answer(conn, embedder, migrated_db, query):
+    # Given a second connection for the lexical leg (what the search function holds)
+    from functions.common.db import open_connection
+
+    with open_connection(migrated_db) as second:
+        # When the lexical leg runs on it, beside the embedding and the vector legs
+        beside = _search(conn, embedder, query, lexical_conn=second)
+    # Then files, scores, passages and legs are those of the search on one connection
+    alone = _search(conn, embedder, query)
+    assert beside.to_dict() == alone.to_dict()
+    assert beside.legs.keys() == {"text", "image", "lexical"}
