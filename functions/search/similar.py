@@ -69,9 +69,10 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / n if n > 0 else v
 
 
-def _sources(conn: Any, refs: Sequence[ObjectKey], scope: Scope) -> dict[str, list[tuple]]:
+def _sources(conn: Any, refs: Sequence[ObjectKey], scope: Scope, shas: set[str]) -> dict[str, list[tuple]]:
     """role -> [(object id, sha256, model id, model version, dimension, unit vector)] of the
-    newest stored result of each ref (raises UnknownObject for one not stored or out of scope)."""
+    newest stored result of each ref (raises UnknownObject for one not stored or out of scope);
+    adds the content digests of every stored version of the refs to `shas`."""
     where, params = filter_sql(Filters(), scope)
     found: dict[str, list[tuple]] = {}
     for ref in refs:
@@ -80,6 +81,7 @@ def _sources(conn: Any, refs: Sequence[ObjectKey], scope: Scope) -> dict[str, li
         if not rows:
             raise UnknownObject(f"s3://{ref.bucket}/{ref.key} has no stored result you may read")
         newest = rows[0][0]
+        shas.update(r[1] for r in rows if r[1])
         for oid, sha, role, model_id, model_version, dim, vec in rows:
             if oid == newest:
                 found.setdefault(role, []).append((oid, sha, model_id, model_version, dim, _unit(np.asarray(vec))))
@@ -140,7 +142,7 @@ def mmr(query: np.ndarray, rows: list[tuple], k: int, diversity: float) -> list[
 
 
 def _answer(conn: Any, found: dict[str, list[tuple]], profile_of: Any, k: int, scope: Scope, filters: Filters,
-            diversity: float, candidates: int, exclude_keys: list[tuple[str, str]]) -> list[SimilarHit]:
+            diversity: float, candidates: int, exclude_keys: list[tuple[str, str]], shas: set[str]) -> list[SimilarHit]:
     for role in ROLES:
         if role not in found:
             continue
@@ -150,8 +152,8 @@ def _answer(conn: Any, found: dict[str, list[tuple]], profile_of: Any, k: int, s
             continue
         model = (sources[0][2], sources[0][3])
         all_ids = [s[0] for group in found.values() for s in group]
-        shas = [s[1] for group in found.values() for s in group if s[1]]
-        rows = _candidates(conn, role, model, query, all_ids, exclude_keys, shas, scope, filters, max(candidates, k))
+        rows = _candidates(conn, role, model, query, all_ids, exclude_keys, sorted(shas), scope, filters,
+                           max(candidates, k))
         return [SimilarHit(r[1], r[2], r[3], r[4], sim, score, role) for r, sim, score in mmr(query, rows, k, diversity)]
     return []
 
@@ -162,9 +164,10 @@ def similar_to(conn: Any, ref: ObjectKey, k: int = 10, scope: Scope | None = Non
     if not 1 <= k <= 100 or not 0 <= diversity <= 1:
         raise ValueError("k must be 1..100 and diversity 0..1")
     scope, filters = scope or Scope(), filters or Filters()
-    found = _sources(conn, [ref], scope)
+    shas: set[str] = set()
+    found = _sources(conn, [ref], scope, shas)
     return _answer(conn, found, lambda role: found[role][0][5], k, scope, filters, diversity, candidates,
-                   [(ref.bucket, ref.key)])
+                   [(ref.bucket, ref.key)], shas)
 
 
 def recommend(conn: Any, liked: Sequence[ObjectKey], disliked: Sequence[ObjectKey] = (), k: int = 10,
@@ -175,8 +178,9 @@ def recommend(conn: Any, liked: Sequence[ObjectKey], disliked: Sequence[ObjectKe
     if not liked or not 1 <= k <= 100 or not 0 <= diversity <= 1 or len(liked) + len(disliked) > 1000:
         raise ValueError("at least one liked object (at most 1,000 in all), k 1..100, diversity 0..1")
     scope, filters = scope or Scope(), filters or Filters()
-    likes = _sources(conn, liked, scope)
-    dislikes = _sources(conn, disliked, scope) if disliked else {}
+    shas: set[str] = set()
+    likes = _sources(conn, liked, scope, shas)
+    dislikes = _sources(conn, disliked, scope, shas) if disliked else {}
 
     def profile(role: str) -> Optional[np.ndarray]:
         model = (likes[role][0][2], likes[role][0][3])
@@ -189,4 +193,4 @@ def recommend(conn: Any, liked: Sequence[ObjectKey], disliked: Sequence[ObjectKe
 
     merged = {role: likes[role] + list(dislikes.get(role, [])) for role in likes}
     return _answer(conn, merged, profile, k, scope, filters, diversity, candidates,
-                   [(r.bucket, r.key) for r in [*liked, *disliked]])
+                   [(r.bucket, r.key) for r in [*liked, *disliked]], shas)
