@@ -218,6 +218,7 @@ def test_the_function_url_handler_runs_the_same_search_for_an_allowed_caller(sto
         backends = handler.backends.clear()
         if backends is not None:
             backends.db.close()
+            backends.lexical_db.close()
     assert response["statusCode"] == 200, response["body"]
     body = json.loads(response["body"])
     keys = [f["key"] for f in body["results"]]

@@ -106,3 +106,41 @@ def test_an_unknown_object_and_time_filters_are_refused(conn):
         similar_to(conn, ObjectKey("docs", "nope.pdf"))
     with pytest.raises(ValueError, match="whole objects"):
         similar_to(conn, ObjectKey("docs", "pumps/manual.pdf"), filters=Filters(time_from=1.0))
+
+
+def _call(handler, body: dict, principal: str = "arn:aws:sts::111122223333:assumed-role/Analyst/alice"):
+    import json
+
+    from local.lambda_dispatch import FakeLambdaContext
+
+    event = {"version": "2.0", "rawPath": "/", "isBase64Encoded": False, "body": json.dumps(body),
+             "requestContext": {"http": {"method": "POST"}, "authorizer": {"iam": {"userArn": principal}}}}
+    response = handler.lambda_handler(event, FakeLambdaContext("search"))
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_the_search_function_answers_more_like_this_and_history_requests(conn, search_models, db_env, monkeypatch):
+    import json
+
+    import functions.search.handler as handler
+    from functions.common import constants as c
+
+    for name, value in {**search_models.env(), **db_env}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv(c.ENV_SEARCH_BUCKETS, json.dumps(["docs"]))
+    handler.backends.clear()
+    try:
+        status, body = _call(handler, {"similar_to": {"bucket": "docs", "key": "pumps/manual.pdf"}, "limit": 3,
+                                       "diversity": 0})
+        assert status == 200 and body["mode"] == "similar"
+        assert [r["key"][:18] for r in body["results"]] == ["pumps/spare-parts-"] * 3
+        status, body = _call(handler, {"liked": [{"bucket": "docs", "key": "tennis/0.txt"}], "limit": 2})
+        assert status == 200 and body["mode"] == "recommend" and body["results"][0]["key"].startswith("tennis/")
+        # another bucket's object is not the caller's to compare with; two modes at once are refused
+        assert _call(handler, {"similar_to": {"bucket": "private", "key": "pumps/secret.pdf"}})[0] == 404
+        assert _call(handler, {"query": "pumps", "similar_to": {"bucket": "docs", "key": "pumps/manual.pdf"}})[0] == 400
+    finally:
+        backends = handler.backends.clear()
+        if backends is not None:
+            backends.db.close()
+            backends.lexical_db.close()
