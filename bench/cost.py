@@ -378,16 +378,35 @@ VECTOR_BYTES_STORED = 3 * 1024  # a 384/512-dim float4 vector, its row and its H
 FORWARDER_SECONDS = 0.1  # assumption: one Kafka produce per S3 event
 DISPATCHER_SECONDS = 1.0  # assumption: per batch of up to 100 records (StartExecution)
 
-# items/s per role (bench/README.md "Models"): batch 1 for naive; the client's batch for the
-# design (model_artifacts/catalog.py _CPU_ITEMS_PER_S). OCR on AWS is a Florence-2 pass,
-# about twice the caption rate (catalog.py's own assumption). CPU rates priced at GPU instance
-# types: an upper bound on instance-hours.
-THROUGHPUT = {
-    "naive": {c.MODEL_TEXT_EMBEDDING: 8.40, c.MODEL_IMAGE_EMBEDDING: 5.53, c.MODEL_GENERATION: 0.43,
-              c.MODEL_SPEECH: 1.31, c.MODEL_OCR: 2 * 0.43},
-    "design": {c.MODEL_TEXT_EMBEDDING: 340.22, c.MODEL_IMAGE_EMBEDDING: 20.18, c.MODEL_GENERATION: 0.91,
-               c.MODEL_SPEECH: 1.05, c.MODEL_OCR: 2 * 0.91},
-}
+# items/s per role, from bench/model_figures.json (written by bench/models.py --figures-out):
+# `naive` is the chain at batch 1, `design` the chain at the batch the client sends, both from
+# DESIGN_SOURCE (measured on the 2-core build machine). OCR on AWS is a Florence-2 pass, about
+# twice the caption rate (catalog.py's own assumption). CPU rates priced at the template's GPU
+# instance types: an upper bound on instance-hours.
+MODEL_FIGURES = ROOT / "bench" / "model_figures.json"
+DESIGN_SOURCE = "cpu-2core-2026-11"
+OCR_VS_CAPTION = 2.0
+
+
+def load_model_figures(path: Path = MODEL_FIGURES) -> dict:
+    """The figures document: {"sources": {name: {...}}, "figures": {name: {role: {...}}}}."""
+    return json.loads(Path(path).read_text())
+
+
+def throughput_modes(doc: Mapping[str, Any], source: str = DESIGN_SOURCE) -> dict[str, dict[str, float]]:
+    """{"naive": {role: items/s}, "design": {role: items/s}} of `source`'s chain figures."""
+    figures = doc["figures"][source]
+    out: dict[str, dict[str, float]] = {"naive": {}, "design": {}}
+    for mode, key in (("naive", "batch_1_items_per_s"), ("design", "chain_items_per_s")):
+        for role, f in figures.items():
+            if f.get(key):
+                out[mode][role] = float(f[key])
+        if c.MODEL_GENERATION in out[mode]:
+            out[mode][c.MODEL_OCR] = OCR_VS_CAPTION * out[mode][c.MODEL_GENERATION]
+    return out
+
+
+THROUGHPUT = throughput_modes(load_model_figures())
 TARGET_UTILISATION = 0.5
 
 
@@ -457,8 +476,9 @@ def endpoint_instance_types(template: Mapping[str, Any]) -> dict[str, str]:
 
 
 def file_cost(f: FileFigures, mode: str, sizing: Mapping[str, tuple[int, str]], instances: Mapping[str, str],
-              mb_per_file: float = 0.0) -> dict[str, float]:
-    """USD per file by component (processing, plus a month of storage of the file and its vectors)."""
+              mb_per_file: float = 0.0, throughput: Mapping[str, float] | None = None) -> dict[str, float]:
+    """USD per file by component (processing, plus a month of storage of the file and its vectors).
+    `throughput` ({role: items/s on its instance}) replaces THROUGHPUT[mode] where given."""
     invocations = {**f.lambda_invocations, c.FN_FORWARDER: 1.0, c.FN_DISPATCHER: f.dispatcher_per_file}
     lambda_usd = 0.0
     for fn, n in invocations.items():
@@ -466,7 +486,7 @@ def file_cost(f: FileFigures, mode: str, sizing: Mapping[str, tuple[int, str]], 
         lambda_usd += n * f.lambda_seconds.get(fn, 0.0) * memory / 1024 * PRICES[f"lambda_gb_s_{arch}"].usd
     lambda_usd += sum(invocations.values()) * PRICES["lambda_request"].usd
     sagemaker = sum(h * _price(SAGEMAKER_INSTANCE_HOUR, instances[role], "SageMaker instance type").usd
-                    for role, h in endpoint_hours(f, mode).items() if role in instances)
+                    for role, h in endpoint_hours(f, mode, throughput).items() if role in instances)
     return {
         "Step Functions transitions": f.transitions * PRICES["sfn_transition"].usd,
         "Lambda GB-s and requests": lambda_usd,
@@ -481,18 +501,25 @@ def file_cost(f: FileFigures, mode: str, sizing: Mapping[str, tuple[int, str]], 
     }
 
 
-def endpoint_hours(f: FileFigures, mode: str) -> dict[str, float]:
-    return {role: items / (THROUGHPUT[mode][role] * TARGET_UTILISATION) / 3600 for role, items in f.endpoint_items.items()}
+def endpoint_hours(f: FileFigures, mode: str, throughput: Mapping[str, float] | None = None) -> dict[str, float]:
+    rates = throughput or THROUGHPUT[mode]
+    return {role: items / (rates[role] * TARGET_UTILISATION) / 3600 for role, items in f.endpoint_items.items()
+            if role in rates}
 
 
 def per_million(template: Mapping[str, Any], figures: Mapping[str, FileFigures] = MEASURED, mode: str = "design",
-                mix: Mapping[str, float] = MIX) -> dict[str, float]:
+                mix: Mapping[str, float] = MIX, choice: Mapping[str, Choice] | None = None) -> dict[str, float]:
     """USD for a million files of `mix` by component, sized from `template`'s functions and endpoints.
-    Roles without an endpoint in the template cost nothing (the steps record "model not available")."""
+    Roles without an endpoint in the template cost nothing (the steps record "model not available").
+    With `choice`, each role runs on its chosen instance at its chosen throughput instead."""
     sizing, instances = lambda_sizing(template), endpoint_instance_types(template)
+    throughput = None
+    if choice:
+        instances = {role: ch.instance for role, ch in choice.items() if role in instances}
+        throughput = {role: ch.items_per_s for role, ch in choice.items()}
     out: dict[str, float] = {}
     for modality, share in mix.items():
-        for k, v in file_cost(figures[modality], mode, sizing, instances, MB_PER_FILE[modality]).items():
+        for k, v in file_cost(figures[modality], mode, sizing, instances, MB_PER_FILE[modality], throughput).items():
             out[k] = out.get(k, 0.0) + 1e6 * share * v
     return out
 
@@ -522,6 +549,91 @@ def figures_from_run(mode: str, run: Mapping[str, Any], naive: Mapping[str, Any]
                                     lambda_seconds=seconds, endpoint_items=items,
                                     dispatcher_per_file=dispatcher_per_file, vectors=vectors)
     return out
+
+
+# -- each role's instance type by cost per item ---------------------------------------------
+@dataclass(frozen=True)
+class Instance:
+    vcpus: int
+    gpu: str | None = None
+
+
+# Candidates, each priced in SAGEMAKER_INSTANCE_HOUR (vCPUs and GPUs: https://aws.amazon.com/sagemaker/pricing/,
+# "Instance details"). No instance with an H200 is priced here: its figures only enter as projections.
+INSTANCES: dict[str, Instance] = {
+    "ml.c6i.large": Instance(2), "ml.c6i.xlarge": Instance(4), "ml.c6i.2xlarge": Instance(8), "ml.m5.xlarge": Instance(4),
+    "ml.g4dn.xlarge": Instance(4, "T4"), "ml.g5.xlarge": Instance(4, "A10G"), "ml.g5.2xlarge": Instance(8, "A10G"),
+}
+# PROJECTION ONLY: each GPU's dense 16-bit tensor throughput over an H200's (NVIDIA data sheets:
+# H200 989 TFLOPS bf16, A10 125 TFLOPS (AWS's A10G is a variant of it, likely slower), T4 65
+# TFLOPS fp16). A model's speed on a smaller GPU is taken as its H200 speed times this ratio.
+GPU_VS_H200 = {"H200": 1.0, "A10G": 125 / 989, "T4": 65 / 989}
+GPU_SOURCE = "h200-issue-29"
+BASES = ("measured", "projected")
+GOAL_PER_MILLION_USD = 300.0  # issue 29: a million mixed files
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A role on one instance type: its items/s there, where that figure comes from, USD per million items."""
+
+    role: str
+    instance: str
+    items_per_s: float
+    how: str
+    measured: bool
+
+    @property
+    def usd_per_million_items(self) -> float:
+        price = _price(SAGEMAKER_INSTANCE_HOUR, self.instance, "SageMaker instance type").usd
+        return price / (self.items_per_s * TARGET_UTILISATION * 3600) * 1e6
+
+
+def candidates(doc: Mapping[str, Any], cpu_source: str = DESIGN_SOURCE, gpu_source: str = GPU_SOURCE,
+               basis: str = "measured") -> list[Choice]:
+    """Every (role, instance) pair with a throughput on `basis`.
+
+    CPU instances: `cpu_source`'s chain figure (measured on its `cpus` cores), scaled linearly to
+    the instance's vCPUs (an assumption: one core of the build machine counted as one vCPU).
+    GPU instances: measured only when `gpu_source` ran on that GPU (none of the candidates so
+    far); with basis "projected", `gpu_source`'s model-alone figure (its chain where it has none)
+    times GPU_VS_H200: a projection, and for the model-alone figure an upper bound that assumes
+    the optimised chain keeps up with the model.
+    """
+    sources, figures = doc["sources"], doc["figures"]
+    cpu_cores = int(sources[cpu_source].get("cpus") or 2)
+    gpu_name = sources.get(gpu_source, {}).get("accelerator")
+    out = []
+    for instance, spec in INSTANCES.items():
+        for role in c.MODEL_ROLES:
+            base_role = c.MODEL_GENERATION if role == c.MODEL_OCR else role
+            factor = OCR_VS_CAPTION if role == c.MODEL_OCR else 1.0
+            if spec.gpu is None:
+                f = figures[cpu_source].get(base_role, {})
+                if f.get("chain_items_per_s"):
+                    rate = f["chain_items_per_s"] * factor * spec.vcpus / cpu_cores
+                    out.append(Choice(role, instance, rate, f"{cpu_source} chain x {spec.vcpus}/{cpu_cores} cores",
+                                      bool(sources[cpu_source].get("measured"))))
+            else:
+                f = figures.get(gpu_source, {}).get(base_role, {})
+                if spec.gpu == gpu_name and f.get("chain_items_per_s") and sources[gpu_source].get("measured"):
+                    out.append(Choice(role, instance, f["chain_items_per_s"] * factor, f"{gpu_source} chain", True))
+                elif basis == "projected" and gpu_name in GPU_VS_H200 and (f.get("model_items_per_s") or f.get("chain_items_per_s")):
+                    what = "model alone" if f.get("model_items_per_s") else "old chain"
+                    ratio = GPU_VS_H200[spec.gpu] / GPU_VS_H200[gpu_name]
+                    rate = (f.get("model_items_per_s") or f["chain_items_per_s"]) * factor * ratio
+                    out.append(Choice(role, instance, rate, f"PROJECTION: {gpu_source} {what} x {ratio:.3f}", False))
+    return out
+
+
+def choose_instances(doc: Mapping[str, Any], basis: str = "measured", cpu_source: str = DESIGN_SOURCE,
+                     gpu_source: str = GPU_SOURCE) -> dict[str, Choice]:
+    """{role: the candidate with the lowest USD per item on `basis`} (roles with no candidate left out)."""
+    best: dict[str, Choice] = {}
+    for choice in candidates(doc, cpu_source, gpu_source, basis):
+        if choice.role not in best or choice.usd_per_million_items < best[choice.role].usd_per_million_items:
+            best[choice.role] = choice
+    return best
 
 
 # -- settings: one synthesized template each -----------------------------------------------
@@ -585,6 +697,8 @@ class Result:
     lines: list[Line]
     per_million: dict[str, float]
     unpriced: dict[str, int] = field(default_factory=dict)
+    # basis ("measured" / "projected") -> per-million lines with each role on its cheapest instance
+    chosen: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def at_rest_total(self) -> float:
@@ -600,9 +714,11 @@ class Result:
 
 
 def evaluate(names: Iterable[str], template_path: Path | None = None,
-             figures: Mapping[str, FileFigures] = MEASURED, mode: str = "design") -> list[Result]:
+             figures: Mapping[str, FileFigures] = MEASURED, mode: str = "design",
+             choices: Mapping[str, Mapping[str, Choice]] | None = None) -> list[Result]:
     """Synthesize each named setting's template and price it (`template_path`: the current
-    setting's template from an earlier `cdk synth`, instead of synthesizing it)."""
+    setting's template from an earlier `cdk synth`, instead of synthesizing it); `choices`
+    ({basis: {role: Choice}}) adds the per-million cost with each role on its chosen instance."""
     base_context = pipeline_context()["pipeline"]
     results = []
     for name in names:
@@ -612,8 +728,9 @@ def evaluate(names: Iterable[str], template_path: Path | None = None,
             template = json.loads(template_path.read_text())
         else:
             template = synthesize(pipeline_context(**overrides))
+        chosen = {basis: per_million(template, figures, mode, choice=choice) for basis, choice in (choices or {}).items()}
         results.append(Result(name, setting.title, at_rest(template, base_context),
-                              per_million(template, figures, mode), unpriced_at_rest(template)))
+                              per_million(template, figures, mode), unpriced_at_rest(template), chosen))
     return results
 
 
@@ -647,6 +764,33 @@ def markdown(results: list[Result]) -> str:
     return "\n".join(out)
 
 
+def instances_markdown(doc: Mapping[str, Any], choices: Mapping[str, Mapping[str, Choice]], results: list[Result],
+                       figures_path: Path = MODEL_FIGURES) -> str:
+    """Each role's candidates and chosen instance per basis, and the per-million totals they give."""
+    out = [f"### model instances by cost per item (figures: {figures_path.name}; utilisation {TARGET_UTILISATION:.0%})\n"]
+    for basis, choice in choices.items():
+        out.append(f"| role ({basis}) | instance | items/s | from | USD per million items |\n|---|---|---:|---|---:|")
+        for role in c.MODEL_ROLES:
+            if role in choice:
+                ch = choice[role]
+                out.append(f"| {role} | {ch.instance} | {ch.items_per_s:,.2f} | {ch.how} | {_usd(ch.usd_per_million_items)} |")
+        out.append("")
+    out.append("| setting | per million files, template's instances | " + " | ".join(
+        f"each role on its cheapest instance ({b})" for b in choices) + " |\n|---|---:|" + "---:|" * len(choices))
+    for r in results:
+        out.append(f"| {r.name} | {_usd(r.per_million_total)} | "
+                   + " | ".join(_usd(sum(r.chosen[b].values())) for b in choices) + " |")
+    measured = [sum(r.chosen["measured"].values()) for r in results if "measured" in r.chosen]
+    verdict = ("met" if measured and min(measured) <= GOAL_PER_MILLION_USD else "not met") if measured else "not computed"
+    out.append(f"\nTarget {_usd(GOAL_PER_MILLION_USD)} per million mixed files: **{verdict}** on measured figures. "
+               "Projected figures scale an H200's figures (issue 29, not re-measured) by GPU_VS_H200 and are no "
+               "measurement: they say what a GPU measurement would have to confirm. Sources: "
+               + "; ".join(f"{name}: {src.get('device')}, {src.get('date')}, "
+                           f"{'measured' if src.get('measured') else 'quoted, not re-measured'}"
+                           for name, src in doc["sources"].items()) + ".")
+    return "\n".join(out)
+
+
 def as_json(results: list[Result]) -> dict:
     return {
         "prices_as_of": PRICES_AS_OF,
@@ -658,6 +802,8 @@ def as_json(results: list[Result]) -> dict:
             "at_rest": {"lines": [{**asdict(line), "monthly": line.monthly} for line in r.lines], "total": r.at_rest_total},
             "per_million_files": {"lines": r.per_million, "total": r.per_million_total},
             "meets_goal": r.meets_goal, "unpriced_resource_types": r.unpriced,
+            "per_million_files_on_chosen_instances": {b: {"lines": lines, "total": sum(lines.values())}
+                                                      for b, lines in r.chosen.items()},
         } for r in results},
     }
 
@@ -669,6 +815,10 @@ def main() -> None:
     parser.add_argument("--template", type=Path, help="price this synthesized template as 'current' instead of synthesizing it")
     parser.add_argument("--figures", type=Path, help="bench/pipeline.py JSON to take per-file counts from (default: bench/README.md's)")
     parser.add_argument("--mode", default="design", choices=("design", "naive"))
+    parser.add_argument("--model-figures", type=Path, default=MODEL_FIGURES,
+                        help="bench/models.py figures JSON: throughputs for choosing each role's instance")
+    parser.add_argument("--cpu-source", default=DESIGN_SOURCE, help="source in --model-figures for CPU instances")
+    parser.add_argument("--gpu-source", default=GPU_SOURCE, help="source in --model-figures for GPU instances")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args()
     names = [n.strip() for n in args.settings.split(",") if n.strip()]
@@ -681,8 +831,18 @@ def main() -> None:
         figures = figures_from_run(args.mode, runs[args.mode], runs["naive"])
     elif args.mode != "design":
         parser.error("--mode naive needs --figures")
-    results = evaluate(names, args.template, figures, args.mode)
-    print(json.dumps(as_json(results), indent=2) if args.json else markdown(results))
+    doc = load_model_figures(args.model_figures)
+    for source in (args.cpu_source, args.gpu_source):
+        if source not in doc.get("sources", {}):
+            parser.error(f"no source {source!r} in {args.model_figures}; it has {sorted(doc.get('sources', {}))}")
+    choices = {basis: choose_instances(doc, basis, args.cpu_source, args.gpu_source) for basis in BASES}
+    results = evaluate(names, args.template, figures, args.mode, choices)
+    if args.json:
+        print(json.dumps({**as_json(results), "model_instances": {
+            b: {role: {**asdict(ch), "usd_per_million_items": ch.usd_per_million_items} for role, ch in choice.items()}
+            for b, choice in choices.items()}, "model_figures_sources": doc["sources"]}, indent=2))
+    else:
+        print(markdown(results) + "\n\n" + instances_markdown(doc, choices, results, args.model_figures))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
     python -m model_artifacts.package --role R [--weights DIR | --model-id ID] --out PATH
 
 Layout (what SageMaker unpacks into /opt/ml/model): weights at the root (optional) and
-``code/`` = the role folder's ``code/`` plus ``mm_serving.py`` from ``_shared/``. Entries are
+``code/`` = the role folder's ``code/`` plus every module of ``_shared/`` (``mm_serving.py``,
+``mm_images.py``). Entries are
 sorted, with mtime 0, uid/gid 0, no owner names, fixed modes, and the gzip header carries no
 name or time, so identical inputs give byte-identical archives and a stable CDK asset hash.
 """
@@ -20,7 +21,8 @@ from pathlib import Path
 from model_artifacts.catalog import spec
 
 ROOT = Path(__file__).resolve().parent
-SHARED = ROOT / "_shared" / "mm_serving.py"
+SHARED_DIR = ROOT / "_shared"
+SHARED = SHARED_DIR / "mm_serving.py"
 _SKIP = {"__pycache__", ".git", ".cache"}
 
 
@@ -39,7 +41,8 @@ def entries_for(folder: str, weights_dir: str | os.PathLike | None = None) -> li
     if not (code / "inference.py").is_file():
         raise FileNotFoundError(f"{code}/inference.py is missing")
     entries = [(f"code/{name}", path) for name, path in _files(code)]
-    entries.append(("code/mm_serving.py", SHARED))
+    # A container sees only code/: the shared modules travel beside inference.py.
+    entries.extend((f"code/{path.name}", path) for path in sorted(SHARED_DIR.glob("*.py")))
     if weights_dir is not None:
         weights = [(name, path) for name, path in _files(Path(weights_dir)) if not name.startswith("code/")]
         if not weights:

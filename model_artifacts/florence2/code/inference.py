@@ -30,6 +30,7 @@ try:
 except ImportError:  # running from the repository
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "_shared"))
     import mm_serving as mm
+import mm_images  # noqa: E402  (beside mm_serving, found the same way)
 
 ENV_DEFAULT_TASK = "DEFAULT_TASK"  # "caption" (generation role) or "ocr" (ocr role)
 TASK_CAPTION, TASK_OCR, TASK_SUMMARIZE = "caption", "ocr", "summarize"
@@ -50,26 +51,41 @@ def model_fn(model_dir: str) -> dict[str, Any]:
 def input_fn(body, content_type):
     request = mm.parse_request(body, content_type)
     default_task = os.environ.get(ENV_DEFAULT_TASK, TASK_CAPTION)
-    parsed = []
-    for item in request["inputs"]:
+    inputs = request["inputs"]
+    tasks = []
+    for item in inputs:
         task = item.get("task", default_task) if isinstance(item, dict) else None
-        if task == TASK_SUMMARIZE:
-            parsed.append((task, mm.item_text(item)))
-        elif task in (TASK_CAPTION, TASK_OCR):
-            parsed.append((task, mm.item_image(item)))
-        else:
+        if task not in (TASK_CAPTION, TASK_OCR, TASK_SUMMARIZE):
             raise mm.BadRequest(f"unknown task {task!r}; use caption, ocr or summarize")
-    request["items"] = parsed
+        tasks.append(task)
+    # Image bytes only (s3_uri items fetched in parallel); predict_fn decodes them where the model runs.
+    images = [i for i, task in enumerate(tasks) if task != TASK_SUMMARIZE]
+    encoded = dict(zip(images, mm.items_bytes([inputs[i] for i in images], "image_b64", positions=images)))
+    request["items"] = [(task, encoded[i] if i in encoded else mm.item_text(inputs[i])) for i, task in enumerate(tasks)]
     return request
 
 
-def _generate(model, prompt: str, images: list, parameters: dict) -> list[dict]:
+def _prompt_tokens(model, prompt: str, count: int) -> dict:
+    """The processor's token inputs for ``prompt`` (its question and image placeholder tokens),
+    repeated ``count`` times: they do not depend on the image, so the processor is run on a single
+    blank image once per prompt and the batch's pixels are computed once for every prompt."""
+    cache = model.setdefault("_prompt_tokens", {})
+    if prompt not in cache:
+        from PIL import Image
+
+        side = 32
+        inputs = model["processor"](text=[prompt], images=[Image.new("RGB", (side, side))], return_tensors="pt")
+        cache[prompt] = {k: v for k, v in inputs.items() if k != "pixel_values"}
+    return {k: v.repeat(count, *([1] * (v.dim() - 1))).to(model["device"]) for k, v in cache[prompt].items()}
+
+
+def _generate(model, prompt: str, pixels, sizes: list, parameters: dict) -> list[dict]:
     import torch
 
     processor = model["processor"]
-    inputs = processor(text=[prompt] * len(images), images=images, return_tensors="pt", padding=True)
-    inputs = {k: v.to(model["device"]) for k, v in inputs.items()}
-    inputs["pixel_values"] = inputs["pixel_values"].to(model["dtype"])
+    # One prompt for the whole batch: every row has the same length, so there is no padding and
+    # the attention mask is all ones (Florence-2's decoder starts from its own start token).
+    inputs = {**_prompt_tokens(model, prompt, len(sizes)), "pixel_values": pixels}
     with torch.inference_mode():
         generated = model["model"].generate(
             **inputs,
@@ -79,8 +95,8 @@ def _generate(model, prompt: str, images: list, parameters: dict) -> list[dict]:
         )
     texts = processor.batch_decode(generated, skip_special_tokens=False)
     return [
-        processor.post_process_generation(text, task=prompt, image_size=image.size)[prompt]
-        for text, image in zip(texts, images)
+        processor.post_process_generation(text, task=prompt, image_size=size)[prompt]
+        for text, size in zip(texts, sizes)
     ]
 
 
@@ -93,12 +109,14 @@ def predict_fn(data, model):
     for task in (TASK_CAPTION, TASK_OCR):
         indexed = [(i, value) for i, (t, value) in enumerate(items) if t == task]
         for chunk in mm.batched(indexed, size):
-            images = [image for _, image in chunk]
-            parsed = _generate(model, _PROMPTS[task], images, parameters)
+            # Decoded and preprocessed once for both passes (mm_images: on the GPU where there is one).
+            pixels, sizes = mm_images.images_to_pixels([data for _, data in chunk], model["processor"], model["device"],
+                                                       model["dtype"], positions=[i for i, _ in chunk])
+            parsed = _generate(model, _PROMPTS[task], pixels, sizes, parameters)
             if task == TASK_CAPTION:
                 labels = (
-                    _generate(model, _PROMPTS["tags"], images, parameters)
-                    if parameters.get("tags", "od") == "od" else [{}] * len(images)
+                    _generate(model, _PROMPTS["tags"], pixels, sizes, parameters)
+                    if parameters.get("tags", "od") == "od" else [{}] * len(sizes)
                 )
                 for (index, _), caption, detected in zip(chunk, parsed, labels):
                     caption = caption.strip()

@@ -31,7 +31,14 @@ def model_fn(model_dir: str) -> dict[str, Any]:
 
 def input_fn(body, content_type):
     request = mm.parse_request(body, content_type)
-    request["audio"] = [mm.item_audio_16k(item) for item in request["inputs"]]
+    audio = []
+    # s3_uri items are fetched in parallel; each WAV is then decoded and resampled on the host.
+    for index, data in enumerate(mm.items_bytes(request["inputs"], "audio_b64")):
+        try:
+            audio.append(mm.audio_16k(data))
+        except mm.BadRequest as exc:
+            raise mm.BadRequest(f"{exc.message} (item {index})") from exc
+    request["audio"] = audio
     return request
 
 
@@ -45,6 +52,8 @@ def _transcribe(model, audio: list, parameters: dict) -> list[dict]:
         sampling_rate=SAMPLE_RATE,
         return_tensors="pt",
         return_attention_mask=True,
+        # The log-mel spectrogram is a torch STFT: on a GPU it runs there (the default is the CPU).
+        device=str(model["device"]),
         **({"truncation": False, "padding": "longest"} if long_form else {}),
     )
     kwargs = {

@@ -2,6 +2,13 @@
 
 SageMaker inference toolkit contract; wire format in docs/contracts.md (role text_embedding):
 items are strings (or {"text"}), outputs are lists of 384 floats.
+
+predict_fn tokenises the whole request in one call of the fast (Rust) tokenizer, sorts the texts
+by token count and runs them through the model in batches of similar length, each padded only to
+its own longest text, then restores request order (``encode_bucketed``); on a GPU the weights are
+bf16. On CPU the vectors equal ``SentenceTransformer.encode``'s within 1e-5
+(tests/unit/models/test_models_text_buckets.py). Issue 29: the old chain (``encode`` per request
+and a Python float per value) reached 1,917 texts/s on an H200 whose model alone ran 43,794.
 """
 from __future__ import annotations
 
@@ -38,19 +45,52 @@ def input_fn(body, content_type):
     return request
 
 
+def length_buckets(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Indices of ``lengths`` in batches of at most ``batch_size``, longest first (so a batch that
+    does not fit in memory fails first), each batch holding texts of similar length."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def encode_bucketed(st, texts: list[str], batch_size: int):
+    """L2-normalised embeddings (a float32 CPU tensor, request order) of ``texts``: one tokenizer
+    call for all of them, length-bucketed batches, one copy back to the host."""
+    import torch
+
+    tokenizer = st.tokenizer
+    encoded = tokenizer(texts, truncation=True, max_length=st.max_seq_length, padding=False)
+    keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in encoded]
+    pad = {"input_ids": tokenizer.pad_token_id or 0, "token_type_ids": tokenizer.pad_token_type_id, "attention_mask": 0}
+    left = tokenizer.padding_side == "left"
+    device = st.device
+    rows: list = [None] * len(texts)
+    with torch.inference_mode():
+        for bucket in length_buckets([len(ids) for ids in encoded["input_ids"]], batch_size):
+            width = max(len(encoded["input_ids"][i]) for i in bucket)
+            features = {}
+            for key in keys:
+                batch = torch.full((len(bucket), width), pad[key], dtype=torch.long)
+                for row, index in enumerate(bucket):
+                    values = torch.tensor(encoded[key][index], dtype=torch.long)
+                    if left:
+                        batch[row, width - len(values):] = values
+                    else:
+                        batch[row, : len(values)] = values
+                features[key] = batch.to(device, non_blocking=True)
+            features["modality"] = "text"
+            vectors = torch.nn.functional.normalize(st.forward(features)["sentence_embedding"].float(), dim=-1)
+            for row, index in enumerate(bucket):
+                rows[index] = vectors[row]
+        return torch.stack(rows).cpu()
+
+
 @mm.guard_overload
 def predict_fn(data, model):
     texts = data["texts"]
     if not texts:
         return {"info": model["info"], "outputs": []}
-    vectors = model["model"].encode(
-        texts,
-        batch_size=mm.batch_size(data["parameters"]),
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
-    return {"info": model["info"], "outputs": [mm.as_list(v) for v in vectors]}
+    vectors = encode_bucketed(model["model"], texts, mm.batch_size(data["parameters"]))
+    return {"info": model["info"], "outputs": vectors.tolist()}
 
 
 def output_fn(prediction, accept):

@@ -82,7 +82,8 @@ def test_code_only_package_is_byte_identical_when_rebuilt(tmp_path):
     assert first.read_bytes() == second.read_bytes()
     with tarfile.open(first) as tar:
         members = tar.getmembers()
-    assert [m.name for m in members] == ["code", "code/inference.py", "code/mm_serving.py", "code/requirements.txt"]
+    assert [m.name for m in members] == ["code", "code/inference.py", "code/mm_images.py", "code/mm_serving.py",
+                                         "code/requirements.txt"]
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, 0, "", "")}
 
 
@@ -100,8 +101,9 @@ def test_package_with_weights_puts_them_at_the_root(tmp_path):
 
 
 def test_packaged_code_imports_its_helpers_from_code(tmp_path):
-    # Inside the container only code/ is on sys.path: mm_serving must travel with inference.py.
+    # Inside the container only code/ is on sys.path: the shared modules must travel with inference.py.
     archive = package_model("speech", tmp_path)
     with tarfile.open(archive) as tar:
         tar.extractall(tmp_path / "x", filter="data")
-    assert (Path(tmp_path / "x" / "code" / "mm_serving.py")).read_text() == (ROOT / "_shared" / "mm_serving.py").read_text()
+    for name in ("mm_serving.py", "mm_images.py"):
+        assert (Path(tmp_path / "x" / "code" / name)).read_text() == (ROOT / "_shared" / name).read_text()
