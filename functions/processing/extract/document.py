@@ -2,6 +2,7 @@
 pages read by OCR, and each chunk's metadata holding the rows of the tables it contains."""
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from functions.common.constants import MODEL_OCR
@@ -38,10 +39,10 @@ def extract(job: ExtractJob) -> None:
         for page in doc.pages:
             text = normalise(page.text)
             full.append(text)
-            table_rows = _table_rows(text, page.tables)
+            page_rows = table_rows(text, page.tables)
             for c in iter_chunks(text, settings.text_chunk_tokens, settings.text_chunk_overlap):
                 metadata: dict[str, Any] = {**span(c), "ocr": page.number in ocr_pages}
-                in_chunk = _tables_in(table_rows, c.char_start, c.char_end)
+                in_chunk = tables_in(page_rows, c.char_start, c.char_end)
                 if in_chunk:
                     metadata["tables"] = in_chunk
                 chunks.add("page_text", text=c.text, page=page.number, metadata=metadata)
@@ -71,8 +72,9 @@ def _read_scanned_pages(job: ExtractJob, doc: Document) -> set[int]:
     return {page.number for page in scanned}
 
 
-def _table_rows(text: str, page_tables: list[tables.Table]) -> list[_RowSpan]:
-    """Where each table row's line lies in the page's normalised text, in text order."""
+def table_rows(text: str, page_tables: list[tables.Table]) -> list[_RowSpan]:
+    """Where each table row's line lies in the page's normalised text, in text order (also used
+    for the tables of HTML and Markdown text, extract/text.py)."""
     found: list[_RowSpan] = []
     cursor = 0
     for table in page_tables:
@@ -86,12 +88,16 @@ def _table_rows(text: str, page_tables: list[tables.Table]) -> list[_RowSpan]:
     return found
 
 
-def _tables_in(rows: list[_RowSpan], start: int, end: int) -> list[dict[str, Any]]:
+def tables_in(rows: list[_RowSpan], start: int, end: int) -> list[dict[str, Any]]:
     """The tables a chunk [start, end) holds rows of: each table's index, header and those rows
-    (cells as text), with their 0-based positions in the table."""
+    (cells as text), with their 0-based positions in the table. `rows` are in text order and do
+    not overlap (table_rows), so the first one is found by bisection."""
     by_table: dict[int, dict[str, Any]] = {}
-    for row_start, row_end, table, i in rows:
-        if row_start < end and row_end > start:
+    first = bisect.bisect_right(rows, start, key=lambda r: r[1])
+    for row_start, row_end, table, i in rows[first:]:
+        if row_start >= end:
+            break
+        if row_end > start:
             entry = by_table.setdefault(table.index, {"table": table.index, "header": table.labels, "rows": [],
                                                       "row_indexes": []})
             entry["rows"].append(table.rows[i])

@@ -1,4 +1,5 @@
-"""Images: metadata, a thumbnail, the copy the models see, and OCR of the picture's text."""
+"""Images: metadata, a thumbnail, the copy the models see, and OCR of the picture's text (read
+from a lossless copy at the original's resolution, formats/image.py)."""
 from __future__ import annotations
 
 from functions.common.constants import MODEL_OCR
@@ -15,7 +16,8 @@ def extract(job: ExtractJob) -> None:
     model_image = job.stage("image.jpg", image.model_jpeg, "image/jpeg")
     m.artefacts.update(thumbnail=thumb, image=model_image)
     chunk = Chunk(ordinal=0, kind="image", image=model_image, metadata={"width": image.width, "height": image.height})
-    outputs = job.call(MODEL_OCR, [job.blob(model_image, "image")])
+    ocr_image = job.stage("ocr.png", image.ocr_png, "image/png")
+    outputs = job.call(MODEL_OCR, [job.blob(ocr_image, "image")])
     if outputs:
         chunk.text = ocr_text(outputs[0]) or None
         chunk.metadata["ocr_words"] = len(outputs[0].get("words") or [])

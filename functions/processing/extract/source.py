@@ -30,7 +30,7 @@ def fetch(s3: Any, item: WorkItem | SegmentItem, source: Path, limit: int) -> tu
     detected = sniff(head, source)
     if obj.modality == "document":
         detected = as_claimed_document(detected, head, obj.key, obj.content_type)
-    check_modality(obj.modality, detected, obj.content_type)
+    check_modality(obj.modality, detected, obj.content_type, obj.key)
     return size, ExtractManifest(object=obj, pipeline_version=item.pipeline_version, modality=obj.modality,
                                  detected_format=detected.format, content_sha256=digest.hexdigest())
 
@@ -39,7 +39,7 @@ def refuse_unsupported(s3: Any, obj: ObjectRef) -> None:
     """Raise UnsupportedTypeError naming what the object's first bytes are."""
     response = _get(s3, obj, Range=f"bytes=0-{HEAD_BYTES - 1}")
     head = b"" if response is None else response["Body"].read()
-    check_modality(obj.modality, sniff(head), obj.content_type)  # always raises for "unsupported"
+    check_modality(obj.modality, sniff(head), obj.content_type, obj.key)  # always raises for "unsupported"
 
 
 def _get(s3: Any, obj: ObjectRef, **extra: Any) -> Any:

@@ -7,7 +7,9 @@ UTF-16 LE mark FF FE is also a valid MPEG audio frame sync), whether a ZIP reall
 Word document, an Excel workbook or a PowerPoint presentation (or, by its "mimetype" member, an
 OpenDocument text or spreadsheet), RTF and e-mail messages among text that a document claims to
 be (as_claimed_document), MPEG transport streams and MPEG-2 audio frames (which puremagic does not
-know), and plain text, which has no signature at all.
+know), QuickTime/ISO media atoms (puremagic matches a four-letter atom name at offset 4, which
+"For free shipping" also has: the atom structure must hold), UTF-16 text without a byte-order
+mark (by its NUL pattern), and plain text, which has no signature at all.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import puremagic
 
 from functions.common.errors import InvalidObjectError, UnsupportedTypeError
 from functions.processing.formats import registry
-from functions.processing.formats.text import byte_order_mark
+from functions.processing.formats.text import as_utf8, byte_order_mark, utf16_without_bom
 
 HEAD_BYTES = 64 * 1024
 
@@ -47,6 +49,13 @@ _RTF_START = re.compile(rb"\s*\{\\rtf")
 # puremagic's signatures of two bytes (confidence 0.2: "BM", "MZ", an MPEG frame sync) also
 # begin ordinary text; below this confidence, content that reads as text is text.
 _STRONG = 0.3
+# QuickTime / ISO base media (ISO/IEC 14496-12 section 4.2): a file is a sequence of boxes, each a
+# 32-bit big-endian size (1: a 64-bit size follows the type; 0: to the end of the file) and a
+# four-character type. Files start with one of these top-level boxes (QuickTime movies written
+# before ftyp existed start with moov, mdat, free, skip, wide or pnot).
+_TOP_ATOMS = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"junk", b"uuid", b"pict", b"udta"}
+_ATOM_TYPE = re.compile(rb"[A-Za-z0-9 \xa9_-]{4}")
+_MAX_ATOMS = 64
 
 _MEDIA_EXTENSIONS = {"m4a", "m4v", "3gp", "3g2", "mkv", "mka", "webm", "ogg", "opus", "oga", "ogv", "wma", "wmv"}
 _ARCHIVES = {"application/x-gzip": "gzip", "application/gzip": "gzip", "application/x-7z-compressed": "7z",
@@ -90,15 +99,20 @@ def sniff(head: bytes, path: Path | None = None) -> Detected:
     if _is_mpeg_ts(head):
         return Detected("media", "mpegts", "an MPEG transport stream")
     match = _best_match(head)
-    text = looks_like_text(head)
+    # UTF-16 without a byte-order mark is text too, but a strong signature (RIFF....WAVE) still wins.
+    wide = utf16_without_bom(head)
+    text = looks_like_text(head) or wide is not None
     known = _known(match, head) if match is not None else None
     if known is not None and match is not None:
         if known.family == "text":
             if text:
                 return known
-        elif not text or match.confidence >= _STRONG:
+        elif not text or (match.confidence >= _STRONG and _atoms_hold(head, path)):
             return known  # %PDF-, GIF89a, ...: a signature that long is not a coincidence
     if text:
+        if wide is not None:
+            label = wide.upper().replace("-LE", " LE").replace("-BE", " BE")
+            return Detected("text", "text", f"{label} text (without a byte-order mark)")
         if _HTML_START.match(head):
             return Detected("text", "html", "an HTML document")
         return Detected("text", "text", "plain text")
@@ -109,22 +123,35 @@ def sniff(head: bytes, path: Path | None = None) -> Detected:
     return Detected("unknown", "binary", "binary data of an unknown format")
 
 
-def check_modality(modality: str, detected: Detected, content_type: str | None) -> None:
+def check_modality(modality: str, detected: Detected, content_type: str | None, key: str | None = None) -> None:
     """Raise when the content is not what the object's modality (and claimed type) said.
 
+    The message names what made the claim: the key's extension and/or the content type.
     Raises UnsupportedTypeError for the unsupported modality, InvalidObjectError otherwise.
     """
-    claimed = content_type or "no content type"
+    claimed = _claim(key, content_type)
     if modality not in ACCEPTED:
         raise UnsupportedTypeError(
-            f"unsupported type: claimed {claimed!r}; the content is {detected.description}, "
+            f"unsupported type: {claimed}; the content is {detected.description}, "
             "which the pipeline does not process"
         )
     if detected.family not in ACCEPTED[modality]:
         raise InvalidObjectError(
-            f"content does not match its type: claimed {claimed!r} ({modality}) but the content is "
+            f"content does not match its type: {claimed} ({modality}) but the content is "
             f"{detected.description}"
         )
+
+
+def _claim(key: str | None, content_type: str | None) -> str:
+    """What the uploader claimed, in words: "the extension '.txt'", "claimed 'image/jpeg'", both,
+    or that nothing was claimed."""
+    parts = []
+    extension = Path(key).suffix if key else ""
+    if extension:
+        parts.append(f"the extension {extension!r}")
+    if content_type:
+        parts.append(f"claimed {content_type!r}")
+    return " and ".join(parts) if parts else "no extension or content type"
 
 
 def as_table_text(detected: Detected, key: str, content_type: str | None) -> Detected:
@@ -147,7 +174,7 @@ def as_claimed_document(detected: Detected, head: bytes, key: str, content_type:
     if _RTF_START.match(head):
         rtf = registry.BY_NAME["rtf"]
         return Detected(rtf.name, rtf.name, rtf.description)
-    if registry.claims(_EML, key, content_type) and looks_like_message(head):
+    if registry.claims(_EML, key, content_type) and looks_like_message(as_utf8(head)):
         return Detected(_EML.name, _EML.name, _EML.description)
     return as_table_text(detected, key, content_type)
 
@@ -164,6 +191,38 @@ def looks_like_text(head: bytes) -> bool:
     # Control bytes other than whitespace are rare in text in any 8-bit or UTF-8 encoding.
     controls = sum(1 for b in head if b < 0x20 and b not in (0x09, 0x0A, 0x0D, 0x0C, 0x1B))
     return controls / len(head) < 0.01
+
+
+def _atoms_hold(head: bytes, path: Path | None) -> bool:
+    """False when puremagic's match rests on a QuickTime/ISO media atom name at offset 4 that is
+    not inside a valid atom structure (a known first atom, sizes that chain to the next atom
+    header and stay within the file); True for any other match."""
+    if head[4:8] not in _TOP_ATOMS:
+        return True
+    try:
+        total = path.stat().st_size if path is not None else None
+    except OSError:
+        total = None
+    end = total if total is not None else len(head)
+    offset = 0
+    for _ in range(_MAX_ATOMS):
+        if offset + 8 > len(head):
+            return True  # every atom seen so far chains to the next, up to the end of the head
+        size, kind = int.from_bytes(head[offset:offset + 4], "big"), head[offset + 4:offset + 8]
+        if (offset == 0 and kind not in _TOP_ATOMS) or not _ATOM_TYPE.fullmatch(kind):
+            return False
+        if size == 0:
+            return True  # the last atom, to the end of the file
+        if size == 1:
+            if offset + 16 > len(head):
+                return False
+            size = int.from_bytes(head[offset + 8:offset + 16], "big")
+        if size < 8 or offset + size > end:
+            return False
+        offset += size
+        if offset == end:
+            return True
+    return True
 
 
 def _best_match(head: bytes) -> puremagic.PureMagicWithConfidence | None:

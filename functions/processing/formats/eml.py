@@ -33,8 +33,10 @@ from pathlib import Path
 from functions.common.constants import ATTACHMENTS_PREFIX
 from functions.common.errors import InvalidObjectError
 from functions.processing.formats import html as html_mod
+from functions.processing.formats import tables as tables_mod
 from functions.processing.formats.detect import looks_like_message
 from functions.processing.formats.document import Document, Page
+from functions.processing.formats.text import as_utf8
 
 MAX_MESSAGE_BYTES = 100 * 1024 * 1024  # parsed in memory: the email package holds the whole message
 MAX_ATTACHMENTS = 20
@@ -110,14 +112,16 @@ def read_eml(path: Path, key: str, workdir: Path) -> EmailExtract:
     size = path.stat().st_size
     if size > MAX_MESSAGE_BYTES:
         raise InvalidObjectError(f"the e-mail message is {size} bytes, above the limit of {MAX_MESSAGE_BYTES}")
-    with path.open("rb") as f:
-        if not looks_like_message(f.read(4096)):
-            raise InvalidObjectError("not an e-mail message: it does not start with a header line")
-        f.seek(0)
-        try:
-            message = email.message_from_binary_file(f, policy=policy.default)
-        except Exception as exc:  # noqa: BLE001 - the parser is lenient; what it raises is a broken file
-            raise InvalidObjectError(f"corrupt e-mail message: {type(exc).__name__}: {exc}") from exc
+    # A message saved as UTF-16 or UTF-32 (with or without a byte-order mark) is re-encoded as
+    # UTF-8 first: the email package parses bytes as ASCII-compatible text.
+    data = as_utf8(path.read_bytes())
+    if not looks_like_message(data[:4096]):
+        raise InvalidObjectError("not an e-mail message: it does not start with a header line")
+    try:
+        message = email.message_from_bytes(data, policy=policy.default)
+    except Exception as exc:  # noqa: BLE001 - the parser is lenient; what it raises is a broken file
+        raise InvalidObjectError(f"corrupt e-mail message: {type(exc).__name__}: {exc}") from exc
+    del data
     if not isinstance(message, EmailMessage) or not message.keys():
         raise InvalidObjectError("not an e-mail message: no headers")
     parts = _parts(message)
@@ -129,7 +133,7 @@ def read_eml(path: Path, key: str, workdir: Path) -> EmailExtract:
                 + ("closing" if "CloseBoundaryNotFoundDefect" in names else "opening") + " boundary"
             )
     headers = {name: _header(message, name) for name in HEADERS}
-    body_part, body_kind, body = _body(message)
+    body_part, body_kind, body, body_tables = _body(message)
     attachments = _attachments(message, parts, body_part, key, workdir)
     lines = [f"{name.title()}: {value}" for name, value in headers.items() if value]
     if attachments:
@@ -144,7 +148,10 @@ def read_eml(path: Path, key: str, workdir: Path) -> EmailExtract:
         "attachment_keys": [a.key for a in attachments if a.key],
         "pages": 1,
     }
-    document = Document(format="eml", pages=[Page(number=1, text="\n".join(lines).strip())], metadata=metadata)
+    if body_tables:
+        metadata["tables"] = len(body_tables)
+    document = Document(format="eml", pages=[Page(number=1, text="\n".join(lines).strip(), tables=body_tables)],
+                        metadata=metadata)
     return EmailExtract(document=document, attachments=attachments)
 
 
@@ -179,17 +186,19 @@ def _text(part: MIMEPart) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _body(message: EmailMessage) -> tuple[MIMEPart | None, str | None, str]:
-    """The part read as the body, which kind it is ("plain" or "html") and its text."""
+def _body(message: EmailMessage) -> tuple[MIMEPart | None, str | None, str, list[tables_mod.Table]]:
+    """The part read as the body, which kind it is ("plain" or "html"), its text and (for an
+    HTML body) its tables as rows of cells."""
     try:
         part = message.get_body(preferencelist=("plain", "html"))
     except Exception:  # noqa: BLE001 - a malformed structure: no body rather than no message
         part = None
     if part is None:
-        return None, None, ""
+        return None, None, "", []
     if part.get_content_subtype() == "html":
-        return part, "html", html_mod.extract(_text(part)).text
-    return part, "plain", _text(part).strip()
+        page = html_mod.extract(_text(part))
+        return part, "html", page.text, page.tables
+    return part, "plain", _text(part).strip(), []
 
 
 def _attachments(message: EmailMessage, parts: list[MIMEPart], body: MIMEPart | None, key: str,

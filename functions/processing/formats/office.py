@@ -15,50 +15,50 @@ from functions.processing.formats.document import MAX_PAGES, Document, Page
 
 
 def extract_docx(path: Path) -> Document:
-    """Paragraphs and tables in body order, split into pages at page breaks."""
+    """Paragraphs and tables in body order (content controls opened), split into pages at page
+    breaks; the text of the headers and footers (each distinct one once) before the first page's
+    body and after the last page's. A table inside a table cell is a table of its own, its row
+    lines after its parent's. XML comments and processing instructions are skipped.
+    Raises InvalidObjectError for a damaged file."""
     import docx
     from docx.opc.exceptions import PackageNotFoundError
-    from docx.table import Table
 
     try:
         document = docx.Document(str(path))
+        headers, footers = _docx_headers_footers(document)
     except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
         raise InvalidObjectError(f"corrupt DOCX: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - lxml / zipfile raise many types for damaged files
         raise InvalidObjectError(f"corrupt DOCX: {type(exc).__name__}: {exc}") from exc
-    body = document.element.body
     pages: list[Page] = [Page(number=1, text="")]
-    lines: list[str] = []
-    table_count = 0
+    lines: list[str] = list(headers)
+    found: list[tables_mod.Table] = []
 
     def new_page() -> None:
         pages[-1].text = "\n".join(lines).strip()
         lines.clear()
         pages.append(Page(number=len(pages) + 1, text=""))
 
-    for child in body.iterchildren():
-        tag = child.tag.rsplit("}", 1)[-1]
-        if tag == "p":
+    for kind, element in _docx_blocks(document.element.body):
+        if kind == "p":
             text_parts: list[str] = []
-            for node in child.iter():
-                name = node.tag.rsplit("}", 1)[-1]
-                if name == "t" and node.text:
-                    text_parts.append(node.text)
-                elif name == "tab":
-                    text_parts.append("\t")
-                elif (name == "br" and node.get(_W + "type") == "page") or name == "lastRenderedPageBreak":
+            for name, node in _docx_runs(element):
+                if name == "break":
                     if text_parts:
                         lines.append("".join(text_parts))
                         text_parts = []
                     if lines or pages[-1].tables:
                         new_page()
+                else:
+                    text_parts.append(node)
             if text_parts:
                 lines.append("".join(text_parts))
-        elif tag == "tbl":
-            table = _docx_table(Table(child, document), table_count)
-            table_count += 1
-            lines.extend(table.lines())
-            pages[-1].tables.append(table)
+        else:
+            for table in _docx_tables(element, len(found)):
+                found.append(table)
+                lines.extend(table.lines())
+                pages[-1].tables.append(table)
+    lines.extend(footers)
     pages[-1].text = "\n".join(lines).strip()
     pages = [p for p in pages if p.text or p.number == 1]
     for i, page in enumerate(pages, start=1):
@@ -68,32 +68,106 @@ def extract_docx(path: Path) -> Document:
     return Document(
         format="docx",
         pages=pages,
-        metadata={"pages": len(pages), "tables": table_count, "info": info},
+        metadata={"pages": len(pages), "tables": len(found), "headers": len(headers), "footers": len(footers),
+                  "info": info},
     )
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
-def _docx_table(table, index: int) -> tables_mod.Table:
-    """A DOCX table as rows of cell texts; a cell spanning columns counts once. The first row is
-    a header when Word marks it as one (repeat as header row) or when it looks like one."""
+def _local(node) -> str | None:
+    """An element's tag without its namespace; None for comments and processing instructions
+    (lxml gives them a function as their tag)."""
+    tag = node.tag
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else None
+
+
+def _docx_blocks(container):
+    """("p" | "tbl", element) for the block-level content of a body, cell, header or footer in
+    order; content controls (w:sdt) and custom XML wrappers are opened."""
+    for child in container.iterchildren():
+        name = _local(child)
+        if name in ("p", "tbl"):
+            yield name, child
+        elif name in ("sdt", "customXml"):
+            content = child.find(_W + "sdtContent") if name == "sdt" else child
+            if content is not None:
+                yield from _docx_blocks(content)
+
+
+def _docx_runs(paragraph):
+    """("text", str) pieces of a paragraph and ("break", None) at each page break."""
+    for node in paragraph.iter():
+        name = _local(node)
+        if name == "t" and node.text:
+            yield "text", node.text
+        elif name == "tab":
+            yield "text", "\t"
+        elif (name == "br" and node.get(_W + "type") == "page") or name == "lastRenderedPageBreak":
+            yield "break", None
+        elif name in ("br", "cr"):  # a line break inside the paragraph
+            yield "text", "\n"
+
+
+def _paragraph_text(paragraph) -> str:
+    return "".join(text for kind, text in _docx_runs(paragraph) if kind == "text")
+
+
+def _docx_tables(tbl, first_index: int) -> list[tables_mod.Table]:
+    """A DOCX table as rows of cell texts, then the tables nested in its cells (depth first), each
+    a Table of its own. A cell spanning columns counts once; a cell's text is its own paragraphs.
+    The first row is a header when Word marks it as one (repeat as header row) or when it looks
+    like one."""
     rows: list[list[str]] = []
+    nested: list = []
     marked = False
-    for number, row in enumerate(table.rows):
+    for number, tr in enumerate(r for r in tbl.iterchildren() if _local(r) == "tr"):
         cells: list[str] = []
-        seen: set[int] = set()
-        for cell in row.cells:
-            if id(cell._tc) in seen:
-                continue
-            seen.add(id(cell._tc))
-            cells.append(tables_mod.cell_text(cell.text))
-        rows.append(cells)
+        for tc in (c for c in tr.iterchildren() if _local(c) == "tc"):
+            texts: list[str] = []
+            for kind, element in _docx_blocks(tc):
+                if kind == "p":
+                    texts.append(_paragraph_text(element))
+                else:
+                    nested.append(element)
+            cells.append(tables_mod.cell_text("\n".join(texts)))
         if number == 0:
-            tr_pr = row._tr.trPr
+            tr_pr = tr.find(_W + "trPr")
             marked = tr_pr is not None and tr_pr.find(_W + "tblHeader") is not None
-    header = bool(rows) and len(rows) > 1 and (marked or tables_mod.has_header(rows[0], rows[1:]))
-    return tables_mod.Table(index=index, rows=rows, header=header)
+        if any(cells):
+            rows.append(cells)
+    header = len(rows) > 1 and (marked or tables_mod.has_header(rows[0], rows[1:]))
+    result = [tables_mod.Table(index=first_index, rows=rows, header=header)]
+    for element in nested:
+        result.extend(_docx_tables(element, first_index + len(result)))
+    return result
+
+
+def _docx_headers_footers(document) -> tuple[list[str], list[str]]:
+    """The text lines of the document's headers and of its footers (default, first-page and
+    even-page ones of every section), each distinct part once, tables as row lines."""
+    seen: set[str] = set()
+    found: dict[str, list[str]] = {"header": [], "footer": []}
+    for section in document.sections:
+        for kind in ("header", "footer"):
+            for variant in ("", "first_page_", "even_page_"):
+                part = getattr(section, f"{variant}{kind}")
+                if part.is_linked_to_previous:
+                    continue  # no part of its own: the previous section's (or none)
+                name = str(part.part.partname)
+                if name in seen:
+                    continue
+                seen.add(name)
+                for block, element in _docx_blocks(part._element):
+                    if block == "p":
+                        text = _paragraph_text(element).strip()
+                        if text:
+                            found[kind].append(text)
+                    else:
+                        for table in _docx_tables(element, 0):
+                            found[kind].extend(table.lines())
+    return found["header"], found["footer"]
 
 
 def extract_pptx(path: Path) -> Document:

@@ -5,11 +5,23 @@ so that the caller can OCR them. Tables are found by pdfplumber's table finder (
 the lines drawn around and between cells, https://github.com/jsvine/pdfplumber#extracting-tables);
 a page with tables is then read by pdfplumber, the text around each table in order and each
 table as its row lines (tables.py), while pages without tables keep pypdf's text.
+
+pdfplumber joins characters into a word when the gap between them is under `x_tolerance`
+(3 points by default): in tightly set text (scientific papers) that runs the words of a line
+together ("Layoutsofmodernscientificdocuments"); a gap relative to the font size
+(TEXT_SETTINGS) keeps them apart.
+
+The images of a scanned page are turned upright before OCR: as the page shows them, after the
+rotation or mirroring of their placement (the `cm` matrix in force where they are drawn) and
+the page's /Rotate (PDF 32000-1:2008, 8.3.4 and 7.7.3.3).
 """
 from __future__ import annotations
 
 import io
 import logging
+import math
+import re
+from collections import Counter
 from pathlib import Path
 
 from functions.common.errors import InvalidObjectError
@@ -23,6 +35,13 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 # pdfminer's layout analysis costs about 0.1 s a page: tables are looked for on the first pages
 # only (the rest keep pypdf's text), so that a 2,000-page PDF still fits a Lambda's 15 minutes.
 MAX_TABLE_PAGES = 300
+# Characters closer than 0.15 of their font size are one word (pdfplumber's extract_text and
+# Table.extract keyword arguments; https://github.com/jsvine/pdfplumber#extracting-text).
+TEXT_SETTINGS = {"x_tolerance_ratio": 0.15}
+# A table is kept as rows of cells only when its cells hold this share of the words printed in
+# its box (MAX_CELL_CHARS may cut a long cell, hence not all).
+MIN_CELL_COVERAGE = 0.95
+_WORD = re.compile(r"\w+")
 
 
 def _open_pdf(path: Path):
@@ -128,22 +147,41 @@ def _plumbed_page(page, first_index: int) -> tuple[str, list[tables_mod.Table]]:
     for table in found:
         t_x0, t_top, t_x1, t_bottom = table.bbox
         if t_top > y:
-            parts.append(page.crop((x0, y, x1, t_top), strict=False).extract_text() or "")
+            parts.append(page.crop((x0, y, x1, t_top), strict=False).extract_text(**TEXT_SETTINGS) or "")
         beside = page.crop((x0, max(t_top, y), x1, max(t_bottom, y)), strict=False).filter(
             lambda obj, b=table.bbox: not (obj.get("x0", 0) >= b[0] and obj.get("x1", 0) <= b[2]
                                            and obj.get("top", 0) >= b[1] and obj.get("bottom", 0) <= b[3]))
-        parts.append(beside.extract_text() or "")
-        rows = [[tables_mod.cell_text(cell) for cell in row] for row in table.extract()]
+        parts.append(beside.extract_text(**TEXT_SETTINGS) or "")
+        rows = [[tables_mod.cell_text(cell) for cell in row] for row in table.extract(**TEXT_SETTINGS)]
         rows = [row for row in rows if any(row)]
-        if rows:
+        inside = page.crop(table.bbox, strict=False).extract_text(**TEXT_SETTINGS) or ""
+        if not _cells_hold(rows, inside):
+            # A frame drawn around text (or a grid whose cells miss some of the words within
+            # it): pdfplumber finds a "table", but its cells would lose text. Kept as text.
+            parts.append(inside)
+        elif rows:
             result = tables_mod.Table(index=first_index + len(tables), rows=rows,
                                       header=len(rows) > 1 and tables_mod.has_header(rows[0], rows[1:]))
             tables.append(result)
             parts.append("\n".join(result.lines()))
         y = max(y, t_bottom)
     if y < bottom:
-        parts.append(page.crop((x0, y, x1, bottom), strict=False).extract_text() or "")
+        parts.append(page.crop((x0, y, x1, bottom), strict=False).extract_text(**TEXT_SETTINGS) or "")
+    # Text placed beyond the page's box (a spread cut into pages, say) is not shown, but pypdf
+    # reads it on every other page: a page with tables must not lose it.
+    outside = page.filter(lambda obj: obj.get("object_type") == "char" and (
+        obj["x1"] <= x0 or obj["x0"] >= x1 or obj["bottom"] <= top or obj["top"] >= bottom))
+    parts.append(outside.extract_text(**TEXT_SETTINGS) or "")
     return "\n".join(p.strip() for p in parts if p.strip()), tables
+
+
+def _cells_hold(rows: list[list[str]], inside: str) -> bool:
+    """Whether the cells hold (nearly) every word printed inside the table's box."""
+    printed = Counter(_WORD.findall(inside.lower()))
+    if not printed:
+        return True
+    held = Counter(_WORD.findall(" ".join(" ".join(row) for row in rows).lower()))
+    return sum((printed & held).values()) >= MIN_CELL_COVERAGE * sum(printed.values())
 
 
 def _refuse_image_bombs(page, number: int) -> None:
@@ -167,12 +205,16 @@ def _refuse_image_bombs(page, number: int) -> None:
 
 
 def _page_images(page, number: int) -> list[bytes]:
+    """PNGs of the page's images (at most MAX_IMAGES_PER_PAGE), each turned as the page shows it."""
     images: list[bytes] = []
     try:
+        placements = _image_placements(page)
         for image in list(page.images)[:MAX_IMAGES_PER_PAGE]:
             pil = image.image
             if pil is None or pil.width * pil.height > 64_000_000:
                 continue
+            name = image.name.rsplit(".", 1)[0]
+            pil = upright(pil, placements.get(name), int(page.rotation or 0))
             out = io.BytesIO()
             pil.convert("RGB" if pil.mode not in ("L", "RGB") else pil.mode).save(out, "PNG")
             if out.tell() <= MAX_IMAGE_BYTES:
@@ -180,3 +222,54 @@ def _page_images(page, number: int) -> list[bytes]:
     except Exception as exc:  # noqa: BLE001 - an undecodable image means no OCR, not a failure
         logger.warning("page %d: cannot read images: %s", number, exc)
     return images
+
+
+_Matrix = tuple[float, float, float, float, float, float]
+
+
+def _multiply(m: _Matrix, n: _Matrix) -> _Matrix:
+    """m x n for PDF matrices [a b c d e f] (the new `cm` m is applied before the CTM n)."""
+    a, b, c, d, e, f = m
+    a2, b2, c2, d2, e2, f2 = n
+    return (a * a2 + b * c2, a * b2 + b * d2, c * a2 + d * c2, c * b2 + d * d2,
+            e * a2 + f * c2 + e2, e * b2 + f * d2 + f2)
+
+
+def _image_placements(page) -> dict[str, _Matrix]:
+    """The CTM in force where each image XObject is drawn (`/Name Do`) in the page's content
+    stream, by the image's name without its slash (the first drawing of each)."""
+    from pypdf.generic import ContentStream
+
+    contents = page.get_contents()
+    if contents is None:
+        return {}
+    ctm: _Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+    stack: list[_Matrix] = []
+    found: dict[str, _Matrix] = {}
+    for operands, operator in ContentStream(contents, page.pdf).operations:
+        if operator == b"q":
+            stack.append(ctm)
+        elif operator == b"Q":
+            ctm = stack.pop() if stack else ctm
+        elif operator == b"cm" and len(operands) == 6:
+            ctm = _multiply(tuple(float(x) for x in operands), ctm)  # type: ignore[arg-type]
+        elif operator == b"Do" and operands:
+            found.setdefault(str(operands[0]).lstrip("/"), ctm)
+    return found
+
+
+def upright(image, placement: _Matrix | None, page_rotation: int):
+    """`image` (PIL) as the page shows it: mirrored when its placement matrix flips it, turned by
+    the quarter turns of its placement and then by the page's /Rotate (degrees clockwise)."""
+    from PIL import Image
+
+    quarter_turns = 0
+    if placement is not None:
+        a, b, c, d = placement[:4]
+        if a * d - b * c < 0:  # a reflection: the image's rows run bottom to top
+            image = image.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+            c, d = -c, -d
+        # Where the image's x axis points on the page: (1, 0) upright, (0, -1) turned clockwise.
+        quarter_turns = round(math.degrees(math.atan2(-b, a)) / 90) % 4
+    clockwise = (quarter_turns * 90 + page_rotation) % 360
+    return image.rotate(-clockwise, expand=True) if clockwise else image

@@ -50,7 +50,7 @@ _IMAGE = "image:extract_image"
 # Source code and plain-text formats read as plain text ("ts" is not one: it is also an MPEG
 # transport stream; its content type decides).
 _TEXT_EXTENSIONS = (
-    ".txt", ".md", ".markdown", ".json", ".log", ".rst", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf",
+    ".txt", ".json", ".log", ".rst", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf",
     ".xml", ".jsonl", ".ndjson", ".tex", ".adoc", ".srt", ".vtt",
     ".py", ".js", ".mjs", ".jsx", ".tsx", ".java", ".kt", ".scala", ".go", ".rs", ".c", ".h", ".cc", ".cpp",
     ".hpp", ".cs", ".rb", ".php", ".swift", ".sh", ".bash", ".sql", ".r", ".lua", ".pl", ".css", ".scss",
@@ -80,11 +80,16 @@ FORMATS: tuple[Format, ...] = (
     Format("ogg", "audio", "Ogg", "an Ogg file", (".ogg", ".oga", ".opus"), ("audio/ogg", "audio/x-opus+ogg", "application/ogg")),
     Format("aac", "audio", "AAC", "an AAC file", (".aac",), ("audio/aac",)),
     Format("m4a", "audio", "M4A", "an MPEG-4 audio file", (".m4a",), ("audio/mp4", "audio/x-m4a")),
-    # -- text: decoded and normalised (formats/text.py), HTML read for its visible text (formats/html.py)
+    # -- text: decoded and normalised (formats/text.py), HTML read for its visible text (formats/html.py),
+    # Markdown with its tables (formats/markdown.py)
     Format("text", "text", "plain text", "plain text", _TEXT_EXTENSIONS,
            ("text/plain", "application/json", "application/x-ndjson", "application/xml", "application/yaml",
             "application/x-yaml", "application/toml", "application/javascript", "application/x-sh", "application/sql")),
     Format("html", "text", "HTML", "an HTML document", (".html", ".htm", ".xhtml"), ("text/html", "application/xhtml+xml")),
+    # Markdown is plain text by its bytes; the claim decides that its pipe tables are read as
+    # tables (formats/markdown.py).
+    Format("markdown", "text", "Markdown", "a Markdown document", (".md", ".markdown"),
+           ("text/markdown", "text/x-markdown")),
     # -- document
     Format("pdf", "document", "PDF", "a PDF document", (".pdf",), ("application/pdf",), "pdf:extract_pdf"),
     Format("docx", "document", "DOCX", "a DOCX document", (".docx",),

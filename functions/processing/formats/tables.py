@@ -47,8 +47,15 @@ class Table:
         return self.rows[1:] if self.header else self.rows
 
     def lines(self) -> list[str]:
-        """One line of text per body row with content (`label: value; ...`)."""
-        return [line for line in (row_text(row, self.labels) for row in self.body()) if line]
+        """One line of text per body row with content (`label: value; ...`), after a line of the
+        header's cells when some of them label no value (their words would be lost otherwise)."""
+        body = [line for line in (row_text(row, self.labels) for row in self.body()) if line]
+        labels = self.labels
+        if labels is not None:
+            used = {i for row in self.body() for i, cell in enumerate(row) if cell}
+            if any(label and i not in used for i, label in enumerate(labels)):
+                return [row_text(labels), *body]
+        return body
 
 
 def cell_text(value: object) -> str:

@@ -17,6 +17,14 @@ BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _PREFERRED = ("cp1252", "latin_1", "iso8859_15")
+# UTF-16 without a byte-order mark (RFC 2781 allows it; Windows tools write it) is told from
+# binary by where its NULs are: text in Latin, Greek or Cyrillic script has a NUL in the high
+# byte of most code units and almost never in the low byte. Scripts whose code units have no
+# NUL byte (CJK) cannot be told apart from binary this way and stay refused.
+_WIDE_SAMPLE = 4096
+_WIDE_MIN_UNITS = 4
+_WIDE_HIGH_NULS = 0.3  # at least this share of the code units has a NUL high byte
+_WIDE_LOW_NULS = 0.02  # at most this share has a NUL low byte (U+0000, U+0100, ... are rare in text)
 _SAMPLE_BYTES = 256 * 1024  # enough for charset-normalizer; it never needs the whole file
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _BLANKS = re.compile(r"\n{3,}")
@@ -31,7 +39,8 @@ class DecodedText:
 
 
 def decode(data: bytes, declared: str | None = None) -> DecodedText:
-    """Decode bytes of unknown encoding: a byte-order mark decides, then valid UTF-8 (which
+    """Decode bytes of unknown encoding: a byte-order mark decides, then the NUL pattern of UTF-16
+    without one (utf16_without_bom), then valid UTF-8 (which
     text in a legacy code page almost never is), then `declared` (an encoding the file names
     itself, such as an HTML <meta charset>), then charset-normalizer's guess.
 
@@ -47,6 +56,9 @@ def decode(data: bytes, declared: str | None = None) -> DecodedText:
         if name == "utf-8-sig":
             return DecodedText(data.decode(name, errors="replace"), name)
         return DecodedText(_decode_wide(data[len(mark):], name, len(mark)), name)
+    wide = utf16_without_bom(data)
+    if wide is not None:
+        return DecodedText(_decode_wide(data, wide, 0), wide)
     try:
         return DecodedText(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
@@ -78,6 +90,50 @@ def byte_order_mark(data: bytes) -> tuple[bytes, str] | None:
         if data.startswith(bom):
             return bom, codec
     return None
+
+
+def utf16_without_bom(data: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" when `data` (no byte-order mark) reads as UTF-16 by the
+    position of its NUL bytes and decodes as such; None otherwise."""
+    sample = data[:_WIDE_SAMPLE]
+    sample = sample[:len(sample) - len(sample) % 2]
+    units = len(sample) // 2
+    if units < _WIDE_MIN_UNITS or b"\x00" not in sample:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if odd >= _WIDE_HIGH_NULS * units and even <= _WIDE_LOW_NULS * units:
+        codec = "utf-16-le"
+    elif even >= _WIDE_HIGH_NULS * units and odd <= _WIDE_LOW_NULS * units:
+        codec = "utf-16-be"
+    else:
+        return None
+    text = sample.decode(codec, errors="replace")
+    # A sample cut inside a surrogate pair ends in one replacement character; more is not text.
+    if text[:-1].count("\ufffd") or len(_CONTROL.findall(text)) > 0.01 * len(text):
+        return None
+    return codec
+
+
+def wide_text_codec(data: bytes) -> tuple[int, str] | None:
+    """(bytes to skip, codec) of UTF-16 or UTF-32 text, with a byte-order mark or UTF-16 without
+    one; None for anything else (UTF-8 with a mark included: it is ASCII-compatible)."""
+    bom = byte_order_mark(data)
+    if bom is not None:
+        return None if bom[1] == "utf-8-sig" else (len(bom[0]), bom[1])
+    codec = utf16_without_bom(data)
+    return (0, codec) if codec is not None else None
+
+
+def as_utf8(data: bytes) -> bytes:
+    """UTF-16/UTF-32 text (wide_text_codec) re-encoded as UTF-8, so that byte-oriented parsers
+    (the e-mail package, header checks) read it; any other bytes unchanged."""
+    wide = wide_text_codec(data)
+    if wide is None:
+        return data
+    skip, codec = wide
+    body = data[skip:]
+    unit = 4 if "32" in codec else 2
+    return body[:len(body) - len(body) % unit].decode(codec, errors="replace").encode("utf-8")
 
 
 def _decode_wide(body: bytes, codec: str, offset: int) -> str:
