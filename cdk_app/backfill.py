@@ -12,6 +12,7 @@ from typing import TypedDict
 from aws_cdk import Aws, Duration, Fn, RemovalPolicy, SecretValue
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_mwaa as mwaa
 from aws_cdk import aws_s3 as s3
@@ -163,9 +164,10 @@ class Backfill(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, network: Network,
                  storage: Storage, database: Database, layers: PipelineLayers,
-                 state_machine: sfn.IStateMachine) -> None:
+                 state_machine: sfn.IStateMachine, relabel: lambda_.IFunction | None = None) -> None:
         super().__init__(scope, construct_id)
         env_name = f"{config.prefix}-airflow"
+        self._relabel = relabel
         self.batches = BackfillStateMachine(
             self, "Batches", config=config, network=network, storage=storage, layers=layers, database=database,
             pipeline=state_machine,
@@ -296,6 +298,8 @@ class Backfill(Construct):
         state_machine.grant(role, "states:DescribeStateMachine", "states:ListExecutions")
         state_machine.grant_execution(role, "states:DescribeExecution", "states:GetExecutionHistory")
         database.grant_connect(role)
+        if self._relabel is not None:  # the pipeline_relabel DAG (dags/relabel_dag.py)
+            self._relabel.grant_invoke(role)
         # Large runs: start the backfill state machine, watch it, read its batches' results.
         grant_start_execution(backfill_machine, storage.key, role)
         backfill_machine.grant_execution(role, "states:DescribeExecution")
@@ -339,7 +343,9 @@ class Backfill(Construct):
                  [GRANT_ACTIONS, BUCKET_OBJECTS, RESULTS_OBJECTS, "Resource::*",
                   {"regex": "/^Resource::arn:<AWS::Partition>:(sqs|logs):<AWS::Region>:.*(airflow-celery-|airflow-).*\\*$/"},
                   # grant_read on the state machine: its own executions, to link them in Airflow
-                  {"regex": "/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\\*$/"}])
+                  {"regex": "/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\\*$/"},
+                  # grant_invoke on the relabel function: its ARN and its versions (ARN:*)
+                  {"regex": "/^Resource::<TaxonomyRelabel[A-Za-z0-9]+\\.Arn>:\\*$/"}])
 
         private = network.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
         log = mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(enabled=True, log_level="INFO")
@@ -369,6 +375,8 @@ class Backfill(Construct):
                 f"{names.CONF_SECTION}.{names.SETTING_INGEST_BUCKET}": storage.ingest_bucket.bucket_name,
                 f"{names.CONF_SECTION}.{names.SETTING_PIPELINE_VERSION}": config.pipeline_version,
                 f"{names.CONF_SECTION}.{names.SETTING_RECONCILE_SCHEDULE}": config.backfill.reconcile_schedule,
+                **({f"{names.CONF_SECTION}.{names.SETTING_RELABEL_FUNCTION}": self._relabel.function_name}
+                   if self._relabel is not None else {}),
                 "pipeline.db_host": database.proxy.endpoint,
                 "secrets.backend": SECRETS_BACKEND,
                 # Connections only: no Variable or config look-ups go to Secrets Manager.

@@ -18,6 +18,7 @@ from cdk_app.orchestration import Orchestration
 from cdk_app.search import Search
 from cdk_app.storage import Storage
 from cdk_app.streaming import Streaming
+from cdk_app.taxonomy import Taxonomy
 from functions.common import constants as c
 
 
@@ -42,11 +43,13 @@ class PipelineStack(Stack):
             self, "Search", config=config, network=network, storage=storage, layers=layers,
             database=database, models=models,
         )
+        taxonomy = Taxonomy(self, "Taxonomy", config=config, network=network, layers=layers, database=database,
+                            models=models)
         backfill = None
         if config.backfill.enabled:
             backfill = Backfill(
                 self, "Backfill", config=config, network=network, storage=storage, database=database,
-                layers=layers, state_machine=orchestration.state_machine,
+                layers=layers, state_machine=orchestration.state_machine, relabel=taxonomy.function.function,
             )
         observability = Observability(
             self, "Observability", config=config, storage=storage, streaming=streaming,
@@ -75,4 +78,4 @@ class PipelineStack(Stack):
         Aspects.of(self).add(ConditionServiceStatements())
         self.network, self.storage, self.database, self.models = network, storage, database, models
         self.orchestration, self.streaming, self.observability = orchestration, streaming, observability
-        self.search = search
+        self.search, self.taxonomy = search, taxonomy

@@ -18,9 +18,12 @@ SETTING_PIPELINE_VERSION = "pipeline_version"
 SETTING_RECONCILE_SCHEDULE = "reconcile_schedule"
 SETTING_DISTRIBUTED_THRESHOLD = "distributed_threshold"
 SETTING_POKE_SECONDS = "backfill_poke_seconds"
+SETTING_RELABEL_FUNCTION = "relabel_function"
 
 # The batch Lambda's folder under functions/ and its environment.
 FN_REPROCESS_BATCH = "reprocess_batch"
+# The function that relabels stored objects with the taxonomy (functions/relabel, cdk_app/taxonomy.py).
+FN_RELABEL = "relabel"
 # Where the backfill's Distributed Map writes its child results (ResultWriter), in the
 # staging bucket, whose lifecycle rule expires them.
 RESULTS_PREFIX = "backfill-results"

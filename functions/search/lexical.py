@@ -45,7 +45,7 @@ class Bm25:
     """BM25's two parameters, k1 (term-frequency saturation) and b (length normalisation), and
     what one look-up of a common lexeme for one candidate costs in postings read (which decides
     how many of the rarest lexemes are read in full, split_rare; ~1.5 us against ~0.45 us per
-    posting, measured with bench/search_latency.py); exact_top: the ranks guaranteed to be
+    posting, measured with bench/retrieval.py); exact_top: the ranks guaranteed to be
     BM25's exact top."""
 
     k1: float = 1.2

@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from functions.common.constants import MODEL_IMAGE_EMBEDDING
 
 DEFAULT_TAXONOMY = Path(__file__).resolve().parents[2] / "taxonomies" / "iab_content_tier1.json"
+# Where a deployed function finds the taxonomy (cdk_app/taxonomy.py sets it to the file's asset).
+ENV_TAXONOMY_URI = "TAXONOMY_URI"
 # How much a label's examples weigh against its description (few-shot): equal halves.
 EXAMPLE_WEIGHT = 1.0
 
@@ -92,7 +94,7 @@ def load_taxonomy(source: str | Path | None = None, s3_client: Any = None) -> Ta
     """The taxonomy at `source` (a path, an s3://bucket/key URI, or None for the default).
     Raises ValueError on an invalid file, OSError / botocore errors when it cannot be read."""
     if source is None or str(source) == "":
-        raw = DEFAULT_TAXONOMY.read_bytes()
+        raw = DEFAULT_TAXONOMY.read_bytes()  # the local run and tests (deployed functions get TAXONOMY_URI)
     elif str(source).startswith("s3://"):
         bucket, _, key = str(source)[5:].partition("/")
         if s3_client is None:

@@ -10,6 +10,7 @@ import pytest
 
 RECONCILE = "pipeline_reconcile"
 BACKFILL = "pipeline_backfill"
+RELABEL = "pipeline_relabel"
 STALE_KEYS = ["audio/replaced.wav", "docs/new.pdf", "notes/old.txt", "photos/failed.png"]
 
 
@@ -26,12 +27,12 @@ def mixed(world):
     return world
 
 
-def test_dagbag_imports_both_dags_without_errors_or_warnings(dagbag):
+def test_dagbag_imports_every_dag_without_errors_or_warnings(dagbag):
     result = dagbag
 
     assert result["import_errors"] == {}
     assert result["warnings"] == []
-    assert result["dags"] == [BACKFILL, RECONCILE]
+    assert result["dags"] == [BACKFILL, RECONCILE, RELABEL]
 
 
 def test_reconcile_sends_only_stale_objects(mixed):

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Logical-id prefixes of the roles we reason about (CDK appends a hash).
 ROLES = {
     "extract": "OrchestrationExtractRole",
+    "scan": "OrchestrationScanRole",
     "generate": "OrchestrationGenerateRole",
     "embed": "OrchestrationEmbedRole",
     "store": "OrchestrationStoreRole",
@@ -35,6 +36,7 @@ ROLES = {
     "mwaa": "BackfillExecutionRole",  # Airflow: reconcile / backfill DAGs
     "migrate": "DatabaseMigrateFunctionRole",
     "search": "SearchRole",  # search function: reads results, embeds queries
+    "relabel": "TaxonomyRelabelRole",  # relabels stored objects from their vectors
     "state_machine": "OrchestrationStateMachineRole",
 }
 INGEST, STAGING, FAILED = "StorageIngest", "StorageStaging", "StorageFailedItems"
@@ -100,7 +102,8 @@ def test_among_the_pipeline_steps_only_extract_reads_the_ingest_bucket(template_
 
 
 def test_only_the_database_users_may_connect_to_it(template_json):
-    assert who(template_json, r"rds-db:connect") == {"extract", "store", "record_failure", "reprocess", "mwaa", "search"}
+    assert who(template_json, r"rds-db:connect") == {"extract", "store", "record_failure", "reprocess", "mwaa", "search",
+                                                      "relabel"}
     # The admin/app secrets: the migration (creates the app user) and the RDS Proxy only.
     secret_readers = who(template_json, r"secretsmanager:GetSecretValue", "DatabaseA")
     assert secret_readers <= {"migrate", "DatabaseClusterProxyIAMRole4E3B1773"}
@@ -116,7 +119,7 @@ def test_only_the_dispatcher_and_the_backfill_start_pipeline_executions(template
 
 def test_only_the_steps_that_stage_data_may_write_the_staging_area(template_json):
     writers = who(template_json, r"s3:PutObject", STAGING)
-    assert writers == {"extract", "generate", "embed", "backfill_states"}
+    assert writers == {"extract", "scan", "generate", "embed", "backfill_states"}
     assert "store" not in writers and "record_failure" not in writers
 
 
@@ -142,12 +145,12 @@ def test_only_the_dispatcher_writes_the_failed_items_bucket(template_json):
 
 
 def test_steps_without_model_calls_cannot_invoke_endpoints(template_json):
-    assert who(template_json, r"sagemaker:InvokeEndpoint") == {"extract", "generate", "embed", "search"}
+    assert who(template_json, r"sagemaker:InvokeEndpoint") == {"extract", "scan", "generate", "embed", "search", "relabel"}
 
 
 def test_each_step_may_invoke_only_the_endpoints_it_calls(template_json):
-    needs = {"extract": {"Ocr", "Speech"}, "generate": {"Generation"}, "embed": {"ImageEmbedding", "TextEmbedding"},
-             "search": {"ImageEmbedding", "TextEmbedding"}}
+    needs = {"extract": {"Ocr", "Speech"}, "scan": {"Pii", "Moderation"}, "generate": {"Generation"}, "embed": {"ImageEmbedding", "TextEmbedding"},
+             "search": {"ImageEmbedding", "TextEmbedding"}, "relabel": {"ImageEmbedding", "TextEmbedding"}}
     for step, roles in needs.items():
         allowed = set()
         for role, _effect, actions, resources in grants(template_json):
