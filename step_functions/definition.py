@@ -20,6 +20,7 @@ from functions.common.constants import (
     STEP_EXTRACT,
     STEP_GENERATE,
     STEP_RECORD_FAILURE,
+    STEP_SCAN,
     STEP_STORE,
     UNSUPPORTED,
 )
@@ -32,6 +33,7 @@ ASL_PATH = Path(__file__).with_name("pipeline.asl.json")
 # Substitution keys, one per Lambda the definition invokes.
 FUNCTION_ARN_KEYS: dict[str, str] = {
     STEP_EXTRACT: "ExtractFunctionArn",
+    STEP_SCAN: "ScanFunctionArn",
     STEP_GENERATE: "GenerateFunctionArn",
     STEP_EMBED: "EmbedFunctionArn",
     STEP_STORE: "StoreFunctionArn",
@@ -140,14 +142,15 @@ def _failure_recorder(modality: str, failed_step: str) -> dict[str, Any]:
 
 
 def _iteration(modality: str) -> dict[str, Any]:
-    """extract -> generate -> embed -> store, each caught into a failure recorder."""
+    """extract -> scan -> generate -> embed -> store, each caught into a failure recorder."""
     states: dict[str, Any] = {}
     if modality == UNSUPPORTED:
         # Nothing to run: extract confirms the type by content and raises
         # UnsupportedTypeError (or processes nothing), which lands in the recorder.
         steps = [STEP_EXTRACT]
     else:
-        steps = [STEP_EXTRACT, STEP_GENERATE, STEP_EMBED, STEP_STORE]
+        # scan before generate and embed: what they make from chunk text comes after it was read for personal data.
+        steps = [STEP_EXTRACT, STEP_SCAN, STEP_GENERATE, STEP_EMBED, STEP_STORE]
     for i, step in enumerate(steps):
         nxt = _name(modality, steps[i + 1]) if i + 1 < len(steps) else None
         states[_name(modality, step)] = _task(modality, step, nxt, catch_step=step)
@@ -164,7 +167,7 @@ def _iteration(modality: str) -> dict[str, Any]:
 def _segment_states(modality: str, extract: dict[str, Any]) -> dict[str, Any]:
     """A long object (extract answered with `segments`): extract each segment, side by side,
     each retried alone in a child execution of its own (a Distributed Map); then extract
-    assembles them and the iteration goes on to generate. (functions/processing/staging/segments.py)
+    assembles them and the iteration goes on to scan. (functions/processing/staging/segments.py)
 
     A segment that fails for good fails its child execution; with no tolerated failures the Map
     Run then fails with States.ExceedToleratedFailureThreshold, which the Catch records as the
@@ -267,7 +270,7 @@ def build() -> dict[str, Any]:
             }
         )
     return {
-        "Comment": "Multimodal pipeline: one Map per modality; extract -> generate -> embed -> store",
+        "Comment": "Multimodal pipeline: one Map per modality; extract -> scan -> generate -> embed -> store",
         "StartAt": "Process batch",
         "States": {
             "Process batch": {

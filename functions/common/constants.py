@@ -18,21 +18,27 @@ MODEL_GENERATION = "generation"
 MODEL_SPEECH = "speech"
 MODEL_TEXT_EMBEDDING = "text_embedding"
 MODEL_OCR = "ocr"
+# Compliance (functions/compliance): personal data in chunk text, unsafe content in images.
+MODEL_PII = "pii"
+MODEL_MODERATION = "moderation"
 MODEL_ROLES: tuple[str, ...] = (
     MODEL_IMAGE_EMBEDDING,
     MODEL_GENERATION,
     MODEL_SPEECH,
     MODEL_TEXT_EMBEDDING,
     MODEL_OCR,
+    MODEL_PII,
+    MODEL_MODERATION,
 )
 
 # --- Lambda steps: folder names under functions/ and keys in the ASL substitutions
 STEP_EXTRACT = "extract"
+STEP_SCAN = "scan"  # personal data and image moderation, before anything is generated or embedded
 STEP_GENERATE = "generate"
 STEP_EMBED = "embed"
 STEP_STORE = "store"
 STEP_RECORD_FAILURE = "record_failure"
-PIPELINE_STEPS: tuple[str, ...] = (STEP_EXTRACT, STEP_GENERATE, STEP_EMBED, STEP_STORE)
+PIPELINE_STEPS: tuple[str, ...] = (STEP_EXTRACT, STEP_SCAN, STEP_GENERATE, STEP_EMBED, STEP_STORE)
 FN_FORWARDER = "forwarder"
 FN_DISPATCHER = "dispatcher"
 FN_MIGRATE = "migrate"
@@ -79,6 +85,9 @@ ENV_SAGEMAKER_RUNTIME_ENDPOINT_URL = "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"
 # objects of, and the optional JSON {IAM principal ARN pattern: [key prefixes]} allow-list
 ENV_SEARCH_BUCKETS = "SEARCH_BUCKETS"
 ENV_SEARCH_ACCESS = "SEARCH_ACCESS"
+# scan (functions/compliance): JSON {"moderation_threshold", "moderation_labels", "redact"} from cdk.json's
+# compliance settings; and the salt of the findings' value hashes (a Secrets Manager ARN deployed).
+ENV_COMPLIANCE = "COMPLIANCE"
 
 # --- Video chunking (functions/processing/chunking/scenes.py) ---------------------------------
 # scenes: a chunk per scene (FFmpeg's scene detector), long scenes in fixed windows;
@@ -106,6 +115,13 @@ METRIC_DIMENSION_MODALITY = "modality"
 # Seconds a step waited for a model endpoint scaled to zero to start a copy (dimension "role").
 METRIC_MODEL_CAPACITY_WAIT = "ModelCapacityWaitSeconds"
 METRIC_DIMENSION_ROLE = "role"
+# The scan step's files (no dimension), those with any compliance flag (no dimension: the alarm's
+# rate is the second over the first), and those with each flag (dimension "flag":
+# "pii:<TYPE>" or "moderation:<LABEL>").
+METRIC_FILES_SCANNED = "FilesScanned"
+METRIC_FILES_WITH_FLAGS = "FilesWithFlags"
+METRIC_FLAGGED_FILES = "FlaggedFiles"
+METRIC_DIMENSION_FLAG = "flag"
 
 # --- Staging area layout (S3 keys); deterministic so that re-runs overwrite ----
 STAGING_PREFIX = "staging"
@@ -124,6 +140,7 @@ TABLE_OBJECTS = "objects"
 TABLE_CHUNKS = "chunks"
 TABLE_EMBEDDINGS = "embeddings"
 TABLE_FAILURES = "failures"
+TABLE_FINDINGS = "findings"
 TABLE_MIGRATIONS = "schema_migrations"
 
 # --- Stack outputs (read by the README, the DAGs and the local run) --------------

