@@ -16,7 +16,9 @@ from cdk_app.house.state_machine import grant_child_executions, pipeline_state_m
 from cdk_app.models import Models
 from cdk_app.network import Network
 from cdk_app.storage import Storage
+from cdk_app.taxonomy import Taxonomy
 from functions.common import constants as c
+from functions.taxonomy.taxonomy import ENV_TAXONOMY_URI
 from model_artifacts.catalog import MODERATION_LABELS
 from step_functions import definition as asl
 
@@ -40,6 +42,8 @@ _ENDPOINTS_CALLED = {
     c.STEP_SCAN: (c.MODEL_PII, c.MODEL_MODERATION),
     c.STEP_GENERATE: (c.MODEL_GENERATION,),
     c.STEP_EMBED: (c.MODEL_IMAGE_EMBEDDING, c.MODEL_TEXT_EMBEDDING),
+    # the taxonomy's label texts, once per container and taxonomy version (functions/taxonomy/ingest.py)
+    c.STEP_STORE: (c.MODEL_IMAGE_EMBEDDING, c.MODEL_TEXT_EMBEDDING),
 }
 _DESCRIPTIONS = {
     c.STEP_EXTRACT: "Validates one object and extracts its content into the staging area",
@@ -55,7 +59,8 @@ class Orchestration(Construct):
     """Exposes `functions` ({step: PipelineFunction}) and `state_machine`."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, network: Network,
-                 storage: Storage, layers: PipelineLayers, database: Database, models: Models) -> None:
+                 storage: Storage, layers: PipelineLayers, database: Database, models: Models,
+                 taxonomy: Taxonomy) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         common_env = {
@@ -89,7 +94,8 @@ class Orchestration(Construct):
                 layers=[layers.core, layers.media] if media else [layers.core],
                 description=_DESCRIPTIONS[step],
                 memory_mb=memory, timeout=timeout, ephemeral_storage_mb=disk,
-                environment={**common_env, **compliance_env} if step == c.STEP_SCAN else common_env,
+                environment={**common_env, **compliance_env} if step == c.STEP_SCAN
+                else {**common_env, ENV_TAXONOMY_URI: taxonomy.uri} if step == c.STEP_STORE else common_env,
             )
 
         f = self.functions
@@ -107,6 +113,7 @@ class Orchestration(Construct):
                                missing_keys=step != c.STEP_EMBED)
             grant_object_writes(storage.staging_bucket, key, f[step].role, f"{c.STAGING_PREFIX}/*")
         grant_object_reads(storage.staging_bucket, key, f[c.STEP_STORE].role, f"{c.STAGING_PREFIX}/*")
+        taxonomy.grant_read(f[c.STEP_STORE].role)
         for step in (c.STEP_EXTRACT, c.STEP_STORE, c.STEP_RECORD_FAILURE):
             database.grant_connect(f[step].role)
         for step, roles in _ENDPOINTS_CALLED.items():

@@ -31,9 +31,11 @@ class PipelineStack(Stack):
         layers = PipelineLayers(self, "Layers", config=config)
         database = Database(self, "Database", config=config, network=network, storage=storage, layers=layers)
         models = Models(self, "Models", config=config, storage=storage)
+        taxonomy = Taxonomy(self, "Taxonomy", config=config, network=network, layers=layers, database=database,
+                            models=models)
         orchestration = Orchestration(
             self, "Orchestration", config=config, network=network, storage=storage, layers=layers,
-            database=database, models=models,
+            database=database, models=models, taxonomy=taxonomy,
         )
         streaming = Streaming(
             self, "Streaming", config=config, network=network, storage=storage, layers=layers,
@@ -43,8 +45,6 @@ class PipelineStack(Stack):
             self, "Search", config=config, network=network, storage=storage, layers=layers,
             database=database, models=models,
         )
-        taxonomy = Taxonomy(self, "Taxonomy", config=config, network=network, layers=layers, database=database,
-                            models=models)
         backfill = None
         if config.backfill.enabled:
             backfill = Backfill(

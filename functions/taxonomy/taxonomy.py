@@ -82,7 +82,8 @@ class Taxonomy(BaseModel):
         """What is embedded for each label (its name and description), in label order: for the
         image-text model's text tower (CLIP) as a caption of a picture of it."""
         if role == MODEL_IMAGE_EMBEDDING:
-            return [f"a photo of {label.name.lower()}: {label.description}"[:300] for label in self.labels]
+            # CLIP reads at most 77 tokens and was trained on captions: the name alone
+            return [f"a photo of {label.name.lower()}"[:200] for label in self.labels]
         return [f"{label.name}: {label.description}" if label.description else label.name for label in self.labels]
 
     def examples(self) -> list[tuple[int, str]]:

@@ -145,12 +145,14 @@ def test_only_the_dispatcher_writes_the_failed_items_bucket(template_json):
 
 
 def test_steps_without_model_calls_cannot_invoke_endpoints(template_json):
-    assert who(template_json, r"sagemaker:InvokeEndpoint") == {"extract", "scan", "generate", "embed", "search", "relabel"}
+    assert who(template_json, r"sagemaker:InvokeEndpoint") == {"extract", "scan", "generate", "embed", "store", "search",
+                                                                    "relabel"}
 
 
 def test_each_step_may_invoke_only_the_endpoints_it_calls(template_json):
     needs = {"extract": {"Ocr", "Speech"}, "scan": {"Pii", "Moderation"}, "generate": {"Generation"}, "embed": {"ImageEmbedding", "TextEmbedding"},
-             "search": {"ImageEmbedding", "TextEmbedding"}, "relabel": {"ImageEmbedding", "TextEmbedding"}}
+             "search": {"ImageEmbedding", "TextEmbedding"}, "relabel": {"ImageEmbedding", "TextEmbedding"},
+             "store": {"ImageEmbedding", "TextEmbedding"}}  # store: the taxonomy's label texts
     for step, roles in needs.items():
         allowed = set()
         for role, _effect, actions, resources in grants(template_json):

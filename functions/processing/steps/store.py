@@ -3,18 +3,31 @@ result, results/reuse.py) in one transaction (results/writes.py)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from functions.common.aws_errors import is_not_found
+from functions.common.constants import DB_SCHEMA
 from functions.common.events import StepResult, StoreResult
 from functions.common.staging import Staging
 from functions.compliance.findings import STAGED_NAME, ComplianceManifest
 from functions.compliance.storage import copy_findings, write_findings
+from functions.processing.results.identity import IDENTITY_SQL, identity
 from functions.processing.results.reuse import copy_result
 from functions.processing.results.writes import write_result
 from functions.processing.staging.manifest import EmbedManifest, ExtractManifest, GenerateManifest
 from functions.processing.steps.context import Context
+from functions.taxonomy.ingest import Labeller
+
+_labeller: Labeller | None = None  # one per container: the taxonomy read once
+
+
+def labeller(ctx: Context) -> Labeller:
+    global _labeller
+    if _labeller is None:
+        _labeller = Labeller(s3_client=ctx.s3)
+    return _labeller
 
 
 def run(previous: StepResult, ctx: Context) -> StoreResult:
@@ -28,18 +41,31 @@ def run(previous: StepResult, ctx: Context) -> StoreResult:
     started = time.monotonic()
     staging = Staging(ctx.s3, ctx.settings.staging_bucket, previous.pipeline_version, obj)
     extract = ExtractManifest.model_validate(staging.get_json("extract.json"))
+    # The taxonomy's label vectors for the deployed embedding models, before the transaction
+    # (a model call once per container at most; functions/taxonomy/ingest.py).
+    labels = labeller(ctx)
+    labels.prepare(ctx.db.connection(), ctx.models)
     if previous.reuse_from is not None:
         with ctx.db.transaction() as conn:
             chunks, embeddings = copy_result(conn, previous.pipeline_version, extract, previous.reuse_from, started)
             copy_findings(conn, previous.reuse_from.model_dump(), {**obj.model_dump(), "pipeline_version": previous.pipeline_version})
+            row = conn.execute(f"SELECT id FROM {DB_SCHEMA}.objects WHERE {IDENTITY_SQL}",
+                               identity(obj, previous.pipeline_version)).fetchone()
+            assert row is not None, "copy_result wrote it"
+            labels.label(conn, row[0])
     else:
         generate = GenerateManifest.model_validate(staging.get_json("generate.json"))
         embed = EmbedManifest.model_validate(staging.get_json("embed.json"))
         findings = _findings(staging)
+
+        def after(conn: Any, object_id: int, ids: dict[int, int]) -> None:
+            if findings is not None:
+                write_findings(conn, object_id, ids, findings)
+            labels.label(conn, object_id)  # the object's vector and taxonomy labels, with its embeddings
+
         with ctx.db.transaction() as conn:
-            chunks, embeddings = write_result(
-                conn, previous.pipeline_version, extract, generate, embed, staging, started,
-                after=None if findings is None else lambda c, object_id, ids: write_findings(c, object_id, ids, findings))
+            chunks, embeddings = write_result(conn, previous.pipeline_version, extract, generate, embed, staging, started,
+                                              after=after)
     return StoreResult(bucket=obj.bucket, key=obj.key, version_id=obj.version_id, modality=obj.modality,
                        status="succeeded", chunks=chunks, embeddings=embeddings, reused=previous.reuse_from is not None)
 
