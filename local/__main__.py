@@ -1,7 +1,8 @@
 import sys
 
 # `serve` and `search` go straight to their modules (a search answered by the running service
-# should not wait for the pipeline's imports); everything else is local.run's.
+# should not wait for the pipeline's imports; each has its own parser and --help); everything
+# else is local.run's parser (`python -m local --help`, `python -m local run --help`).
 if sys.argv[1:2] == ["serve"]:
     from local.serve import main as serve_main
 

@@ -12,6 +12,7 @@ from functions.common.constants import (
     STEP_EXTRACT,
     STEP_GENERATE,
     STEP_RECORD_FAILURE,
+    STEP_SCAN,
     STEP_STORE,
 )
 from local import lambda_dispatch, sfn_quotas
@@ -21,7 +22,7 @@ LOCAL_ACCOUNT = "123456789012"  # moto's default account
 LOCAL_STATE_MACHINE_NAME = "multimodal-pipeline"
 LOCAL_SFN_ROLE_ARN = f"arn:aws:iam::{LOCAL_ACCOUNT}:role/local-pipeline-states"
 # The functions the state machine invokes, by step (the Lambda function names in moto).
-STATE_MACHINE_STEPS = (STEP_EXTRACT, STEP_GENERATE, STEP_EMBED, STEP_STORE, STEP_RECORD_FAILURE)
+STATE_MACHINE_STEPS = (STEP_EXTRACT, STEP_SCAN, STEP_GENERATE, STEP_EMBED, STEP_STORE, STEP_RECORD_FAILURE)
 LOCAL_FUNCTION_PREFIX = "pipeline-"
 
 
@@ -37,10 +38,12 @@ class MotoServer:
     and returns the endpoint URL; pass it to boto3 clients or set AWS_ENDPOINT_URL.
     `authorize(authorizer)` makes the gateway check every call against the template's
     policies from then on (local.iam); until then every call passes, as moto alone would.
+    `journal` (a local.s3_state.S3Journal) keeps the objects of its buckets on disk as they are written.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, journal: Any = None):
         self.host, self.port = host, port
+        self.journal = journal
         self._server: Any = None
         self._thread: Any = None
         self._saved_env: dict[str, Optional[str]] = {}
@@ -57,8 +60,11 @@ class MotoServer:
 
         from local.iam.gateway import AuthorizingGateway, serve
 
-        self.gateway = AuthorizingGateway(DomainDispatcherApplication(create_backend_app), None,
-                                          region=LOCAL_REGION, account=LOCAL_ACCOUNT)
+        app: Any = DomainDispatcherApplication(create_backend_app)
+        if self.journal is not None:
+            self.journal.install()
+            app = self.journal.app(app)
+        self.gateway = AuthorizingGateway(app, None, region=LOCAL_REGION, account=LOCAL_ACCOUNT)
         self._server = serve(self.gateway, self.host, self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
         self._thread.start()
@@ -106,6 +112,8 @@ class MotoServer:
             default_user_config["stepfunctions"] = self._saved_sfn_config
         lambda_dispatch.uninstall()
         sfn_quotas.uninstall()
+        if self.journal is not None:
+            self.journal.uninstall()
 
     def __enter__(self) -> MotoServer:
         self.start()

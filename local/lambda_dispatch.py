@@ -243,11 +243,33 @@ def _session_of(container: types.ModuleType, step: str) -> Any:
     session = getattr(container, "__lambda_session__", None)
     if session is None:
         import boto3
+        import botocore.session
 
+        # Each container parses botocore's service models again (0.1-0.2 s of CPU per client); on
+        # Lambda that is each container's own CPU, here every container shares this process's
+        # and its GIL, so tens of containers starting together serialise on it. The parsed
+        # models are read-only: containers share the loader, never a session or a client.
+        core = botocore.session.Session()
+        core.register_component("data_loader", _shared_loader())
         session = boto3.session.Session(aws_access_key_id=_role_keys.get(step, "testing"),
-                                        aws_secret_access_key=LOCAL_SECRET_KEY)
+                                        aws_secret_access_key=LOCAL_SECRET_KEY, botocore_session=core)
         container.__lambda_session__ = session
     return session
+
+
+_loader: Any = None
+_loader_lock = threading.Lock()
+
+
+def _shared_loader() -> Any:
+    """One botocore data loader (the parsed service models) for every container of this process."""
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            import botocore.session
+
+            _loader = botocore.session.Session().get_component("data_loader")
+        return _loader
 
 
 def _install_container_sessions() -> None:

@@ -51,6 +51,7 @@ from functions.common.constants import (
     MODEL_SPEECH,
     MODEL_TEXT_EMBEDDING,
 )
+from local.reaper import reaper
 from local.sagemaker_runtime import INVOCATION_TIMEOUT_SECONDS, SageMakerRuntime
 from model_artifacts.catalog import (
     ENV_HF_MODEL_REVISION,
@@ -224,12 +225,15 @@ class Container:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=5)
         shutil.rmtree(self.home, ignore_errors=True)
+        reaper().forget("group", self.process.pid)
+        reaper().forget("folder", self.home)
 
 
 def start_container(model: LocalModel, *, workers: int, host: str = "127.0.0.1") -> tuple[Container, str]:
     """Unpack the role's model.tar.gz into a fresh SAGEMAKER_BASE_DIR and start the container
     there; returns it and its URL without waiting for it to be healthy."""
     home = Path(tempfile.mkdtemp(prefix=f"mm-{model.role[:8]}-"))  # short: MMS puts unix sockets here
+    reaper().folder(home)  # removed even when this process is killed (local/reaper.py)
     archive = write_tar_gz(entries_for(model.folder, model.weights_dir), home / "model.tar.gz")
     with tarfile.open(archive) as tar:
         tar.extractall(home / "model", filter="data")
@@ -256,6 +260,7 @@ def start_container(model: LocalModel, *, workers: int, host: str = "127.0.0.1")
     process = subprocess.Popen([sys.executable, str(SERVE)], cwd=home, env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
+    reaper().process_group(process.pid)  # its own session: the leader's pid is the group's id
     url = f"http://{host}:{port}"
     return Container(model.role, url, process, home), url
 

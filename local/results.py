@@ -6,6 +6,7 @@ Shared by `local.run` (which fills it), `local.report` (which shows it) and `loc
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,26 +22,56 @@ WORK = Path(__file__).resolve().parents[1] / ".local-run"
 LOCAL_MAX_CONNECTIONS = 400
 
 
+def _drop_dead_handles(pgdata: Path) -> None:
+    """pgserver stops a server when the last process holding a handle exits, and knows them by the
+    pids in `pgdata`/.handle_pids.json; a process killed with -9 never removes its own, and the
+    server would then never be stopped by anyone. Forget the pids of processes that are gone."""
+    import psutil
+    from pgserver.postgres_server import PostgresServer
+
+    handles = pgdata / ".handle_pids.json"
+    if not handles.is_file():
+        return
+    with PostgresServer._lock:
+        try:
+            pids = [int(p) for p in json.loads(handles.read_text())]
+        except ValueError:
+            return
+        live = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        if live != pids:
+            handles.write_text(json.dumps(live))
+
+
 def start_postgres(work: Path, fresh: bool) -> dict[str, str]:
-    """pgserver on `work`/pg (kept between runs, so `search` reads what `run` stored).
+    """pgserver on `work`/pg (kept between runs, so `search` reads what `run` stored and a rerun
+    resumes on it).
 
     fresh=True drops and recreates the pipeline database (a run starts from empty).
-    Returns the DB_* environment variables that point at it.
+    Returns the DB_* environment variables that point at it. The server is stopped when the last
+    process using it exits, also when that process is killed (local/reaper.py).
     """
     from urllib.parse import parse_qs, urlparse
 
     import pgserver
+    from pgserver.utils import PostmasterInfo
+
+    from local.reaper import reaper
 
     pgdata = (work / "pg").resolve()
+    _drop_dead_handles(pgdata)
     server = pgserver.get_server(str(pgdata), cleanup_mode="stop")
+    reaper().postgres(pgdata)
     shown = re.search(r"\d+", server.psql("SHOW max_connections;"))
     if shown is None or int(shown.group()) < LOCAL_MAX_CONNECTIONS:
         # Takes effect on restart (kept in the data directory: only the first run restarts). The
         # server may outlive the process that started it, so restart it by its data directory.
         server.psql(f"ALTER SYSTEM SET max_connections = {LOCAL_MAX_CONNECTIONS};")
         pgserver.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=server.system_user, timeout=60)
+        # pgserver's exit handler stops the postmaster it knows (by pid): tell it the new one.
+        server._postmaster_info = PostmasterInfo.read_from_pgdata(pgdata)
     if fresh:
         server.psql(f"DROP DATABASE IF EXISTS {c.DB_NAME} WITH (FORCE);")
+    if fresh or c.DB_NAME not in server.psql("SELECT datname FROM pg_database;").split():
         server.psql(f"CREATE DATABASE {c.DB_NAME};")
     uri = urlparse(server.get_uri())
     return {
@@ -71,3 +102,5 @@ class RunResult:
     authorized: int = 0  # calls the stand-ins authorized against the template's policies (local/iam)
     denied: list[str] = field(default_factory=list)  # calls they denied, as "<role>: <action> on <resource> (why)"
     permissions_path: Path | None = None  # the run's IAM usage table
+    up_to_date: int = 0  # files the pipeline passed through as already stored (a resumed run)
+    model_calls: dict[str, int] = field(default_factory=dict)  # role -> InvokeEndpoint requests this run made

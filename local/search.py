@@ -183,10 +183,16 @@ def _snippet(text: Optional[str], width: int = 100) -> str:
 
 def print_result(result: dict[str, Any], out: Any = sys.stdout) -> int:
     """Print the search function's answer (SearchResult.to_dict()); 1 when it found nothing."""
+    from functions.search.legs import LEG_LEXICAL
+
     files = result.get("results", [])
     if not files:
-        print("nothing found (or no embedded chunks stored yet: run `python -m local run` first)", file=out)
+        print("no match: nothing stored matches this query (or nothing is stored yet: run `python -m local run` first)",
+              file=out)
         return 1
+    if not any(LEG_LEXICAL in f.get("matched_by", f.get("ranks", {})) for f in files):
+        # The vector legs always return the nearest chunks, however far: say that none has the words.
+        print("no match for these words: no stored passage contains them; the closest by meaning follow", file=out)
     legs = ", ".join(f"{leg}: {method}" for leg, method in result.get("legs", {}).items())
     skipped = "".join(f"; {leg} not used ({why})" for leg, why in result.get("unavailable", {}).items())
     print(f"pgvector {result.get('pgvector_version')}; {legs}{skipped}; fusion {result.get('fusion')}", file=out)

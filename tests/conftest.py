@@ -83,6 +83,9 @@ def pg_server():
     pgserver = pytest.importorskip("pgserver")
     root = tempfile.mkdtemp(prefix="pgtest-")
     server = pgserver.get_server(root, cleanup_mode="delete")
+    from local.reaper import reaper
+
+    reaper().postgres(root, delete=True)  # stopped and removed even when the session is killed
     uri = urlparse(server.get_uri())
     host = parse_qs(uri.query).get("host", [uri.hostname or "127.0.0.1"])[0]
     server.psql(f"DROP DATABASE IF EXISTS {TEST_DB_NAME};")
@@ -96,6 +99,7 @@ def pg_server():
         ENV_DB_PASSWORD: uri.password or "",
     }
     server.cleanup()
+    reaper().forget("postgres", root)
 
 
 @pytest.fixture

@@ -19,6 +19,14 @@ The caller sets ``-Djava.io.tmpdir`` in ``SAGEMAKER_MODEL_SERVER_VMARGS`` so tha
 sockets of two servers do not collide; this process ends its process group when its parent is
 gone (a killed local run leaves no servers behind). Run as a script, not ``-m``: the worker processes import
 nothing from the repository but the two files in this folder and ``code/``.
+
+In an image the toolkit is alone in its PID namespace, and after starting multi-model-server it
+looks for "the" frontend among every process of the machine (sagemaker_inference.model_server.
+_retrieve_mms_server_process), refusing when it finds more than one. Here several containers share
+one machine: every container but the first found the others' frontends, retried until
+SAGEMAKER_STARTUP_TIMEOUT and raised, which ended this process and with it the exit-with-parent
+watchdog, leaving its frontend and workers running after the run. Our process group stands for the
+container, so the frontend is looked for in it only.
 """
 import os
 import signal
@@ -44,6 +52,26 @@ def _exit_with_parent(poll_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+def _own_mms_server_process():
+    """The multi-model-server frontend of this container: the one in this process group (the
+    toolkit's own lookup, limited to the container)."""
+    import psutil
+    from sagemaker_inference import model_server
+
+    group = os.getpgrp()
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if (process.status() != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == group
+                    and model_server.MMS_NAMESPACE in process.cmdline()):
+                found.append(process)
+        except (psutil.Error, ProcessLookupError):
+            continue
+    if len(found) != 1:
+        raise Exception(f"{len(found)} mms model servers in this container's process group")  # retried by the toolkit
+    return found[0]
+
+
 def main() -> None:
     _exit_with_parent()
     sys.path.insert(0, str(HERE))
@@ -56,7 +84,12 @@ def main() -> None:
     config = os.path.join(os.environ["TMPDIR"], "mms.properties")
     model_server.MMS_CONFIG_FILE = config
     mms_model_server.MMS_CONFIG_FILE = config
-    mms_model_server.start_model_server(handler_service=HANDLER)
+    model_server._retrieve_mms_server_process = _own_mms_server_process  # what the toolkit's retry calls
+    try:
+        mms_model_server.start_model_server(handler_service=HANDLER)
+    finally:
+        # The frontend ended, or the toolkit gave up on it: nothing of this container outlives it.
+        os.killpg(0, signal.SIGKILL)
 
 
 if __name__ == "__main__":
