@@ -169,6 +169,14 @@ def _refers_to(value: Any, logical_id: str) -> bool:
     return f'"{logical_id}"' in json.dumps(value) or f'"{logical_id}.' in json.dumps(value)
 
 
+def _targets_component(target: Mapping[str, Any], ic_id: str, component: Mapping[str, Any]) -> bool:
+    """Whether a scalable target scales this inference component: by reference, or by the
+    explicit name it was given (cdk_app/house/names.py), as `inference-component/<name>`."""
+    name = component.get("InferenceComponentName")
+    return _refers_to(target.get("ResourceId"), ic_id) or (
+        isinstance(name, str) and target.get("ResourceId") == f"inference-component/{name}")
+
+
 def _of_type(resources: Mapping[str, Any], type_: str) -> dict[str, dict]:
     return {k: r.get("Properties", {}) for k, r in resources.items() if r.get("Type") == type_}
 
@@ -190,7 +198,7 @@ def _endpoint_lines(resources: Mapping[str, Any]) -> list[Line]:
             if hosted:
                 copies = 0
                 for ic_id in hosted:
-                    target = next((t for t in targets.values() if _refers_to(t.get("ResourceId"), ic_id)), None)
+                    target = next((t for t in targets.values() if _targets_component(t, ic_id, components[ic_id])), None)
                     copies += int(target["MinCapacity"]) if target else int(
                         components[ic_id].get("RuntimeConfig", {}).get("CopyCount", 1))
                 floor = (int(scaling.get("MinInstanceCount", 0)) if scaling.get("Status") == "ENABLED"
