@@ -66,6 +66,11 @@ def load_objects(conn: Any) -> list[dict]:
             f"SELECT g.object_id, ch.ordinal, g.task, g.content FROM {S}.generated g"
             f" LEFT JOIN {S}.{TABLE_CHUNKS} ch ON ch.id = g.chunk_id ORDER BY g.object_id, ch.ordinal NULLS FIRST"):
         objects[object_id]["generated"].append({"chunk_ordinal": ordinal, "task": task, "content": content})
+    for obj in objects.values():
+        obj["labels"] = []
+    for object_id, label, score, role in conn.execute(
+            f"SELECT object_id, label, score, model_role FROM {S}.object_labels ORDER BY object_id, model_role, rank"):
+        objects[object_id]["labels"].append((label, float(score), role))
     return list(objects.values())
 
 
@@ -144,6 +149,16 @@ class FileReport:
         """The file's compliance findings, "pii: CREDIT_CARD 1, EMAIL_ADDRESS 2; moderation: none"
         (functions/compliance: objects.compliance), or None when it was not scanned."""
         return compliance_text(self.obj.get("compliance") if self.obj else None)
+
+    @property
+    def labels(self) -> Optional[str]:
+        """The file's top taxonomy labels, "food-drink 0.52, healthy-living 0.31 (text_embedding)"
+        (functions/taxonomy: pipeline.object_labels), or None when it has none."""
+        labels = (self.obj or {}).get("labels") or []
+        by_role: dict[str, list[str]] = {}
+        for label, score, role in labels:
+            by_role.setdefault(role, []).append(f"{label} {score:.2f}")
+        return "; ".join(f"{', '.join(v)} ({role})" for role, v in by_role.items()) or None
 
     @property
     def reason(self) -> Optional[str]:
@@ -233,6 +248,8 @@ def print_summary(files: list[FileReport], result: RunResult, out: TextIO = sys.
             line += f"\n{'':<{width}}  ^ same bytes as {f.reused_from}: its result reused, no model called"
         if f.status == "succeeded" and f.flags:
             line += f"\n{'':<{width}}  ^ findings: {f.flags}"
+        if f.status == "succeeded" and f.labels:
+            line += f"\n{'':<{width}}  ^ labels: {f.labels}"
         print(line, file=out)
     print(f"\n{'step':<15} {'files':>5} {'total s':>8} {'mean s':>8} {'max s':>8}", file=out)
     for step, s in step_stats(files).items():
@@ -485,6 +502,8 @@ def file_view(i: int, f: FileReport) -> FileView:
         facts.append(("reused from", f"{f.reused_from}: same bytes, its result copied, no model called"))
     if f.flags:
         facts.append(("compliance findings", f.flags))
+    if f.labels:
+        facts.append(("taxonomy labels", f.labels))
     if obj.get("content_sha256"):
         facts.append(("sha256", obj["content_sha256"][:16] + "…"))
     return FileView(

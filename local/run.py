@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 BUCKETS = {"ingest": "local-ingest", "staging": "local-staging", "failed": "local-failed"}
+LOCAL_MAX_TEXT_MB = 4
+ENV_LOCAL_MAX_TEXT_MB = "LOCAL_MAX_TEXT_MB"
 PIPELINE_VERSION = "local-1"
 TOPIC = "object-events"
 LOCAL_KAFKA_API_VERSION = "2.3"  # the librdkafka mock cluster answers ApiVersions up to this
@@ -195,6 +197,10 @@ class LocalPipeline:
             c.ENV_KAFKA_BOOTSTRAP: self.kafka.bootstrap_servers, c.ENV_KAFKA_TOPIC: TOPIC,
             c.ENV_KAFKA_AUTH: "none", c.ENV_KAFKA_API_VERSION: LOCAL_KAFKA_API_VERSION,
             c.ENV_VIDEO_CHUNK_SECONDS: "4", c.ENV_MAX_OBJECT_BYTES: str(512 * 1024 * 1024),
+            # A CPU embeds ~10 chunks/s (bench/README.md, "Large text"): 4 MiB of text is ~10 minutes
+            # here, 20 MB would be about an hour; larger texts are refused with that reason, and
+            # LOCAL_MAX_TEXT_MB raises the limit (deployed: max_text_mb in cdk.json, 128).
+            c.ENV_MAX_TEXT_BYTES: str(int(float(os.environ.get(ENV_LOCAL_MAX_TEXT_MB) or LOCAL_MAX_TEXT_MB) * 1024**2)),
         })
         for role, why in self.profile.unavailable.items():
             print(f"  model {role}: not available locally ({why})", file=sys.stderr)

@@ -37,6 +37,20 @@ def test_every_modality_of_the_sample_set_has_its_rows(local_run):
             assert obj["chunks"] and obj["embeddings"] >= 1, obj["key"]
 
 
+def test_every_object_with_text_embeddings_has_its_top_taxonomy_labels_in_the_report(local_run):
+    from functions.taxonomy.taxonomy import load_taxonomy
+
+    labelled = [o for o in local_run.result.objects if o["status"] == "succeeded"
+                and any("text_embedding" in c["roles"] for c in o["chunks"])]
+    assert labelled
+    ids = {label.id for label in load_taxonomy().labels}
+    for obj in labelled:
+        text_labels = [(label, score) for label, score, role in obj["labels"] if role == "text_embedding"]
+        assert len(text_labels) == 3 and {label for label, _ in text_labels} <= ids, obj["key"]
+        assert text_labels[0][1] >= text_labels[-1][1]
+    assert "taxonomy labels" in local_run.report_path.read_text(encoding="utf-8")
+
+
 def test_every_execution_succeeds_and_the_broken_pdf_is_a_failure_with_its_reason(local_run):
     # Given both deliveries ran, when we look at the executions
     assert local_run.first_pass and all(e["status"] == "SUCCEEDED" for e in local_run.result.executions)
