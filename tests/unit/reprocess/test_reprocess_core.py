@@ -43,9 +43,10 @@ def test_plan_cuts_large_sets_into_executions_within_the_history_budget(core):
 
     planned = core.plan(refs, "v")
 
-    # 64 objects: the most whose worst-case history stays within the 25,000-event quota (issue 23)
-    assert MAX_OBJECTS_PER_EXECUTION == 64
-    assert [len(execution_input.text) for _, execution_input in planned] == [64, 64, 64, 58]
+    # 55 objects: the most whose worst-case history (402 events each with the scan step) stays
+    # within the 25,000-event quota (issue 23)
+    assert MAX_OBJECTS_PER_EXECUTION == 55
+    assert [len(execution_input.text) for _, execution_input in planned] == [55, 55, 55, 55, 30]
     assert [name for name, _ in planned] == [name for name, _ in core.plan(list(reversed(refs)), "v")]
 
 

@@ -51,12 +51,12 @@ def _client(applied: list[dict], defaults: list[dict] | None = None):
     return client, stubber
 
 
-def test_cdk_json_as_it_is_needs_four_g5_and_one_c6i_at_deploy():
+def test_cdk_json_as_it_is_needs_four_g5_and_three_c6i_at_deploy():
     needs = check_quotas.instance_needs(check_quotas.load_pipeline_config())
     assert set(needs) == {G5, C6I}
     assert (needs[G5].at_deploy, needs[G5].at_max) == (4, 16)
     assert sorted(needs[G5].roles) == ["generation", "image_embedding", "ocr", "speech"]
-    assert (needs[C6I].at_deploy, needs[C6I].at_max) == (1, 4)
+    assert (needs[C6I].at_deploy, needs[C6I].at_max) == (3, 12)  # text_embedding, pii, moderation
 
 
 def test_overrides_apply_as_the_app_applies_them():
