@@ -92,7 +92,7 @@ def test_enough_for_the_deploy_but_not_max_scale_fails_unless_deploy_only():
 def test_a_quota_without_an_applied_value_is_read_from_the_aws_defaults():
     config = check_quotas.load_pipeline_config()
     client, stubber = _client([_quota(f"{G5} for endpoint usage", 16.0, "L-1928E07B")],
-                              defaults=[_quota(f"{C6I} for endpoint usage", 4.0, "L-C6IXLARGE")])
+                              defaults=[_quota(f"{C6I} for endpoint usage", 12.0, "L-C6IXLARGE")])
     out = io.StringIO()
     assert check_quotas.check(config, client, out=out) == 0
     stubber.assert_no_pending_responses()
