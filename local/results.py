@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from functions.common import constants as c
 from local.history import Iteration
@@ -104,3 +105,11 @@ class RunResult:
     permissions_path: Path | None = None  # the run's IAM usage table
     up_to_date: int = 0  # files the pipeline passed through as already stored (a resumed run)
     model_calls: dict[str, int] = field(default_factory=dict)  # role -> InvokeEndpoint requests this run made
+
+
+def roles_stored(conn: Any) -> list[str]:
+    """The query models a search of this database needs: text_embedding, and image_embedding
+    when image embeddings are stored."""
+    rows = conn.execute(f"SELECT DISTINCT model_role FROM {c.DB_SCHEMA}.{c.TABLE_EMBEDDINGS}").fetchall()
+    stored = {r[0] for r in rows}
+    return [role for role in (c.MODEL_TEXT_EMBEDDING, c.MODEL_IMAGE_EMBEDDING) if role in stored or role == c.MODEL_TEXT_EMBEDDING]

@@ -24,12 +24,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from functions.common.constants import DB_SCHEMA, MODALITIES, MODEL_IMAGE_EMBEDDING, MODEL_TEXT_EMBEDDING, TABLE_EMBEDDINGS
+from functions.common.constants import MODALITIES, MODEL_TEXT_EMBEDDING
 
 if TYPE_CHECKING:
     from functions.search.core import FileHit, Filters, SearchResult
 
-__all__ = ["FileHit", "search", "search_result", "explain", "roles_stored", "ServiceError", "result_from_dict", "main"]
+__all__ = ["FileHit", "search", "search_result", "explain", "ServiceError", "result_from_dict", "main"]
 
 
 def __getattr__(name: str) -> Any:
@@ -56,14 +56,6 @@ def explain(conn: Any, vector: list[float], limit: int = 10) -> str:
     params.update(q=vector_literal(vector), role=MODEL_TEXT_EMBEDDING, limit=limit, candidates=limit)
     rows = conn.execute("EXPLAIN " + nearest_sql(len(vector), where, exact=False), params).fetchall()
     return "\n".join(r[0] for r in rows)
-
-
-def roles_stored(conn: Any) -> list[str]:
-    """The query models a search of this database needs: text_embedding, and image_embedding
-    when image embeddings are stored."""
-    rows = conn.execute(f"SELECT DISTINCT model_role FROM {DB_SCHEMA}.{TABLE_EMBEDDINGS}").fetchall()
-    stored = {r[0] for r in rows}
-    return [role for role in (MODEL_TEXT_EMBEDDING, MODEL_IMAGE_EMBEDDING) if role in stored or role == MODEL_TEXT_EMBEDDING]
 
 
 # --- through the running service -----------------------------------------------------------------
@@ -126,7 +118,7 @@ def _search_here(query: str, limit: int, work: Path, filters: Filters | None) ->
     from functions.common.model_client import ModelClient
     from functions.search import core
     from local.model_servers import start_local_profile
-    from local.results import start_postgres
+    from local.results import roles_stored, start_postgres
 
     if not (work / "pg").is_dir():
         raise RuntimeError(f"no database in {work / 'pg'}: run `python -m local run` first")

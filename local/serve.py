@@ -420,9 +420,8 @@ def serve_local(work: Path, *, port: int = DEFAULT_PORT, source: Optional[Path] 
     `work`). Raises RuntimeError when no run stored anything there."""
     from functions.common.db import DbConfig, open_connection
     from local.model_servers import start_local_profile
-    from local.results import start_postgres
+    from local.results import roles_stored, start_postgres
     from local.run import BUCKETS
-    from local.search import roles_stored
 
     if not (work / "pg").is_dir():
         raise RuntimeError(f"no database in {work / 'pg'}: run `python -m local run` first")
