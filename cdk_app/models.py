@@ -12,13 +12,14 @@ polls, then the state machine's ModelNoCapacityError Retrier waits minutes apart
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Annotations, Aws, CfnMapping, Duration, Fn, RemovalPolicy, Size
+from aws_cdk import Annotations, Aws, CfnMapping, Duration, Fn, RemovalPolicy, Size, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -35,6 +36,7 @@ from cdk_app.house.log_retention import retention
 from cdk_app.house.nag import BUCKET_OBJECTS, GRANT_ACTIONS, suppress
 from cdk_app.house.names import inference_component_name, model_endpoint_name
 from cdk_app.storage import Storage
+from functions.common import constants as c
 from model_artifacts.catalog import CATALOG, ModelSpec
 from model_artifacts.package import archive_digest, package_model
 
@@ -167,6 +169,23 @@ class Models(Construct):
         service it would be created unencrypted and kept forever."""
         return logs.LogGroup(self, construct_id, log_group_name=name, retention=retention(config.log_retention_days),
                              removal_policy=RemovalPolicy.DESTROY)
+
+    def client_env(self, roles) -> dict[str, str]:
+        """The model client's environment for a function that calls only `roles`: their endpoints,
+        components and the catalog's batch sizes (functions/common/settings.py reads them)."""
+        stack = Stack.of(self)
+        return {
+            c.ENV_MODEL_ENDPOINTS: stack.to_json_string({r: n for r, n in self.endpoint_names.items() if r in roles}),
+            c.ENV_MODEL_COMPONENTS: stack.to_json_string({r: n for r, n in self.component_names.items() if r in roles}),
+            c.ENV_MODEL_BATCH_ITEMS: json.dumps(self.batch_items),  # the catalog's, as every caller
+        }
+
+    def grant_invoke(self, grantee: iam.IGrantable, roles) -> None:
+        """InvokeEndpoint on the endpoints (and components) of `roles`, nothing else."""
+        arns = self.invoke_arns(roles)
+        if arns:
+            grantee.grant_principal.add_to_principal_policy(
+                iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=arns))
 
     def invoke_arns(self, roles) -> list[str]:
         """What InvokeEndpoint is granted on to call `roles`: each endpoint and the component it hosts."""

@@ -55,7 +55,6 @@ class Search(Construct):
         super().__init__(scope, construct_id)
         raw = self.node.try_get_context(CONTEXT_KEY)
         settings = SearchContext.model_validate(json.loads(raw) if isinstance(raw, str) else (raw or {}))
-        endpoints = {role: name for role, name in models.endpoint_names.items() if role in QUERY_ROLES}
         self.function = PipelineFunction(
             self, "Search", name=c.FN_SEARCH, config=config, network=network, layers=[layers.core],
             description="Hybrid search (full text + vectors, every modality) over the pipeline's results",
@@ -64,17 +63,12 @@ class Search(Construct):
             environment={
                 c.ENV_SEARCH_BUCKETS: Stack.of(self).to_json_string([storage.ingest_bucket.bucket_name]),
                 c.ENV_SEARCH_ACCESS: json.dumps(dict(settings.access)),
-                c.ENV_MODEL_ENDPOINTS: Stack.of(self).to_json_string(endpoints),
-                c.ENV_MODEL_COMPONENTS: Stack.of(self).to_json_string(
-                    {role: name for role, name in models.component_names.items() if role in QUERY_ROLES}),
-                c.ENV_MODEL_BATCH_ITEMS: json.dumps(models.batch_items),  # the catalog's, as every caller
+                **models.client_env(QUERY_ROLES),
                 **database.connection_env,
             },
         )
         database.grant_connect(self.function.role)
-        arns = models.invoke_arns(QUERY_ROLES)
-        if arns:
-            self.function.role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=arns))
+        models.grant_invoke(self.function.role, QUERY_ROLES)
         self.url = self.function.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
         self.caller_policy = iam.ManagedPolicy(
             self, "CallerPolicy",

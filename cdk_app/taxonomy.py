@@ -52,7 +52,6 @@ class Taxonomy(Construct):
         # That one object, not the asset bucket (Asset.grant_read would give GetObject* on all of it).
         self._object_arn = Stack.of(self).format_arn(service="s3", region="", account="", resource=bucket,
                                                      resource_name=key)
-        endpoints = {role: name for role, name in models.endpoint_names.items() if role in EMBEDDING_ROLES}
         self.function = PipelineFunction(
             self, "Relabel", name=names.FN_RELABEL, config=config, network=network, layers=[layers.core],
             description="Label every stored object with the taxonomy from its stored vectors (dry run first)",
@@ -60,21 +59,13 @@ class Taxonomy(Construct):
             memory_mb=1024, timeout=Duration.minutes(15),
             environment={
                 ENV_TAXONOMY_URI: self.uri,
-                c.ENV_MODEL_ENDPOINTS: self.to_json(endpoints),
-                c.ENV_MODEL_COMPONENTS: self.to_json(
-                    {role: name for role, name in models.component_names.items() if role in EMBEDDING_ROLES}),
-                c.ENV_MODEL_BATCH_ITEMS: self.to_json(models.batch_items),
+                **models.client_env(EMBEDDING_ROLES),
                 **database.connection_env,
             },
         )
         database.grant_connect(self.function.role)
         self.grant_read(self.function.role)
-        arns = models.invoke_arns(EMBEDDING_ROLES)
-        if arns:
-            self.function.role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=arns))
-
-    def to_json(self, value: object) -> str:
-        return Stack.of(self).to_json_string(value)
+        models.grant_invoke(self.function.role, EMBEDDING_ROLES)
 
     def grant_read(self, grantee: iam.IGrantable) -> None:
         """s3:GetObject on the taxonomy file, nothing else (the bootstrap asset bucket is SSE-S3)."""
