@@ -23,7 +23,7 @@ import numpy as np
 
 from functions.common.constants import DB_SCHEMA, MODEL_IMAGE_EMBEDDING, MODEL_TEXT_EMBEDDING
 from functions.search.filters import Filters, Scope, filter_sql
-from functions.search.vector import SPACES, vector_literal
+from functions.search.vector import SPACES, planned_rows, vector_literal
 
 S = DB_SCHEMA
 ROLES = (MODEL_TEXT_EMBEDDING, MODEL_IMAGE_EMBEDDING)  # the space compared, first present wins
@@ -110,7 +110,7 @@ def _candidates(conn: Any, role: str, model: tuple[str, str], query: np.ndarray,
                   " AND (o.content_sha256 IS NULL OR NOT (o.content_sha256 = ANY(%(shas)s)))"
                   " AND (o.bucket, o.key) NOT IN (SELECT * FROM unnest(%(buckets)s::text[], %(keys)s::text[]))")
     base = f" FROM {S}.object_vectors v JOIN {S}.objects o ON o.id = v.object_id WHERE {conditions}"
-    exact = SPACES.get(role) != d or estimated_rows_objects(conn, base, params) <= EXACT_MAX_ROWS
+    exact = SPACES.get(role) != d or planned_rows(conn, f"EXPLAIN (FORMAT JSON) SELECT 1{base}", params) <= EXACT_MAX_ROWS
     rows = _nearest(conn, base, params, d, exact, candidates)
     if not exact and len(rows) < min(needed, candidates):
         # the index's candidates ran out before enough passed the filters (pgvector < 0.8
@@ -130,14 +130,6 @@ def _nearest(conn: Any, base: str, params: dict[str, Any], d: int, exact: bool, 
             # twice the candidates: the object itself, its copies and filtered rows come out after the scan
             conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(min(1000, max(100, 2 * candidates))),))
         return conn.execute(sql, params, binary=True).fetchall()  # vectors as bytes, not 384 parsed numbers
-
-
-def estimated_rows_objects(conn: Any, base: str, params: dict[str, Any]) -> float:
-    import json
-
-    plan = conn.execute(f"EXPLAIN (FORMAT JSON) SELECT 1{base}", params).fetchone()[0]
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    return float(plan[0]["Plan"]["Plan Rows"])
 
 
 def mmr(query: np.ndarray, rows: list[tuple], k: int, diversity: float) -> list[tuple[tuple, float, float]]:

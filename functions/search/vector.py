@@ -73,7 +73,12 @@ def _rows_sql(where: str, dimension: int) -> str:
 
 def estimated_rows(conn: Any, where: str, dimension: int, params: dict[str, Any]) -> float:
     """The planner's estimate of the rows passing `where` (from the statistics ANALYZE keeps)."""
-    plan = conn.execute(_rows_sql(where, dimension), params).fetchone()[0]
+    return planned_rows(conn, _rows_sql(where, dimension), params)
+
+
+def planned_rows(conn: Any, explain_sql: str, params: dict[str, Any]) -> float:
+    """The top node's row estimate of an `EXPLAIN (FORMAT JSON) ...` statement."""
+    plan = conn.execute(explain_sql, params).fetchone()[0]
     plan = json.loads(plan) if isinstance(plan, str) else plan
     return float(plan[0]["Plan"]["Plan Rows"])
 
