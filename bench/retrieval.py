@@ -72,6 +72,33 @@ def words(rng: np.random.Generator, n: int) -> list[str]:
     return ["".join(syllables[(r // 15 ** i) % 15] for i in range(4)) + "x" for r in ranks]
 
 
+class NewsText:
+    """Text with the word frequencies of real English: every word of the AG News CSV (title and
+    description, stop words included: the 'english' configuration drops them as it does in stored
+    chunks) in a bag, chunks drawn from it word by word; queries are the titles of its articles
+    (real headlines, 4-12 words). Word order and co-occurrence are not kept, only frequencies."""
+
+    def __init__(self, path: Path) -> None:
+        import csv
+        import html
+        import re
+
+        def clean(text: str) -> str:  # the corpus' escapes: "#39;" for "'", "&lt;b&gt;" for "<b>", "\\" for a line break
+            text = html.unescape(re.sub(r"#(\d+);", lambda m: chr(int(m[1])), text.replace("\\", " ").replace(" quot;", " \"")))
+            return re.sub(r"<[^>]*>", " ", text)
+
+        with path.open(encoding="utf-8", newline="") as f:
+            rows = [(clean(r["title"]), clean(r["description"])) for r in csv.DictReader(f)]
+        self.titles = [t for t, _ in rows]
+        self.bag = np.array(re.findall(r"[a-z][a-z']+|\d+", " ".join(f"{t} {d}" for t, d in rows).lower()))
+
+    def words(self, rng: np.random.Generator, n: int) -> list[str]:
+        return list(self.bag[rng.integers(0, len(self.bag), n)])
+
+    def queries(self, rng: np.random.Generator, n: int) -> list[str]:
+        return [self.titles[i] for i in rng.permutation(len(self.titles))[:n]]
+
+
 def recall_at(k: int, found: Sequence[int], truth: Sequence[int]) -> float:
     """|found[:k] & truth[:k]| / min(k, |truth|)."""
     want = set(truth[:k])
@@ -104,7 +131,7 @@ def make_data(rows: int, queries: int, kind: str, seed: int = 0) -> tuple[np.nda
     return data[rng.permutation(rows)], np.vstack([near, clustered(queries - queries // 2)])
 
 
-def load(conn, data: np.ndarray, per_file: int, seed: int) -> tuple[float, int]:
+def load(conn, data: np.ndarray, per_file: int, seed: int, text: NewsText | None = None) -> tuple[float, int]:
     """Objects of `per_file` chunks, each with its text, postings and one text embedding; then the
     index. Returns (seconds to build the index, postings written)."""
     from pgvector import Vector
@@ -123,7 +150,8 @@ def load(conn, data: np.ndarray, per_file: int, seed: int) -> tuple[float, int]:
     conn.execute(f"DROP INDEX {S}.chunk_terms_chunk")
     with conn.cursor().copy(f"COPY {S}.chunks (object_id, ordinal, kind, text) FROM STDIN") as copy:
         for i in range(len(data)):
-            copy.write_row((i // per_file + 1, i % per_file, "text", " ".join(words(rng, WORDS_PER_CHUNK))))
+            drawn = text.words(rng, WORDS_PER_CHUNK) if text else words(rng, WORDS_PER_CHUNK)
+            copy.write_row((i // per_file + 1, i % per_file, "text", " ".join(drawn)))
     conn.execute(f"""INSERT INTO {S}.chunk_terms (lexeme, chunk_id, object_id, tf, dl)
         SELECT u.lexeme, ch.id, ch.object_id, cardinality(u.positions),
                sum(cardinality(u.positions)) OVER (PARTITION BY ch.id)
@@ -225,10 +253,14 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=Tuning.candidates)
     parser.add_argument("--ef-search", type=int, default=Tuning.ef_search)
     parser.add_argument("--exact-max-rows", type=int, default=Tuning.exact_max_rows)
+    parser.add_argument("--text", type=Path, default=None,
+                        help="an AG News CSV (label,title,description): chunk words drawn with its word "
+                             "frequencies and its titles as queries, instead of the Zipf pseudo-words")
     parser.add_argument("--build-workers", type=int, default=1,
                         help="max_parallel_maintenance_workers for the index build (0 where /dev/shm is small)")
     args = parser.parse_args()
 
+    news = NewsText(args.text) if args.text else None
     tuning = Tuning(exact_max_rows=args.exact_max_rows, candidates=args.candidates, ef_search=args.ef_search)
     import psycopg
     from scratch_db import migrated_database  # bench/ is the script's folder
@@ -241,15 +273,18 @@ def main() -> None:
         print(f"# PostgreSQL {pg}, pgvector {'.'.join(map(str, version))}"
               f" (iterative index scans: {'yes' if version >= ITERATIVE_SCAN_VERSION else 'no'}),"
               f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; exact_max_rows {tuning.exact_max_rows},"
-              f" candidates {tuning.candidates}, ef_search {tuning.ef_search}", flush=True)
+              f" candidates {tuning.candidates}, ef_search {tuning.ef_search};"
+              f" text: {args.text.name + ' word frequencies, its titles as queries' if args.text else 'Zipf pseudo-words'}",
+              flush=True)
         rows = []
         for size in (int(s) for s in args.sizes.split(",")):
             for kind in args.data.split(","):
                 data, queries = make_data(size, args.queries, kind)
-                built, postings = load(conn, data, args.chunks_per_file, seed=size)
+                built, postings = load(conn, data, args.chunks_per_file, seed=size, text=news)
                 print(f"{size} {kind}: {postings:,} postings, index built in {built:.0f} s", flush=True)
                 rng = np.random.default_rng(1)
-                texts = [" ".join(words(rng, int(rng.integers(2, 7)))) for _ in range(len(queries))]
+                texts = (news.queries(rng, len(queries)) if news
+                         else [" ".join(words(rng, int(rng.integers(2, 7)))) for _ in range(len(queries))])
                 for name, (recall, p50, p95, method) in measure(conn, second, queries, texts, tuning, version).items():
                     shown = "-" if recall is None else f"{recall:.3f}"
                     rows.append((size, kind, name, method, shown, p50, p95))

@@ -27,6 +27,8 @@ import argparse
 import csv
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +79,46 @@ def classify(vectors: np.ndarray, taxonomy: Taxonomy, embed) -> np.ndarray:
     return np.argmax(vectors @ labels[order].T, axis=1)
 
 
-def store(conn, vectors: np.ndarray, first: int = 0) -> None:
-    """Objects with one object vector each, the HNSW index built once afterwards (as V008 builds it)."""
+class TextEmbedder:
+    """embed(texts) -> (n, 384) vectors from the pipeline's text_embedding model server; `model` is
+    the {"id", "version"} the server names itself with (known after the first call)."""
+
+    BATCH = 64
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.model: dict[str, str] = {}
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        # shortest first: a batch is padded to its longest text, so like lengths batch cheaply
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), 0))
+        for start in range(0, len(order), self.BATCH):
+            picked = order[start:start + self.BATCH]
+            result = self.client.invoke(MODEL_TEXT_EMBEDDING, [texts[i] for i in picked])
+            self.model = self.model or result.model
+            vectors = np.asarray(result.outputs, dtype=np.float64)
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), vectors.shape[1]))
+            out[picked] = vectors
+        return out
+
+
+@contextmanager
+def text_embedder() -> Iterator[TextEmbedder]:
+    """The text_embedding model server as the local run starts it (one worker), for this block."""
+    from functions.common.model_client import ModelClient
+    from local.model_servers import start_local_profile
+
+    with start_local_profile(roles=[MODEL_TEXT_EMBEDDING], workers=1) as profile:
+        if MODEL_TEXT_EMBEDDING not in profile.endpoints:
+            raise RuntimeError(f"the text_embedding model server did not start: {profile.unavailable}")
+        yield TextEmbedder(ModelClient(profile.endpoints, components=profile.components, sagemaker_client=profile.client()))
+
+
+def store(conn, vectors: np.ndarray, first: int = 0, model: tuple[str, str] = ("bench", "1")) -> None:
+    """Objects with one object vector each, the HNSW index built once afterwards (as V008 builds it);
+    `model` is the (id, version) the vectors' rows name."""
     from pgvector import Vector
     from retrieval import index_statement
 
@@ -93,7 +133,7 @@ def store(conn, vectors: np.ndarray, first: int = 0) -> None:
                             " embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
         copy.set_types(["int8", "text", "text", "text", "int4", "int4", "vector"])
         for oid, v in zip(ids, vectors):
-            copy.write_row((oid, MODEL_TEXT_EMBEDDING, "bench", "1", len(v), 1, Vector(v.astype(np.float32))))
+            copy.write_row((oid, MODEL_TEXT_EMBEDDING, *model, len(v), 1, Vector(v.astype(np.float32))))
     conn.execute(index_statement("object_vectors_text_384_hnsw"))
     conn.execute("VACUUM ANALYZE")
 
@@ -131,19 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     test_texts, test_labels = [texts[i] for i in test], labels[test]
     print(f"# {len(texts):,} rows: {len(train):,} labelled, {len(test):,} test", flush=True)
 
-    from functions.common.model_client import ModelClient
-    from local.model_servers import start_local_profile
-
     rows = []
-    with start_local_profile(roles=[MODEL_TEXT_EMBEDDING], workers=1) as profile:
-        client = ModelClient(profile.endpoints, components=profile.components, sagemaker_client=profile.client())
-
-        def embed(batch: list[str]) -> np.ndarray:
-            out = []
-            for start in range(0, len(batch), 64):
-                out.extend(client.invoke(MODEL_TEXT_EMBEDDING, batch[start:start + 64]).outputs)
-            return np.asarray(out, dtype=np.float64)
-
+    with text_embedder() as embed:
         started = time.perf_counter()
         vectors = embed(test_texts)
         print(f"embedded {len(test_texts):,} texts in {time.perf_counter() - started:.0f} s", flush=True)

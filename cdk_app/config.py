@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cdk_app.house.log_retention import RETENTION_BY_DAYS
 from functions.common.constants import (
     MODALITIES,
+    MODEL_PII,
     MODEL_ROLES,
     TEXT_CHUNK_MAX_TOKENS,
     VIDEO_CHUNKING_SCENES,
@@ -99,6 +100,9 @@ class ComplianceConfig(_Strict):
     flagged_rate_alarm: float = Field(default=0.2, gt=0, le=1)
     alarm_period_minutes: int = Field(default=60, ge=5, le=1440)
     alarm_min_files: int = Field(default=20, ge=1)
+    # Replace every value found by <TYPE> in stored chunk text, the lexical index, embeddings and
+    # summaries (functions/compliance/redaction.py). Off by default: the original text stays searchable.
+    redact: bool = False
 
 
 class PipelineConfig(_Strict):
@@ -173,6 +177,13 @@ class PipelineConfig(_Strict):
     def _overlap(self) -> PipelineConfig:
         if self.text_chunk_overlap >= self.text_chunk_tokens:
             raise ValueError("text_chunk_overlap must be smaller than text_chunk_tokens")
+        return self
+
+    @model_validator(mode="after")
+    def _redaction_needs_pii(self) -> PipelineConfig:
+        pii = self.models.get(MODEL_PII)
+        if self.compliance.redact and pii is not None and not pii.enabled:
+            raise ValueError("compliance.redact needs the pii model role (models.pii.enabled is false)")
         return self
 
     @property

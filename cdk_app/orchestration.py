@@ -36,6 +36,8 @@ _SIZING = {
     c.STEP_STORE: (1024, Duration.minutes(15), 512, False),
     c.STEP_RECORD_FAILURE: (256, Duration.minutes(2), 512, False),
 }
+# Seconds of the scan function's timeout kept for what it writes after scanning (functions/compliance/settings.py).
+_SCAN_MARGIN_SECONDS = 180
 # Which model endpoints each step calls (OCR and speech make chunk text, so extract calls them).
 _ENDPOINTS_CALLED = {
     c.STEP_EXTRACT: (c.MODEL_OCR, c.MODEL_SPEECH),
@@ -86,6 +88,9 @@ class Orchestration(Construct):
             "moderation_labels": list(MODERATION_LABELS),
             "moderation_threshold": config.compliance.moderation_threshold,
             "hash_salt": Fn.select(2, Fn.split("/", stack.stack_id)),
+            "redact": config.compliance.redact,
+            # What is left of the timeout covers staging the findings and, with redaction, the rewrite.
+            "scan_budget_seconds": _SIZING[c.STEP_SCAN][1].to_seconds() - _SCAN_MARGIN_SECONDS,
         })}
         self.functions: dict[str, PipelineFunction] = {}
         for step, (memory, timeout, disk, media) in _SIZING.items():

@@ -121,8 +121,9 @@ class LocalPipeline:
     """
 
     def __init__(self, work: Path = WORK, progress: bool = True, model_workers: int | None = None,
-                 persist: bool = False, keep: bool = False, lock: WorkLock | None = None):
+                 persist: bool = False, keep: bool = False, lock: WorkLock | None = None, redact: bool = False):
         self.work = work
+        self.redact = redact  # the scan step's compliance.redact (COMPLIANCE, as cdk.json sets it deployed)
         self.persist, self.keep = persist, keep
         self.lock = lock
         self.restored_keys = 0  # S3 keys the journal brought back
@@ -196,6 +197,7 @@ class LocalPipeline:
             c.ENV_FAILED_BUCKET: BUCKETS["failed"], **self.profile.env(),
             c.ENV_KAFKA_BOOTSTRAP: self.kafka.bootstrap_servers, c.ENV_KAFKA_TOPIC: TOPIC,
             c.ENV_KAFKA_AUTH: "none", c.ENV_KAFKA_API_VERSION: LOCAL_KAFKA_API_VERSION,
+            **({c.ENV_COMPLIANCE: json.dumps({"redact": True})} if self.redact else {}),
             c.ENV_VIDEO_CHUNK_SECONDS: "4", c.ENV_MAX_OBJECT_BYTES: str(512 * 1024 * 1024),
             # A CPU embeds ~10 chunks/s (bench/README.md, "Large text"): 4 MiB of text is ~10 minutes
             # here, 20 MB would be about an hour; larger texts are refused with that reason, and
@@ -589,20 +591,20 @@ def _show(bar: StageProgress, histories: dict[str, list[dict]]) -> None:
 
 def run_pipeline(folder: Path | None = None, work: Path = WORK, progress: bool = True,
                  report_path: Path | None = None, fresh: bool = True, persist: bool = False,
-                 lock: WorkLock | None = None) -> RunResult:
+                 lock: WorkLock | None = None, redact: bool = False) -> RunResult:
     """Process `folder` (default: the generated sample set) once, end to end; write the HTML
     report to `report_path` (default `work`/report.html). Handler output goes to the caller's
     stdout; `run()` sends it to a log file.
 
     `fresh`: start from an empty database and empty buckets; otherwise resume from what earlier
     runs in `work` left (see the module docstring). `persist`: keep the buckets in `work` for
-    the next run. `lock`: `work`'s lock when the caller holds it."""
+    the next run. `lock`: `work`'s lock when the caller holds it. `redact`: compliance.redact on."""
     from local import report
 
     work.mkdir(parents=True, exist_ok=True)
     folder = _prepare_folder(folder, work, fresh)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    with LocalPipeline(work, progress=progress, persist=persist, keep=not fresh, lock=lock) as pipeline:
+    with LocalPipeline(work, progress=progress, persist=persist, keep=not fresh, lock=lock, redact=redact) as pipeline:
         stages = [s for s in STAGES if s in c.PIPELINE_STEPS or s not in ("extract", "scan", "generate", "embed")]
         with StageProgress(len(files), stages=stages, enabled=progress) as bar:
             uploads = pipeline.upload(folder, files, bar)
@@ -685,7 +687,7 @@ def _prepare_folder(folder: Path | None, work: Path, fresh: bool = True) -> Path
     return folder
 
 
-def run(folder: Path | None, work: Path = WORK, fresh: bool = False) -> int:
+def run(folder: Path | None, work: Path = WORK, fresh: bool = False, redact: bool = False) -> int:
     """`python -m local run`: handler logs go to `work`/lambda.log, the summary to stdout."""
     from local import report
 
@@ -706,7 +708,7 @@ def run(folder: Path | None, work: Path = WORK, fresh: bool = False) -> int:
         # Appended to: the log of an interrupted run is kept beside the rerun's.
         with open(log_path, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
             print(f"--- python -m local run, pid {os.getpid()}, {time.strftime('%Y-%m-%d %H:%M:%S')}", flush=True)
-            result = run_pipeline(folder, work=work, fresh=fresh, persist=True, lock=lock)
+            result = run_pipeline(folder, work=work, fresh=fresh, persist=True, lock=lock, redact=redact)
         files = report.file_reports(result)
         report.print_summary(files, result)
         if result.up_to_date:
@@ -748,6 +750,10 @@ def add_run_parser(commands) -> argparse.ArgumentParser:
     parser.add_argument("--work", type=Path, default=WORK, help=f"where results are kept (default {WORK.name})")
     parser.add_argument("--fresh", action="store_true",
                         help="delete what earlier runs stored in the work folder (database, buckets) before starting")
+    parser.add_argument("--redact", action="store_true",
+                        help="replace the personal data found by <TYPE> in stored text, search and the report, as "
+                             "cdk.json's compliance.redact does deployed (files already stored stay as they are: "
+                             "add --fresh when switching it)")
     return parser
 
 
@@ -762,4 +768,4 @@ def main(argv: list[str]) -> int:
     commands.add_parser("similar", help="objects like one object, or recommended from liked ones", add_help=False)
     commands.add_parser("relabel", help="label stored objects with a taxonomy from their vectors", add_help=False)
     args = parser.parse_args(argv)
-    return run(args.folder, work=args.work, fresh=args.fresh)
+    return run(args.folder, work=args.work, fresh=args.fresh, redact=args.redact)

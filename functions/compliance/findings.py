@@ -45,11 +45,26 @@ class Finding(_Doc):
     model: Producer
 
 
+class Redaction(_Doc):
+    """With compliance.redact: which extraction the findings were made from (the sha-256 of the
+    raw `extract.json`) and how many spans were replaced. Written before the scan step rewrites
+    anything, so that a retry after a partial rewrite keeps these findings (the values are gone
+    from the rewritten text) and finishes the rewrite; a new extraction has another digest."""
+
+    source_sha256: str
+    spans: int = 0
+
+
 class ComplianceManifest(_Doc):
     findings: list[Finding] = Field(default_factory=list)
     models: dict[str, Producer] = Field(default_factory=dict)
     unavailable: list[str] = Field(default_factory=list)  # roles not deployed: nothing was looked for
     timings: dict[str, float] = Field(default_factory=dict)
+    # Chunk texts not sent to the pii model because the step's time budget was spent (first in
+    # ordinal order are scanned); 0: every text was scanned.
+    not_scanned: int = 0
+    first_not_scanned: Optional[int] = None
+    redaction: Optional[Redaction] = None
 
     def counts(self) -> dict[str, dict[str, int]]:
         """{"pii": {type: findings}, "moderation": {label: findings}}."""
@@ -70,9 +85,14 @@ class ComplianceManifest(_Doc):
             if f.kind == PII and f.value_hash and (f.type, f.value_hash) not in seen:
                 seen.add((f.type, f.value_hash))
                 distinct[f.type] = distinct.get(f.type, 0) + 1
-        return {"counts": self.counts(), "distinct_values": distinct, "flags": self.flags(),
-                "models": {role: m.model_dump() for role, m in self.models.items()},
-                "unavailable": sorted(self.unavailable)}
+        out: dict[str, Any] = {"counts": self.counts(), "distinct_values": distinct, "flags": self.flags(),
+                               "models": {role: m.model_dump() for role, m in self.models.items()},
+                               "unavailable": sorted(self.unavailable)}
+        if self.not_scanned:  # the object is not reported as clean past this chunk
+            out["not_scanned"] = {"chunks": self.not_scanned, "from_ordinal": self.first_not_scanned}
+        if self.redaction is not None:
+            out["redacted"] = {"spans": self.redaction.spans}
+        return out
 
 
 def value_hash(salt: str, finding_type: str, value: str) -> str:

@@ -13,6 +13,10 @@ from functions.common.settings import ConfigurationError, EnvironmentSettings, p
 DEFAULT_MODERATION_LABELS: tuple[str, ...] = ("FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED",
                                               "FEMALE_BREAST_EXPOSED", "BUTTOCKS_EXPOSED", "ANUS_EXPOSED")
 DEFAULT_MODERATION_THRESHOLD = 0.6
+# Seconds the scan step spends sending chunk texts before it stops (the rest are recorded as not
+# scanned): its Lambda has 15 minutes, and what it stages after scanning (compliance.json, and with
+# redaction the rewritten pages) must still fit. cdk_app/orchestration.py derives it from the timeout.
+DEFAULT_SCAN_BUDGET_SECONDS = 720.0
 
 
 class ComplianceConfigError(ConfigurationError):
@@ -20,8 +24,9 @@ class ComplianceConfigError(ConfigurationError):
 
 
 class CompliancePolicy(BaseModel):
-    """Which moderation labels flag an image at which score, and the key of the findings' value
-    hashes."""
+    """Which moderation labels flag an image at which score, the key of the findings' value
+    hashes, whether found values are redacted (functions/compliance/redaction.py) and how long
+    the scan may send texts."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -30,6 +35,10 @@ class CompliancePolicy(BaseModel):
     # HMAC key of value_hash: the same value gives the same hash within one deployment (to count
     # distinct values, to find an object again by a value one holds), and nothing outside it.
     hash_salt: str = Field(default="local", min_length=1, repr=False)
+    # cdk.json compliance.redact: stored chunk text, the lexical index, embeddings and generated
+    # summaries are made from text with every value found replaced by <TYPE> (README, "Redaction").
+    redact: bool = False
+    scan_budget_seconds: float = Field(default=DEFAULT_SCAN_BUDGET_SECONDS, gt=0)
 
 
 class ComplianceSettings(EnvironmentSettings):

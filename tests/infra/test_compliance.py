@@ -3,8 +3,13 @@ model roles served like the others, and the flagged-rate alarm to the alarm topi
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from functions.common import constants as c
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _resources(template_json: dict, cfn_type: str) -> dict:
@@ -71,3 +76,41 @@ def test_flagged_rate_alarm_notifies_the_alarm_topic(template_json):
     topics = _resources(template_json, "AWS::SNS::Topic")
     (action,) = alarm["AlarmActions"]
     assert action["Ref"] in topics
+
+
+def _compliance_env(template_json: dict) -> dict:
+    """The scan function's COMPLIANCE, with the stack-id salt (a token) left out."""
+    raw = _scan_function(template_json)["Properties"]["Environment"]["Variables"][c.ENV_COMPLIANCE]
+    text = json.dumps(raw)  # Fn::Join of literal JSON pieces around the salt
+    return {"redact": '\\"redact\\":true' in text, "budget": '\\"scan_budget_seconds\\":720' in text}
+
+
+def test_redaction_is_off_by_default_and_the_scan_budget_leaves_room_in_the_timeout(template_json):
+    assert _compliance_env(template_json) == {"redact": False, "budget": True}
+    assert _scan_function(template_json)["Properties"]["Timeout"] == 900
+
+
+def _context(**compliance) -> dict:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context["pipeline"] = {**context["pipeline"], "compliance": compliance}
+    return context
+
+
+def test_compliance_redact_reaches_the_scan_function(tmp_path):
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from app import build_app
+
+    app, stack = build_app(cdk.App(context=_context(redact=True), outdir=str(tmp_path)))
+    app.synth()
+    assert _compliance_env(Template.from_stack(stack).to_json())["redact"] is True
+
+
+def test_redaction_without_the_pii_role_stops_synth():
+    from cdk_app.config import ConfigError, load_config
+
+    pipeline = _context(redact=True)["pipeline"]
+    pipeline["models"] = {**pipeline["models"], "pii": {"enabled": False}}
+    with pytest.raises(ConfigError, match="compliance.redact needs the pii model role"):
+        load_config(pipeline)

@@ -1,7 +1,7 @@
 """What every step needs from its environment: S3, settings, the model client, the database."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -13,6 +13,7 @@ from functions.common.lazy import aws_client
 from functions.common.model_client import ModelClient
 from functions.common.observability import logger
 from functions.common.settings import Settings
+from functions.taxonomy.ingest import Labeller
 
 
 @dataclass
@@ -21,6 +22,14 @@ class Context:
     settings: Settings
     models: ModelClient
     db: Database | None = None
+    _labeller: Labeller | None = field(default=None, repr=False)
+
+    def labeller(self) -> Labeller:
+        """The taxonomy labeller of this container (store), made on first use: the taxonomy is
+        read once and its label vectors embedded once per container, not per object."""
+        if self._labeller is None:
+            self._labeller = Labeller(s3_client=self.s3)
+        return self._labeller
 
     @classmethod
     def from_env(cls, with_db: bool = True) -> Context:

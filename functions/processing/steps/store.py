@@ -18,16 +18,6 @@ from functions.processing.results.reuse import copy_result
 from functions.processing.results.writes import write_result
 from functions.processing.staging.manifest import EmbedManifest, ExtractManifest, GenerateManifest
 from functions.processing.steps.context import Context
-from functions.taxonomy.ingest import Labeller
-
-_labeller: Labeller | None = None  # one per container: the taxonomy read once
-
-
-def labeller(ctx: Context) -> Labeller:
-    global _labeller
-    if _labeller is None:
-        _labeller = Labeller(s3_client=ctx.s3)
-    return _labeller
 
 
 def run(previous: StepResult, ctx: Context) -> StoreResult:
@@ -43,7 +33,7 @@ def run(previous: StepResult, ctx: Context) -> StoreResult:
     extract = ExtractManifest.model_validate(staging.get_json("extract.json"))
     # The taxonomy's label vectors for the deployed embedding models, before the transaction
     # (a model call once per container at most; functions/taxonomy/ingest.py).
-    labels = labeller(ctx)
+    labels = ctx.labeller()
     labels.prepare(ctx.db.connection(), ctx.models)
     if previous.reuse_from is not None:
         with ctx.db.transaction() as conn:

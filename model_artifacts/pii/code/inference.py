@@ -10,9 +10,15 @@ What is reported (env PII_ENTITIES, PII_SCORE_THRESHOLD from the catalog): Presi
 recognizers (payment cards with the Luhn checksum, IBANs with their check digits, US SSNs without
 the invalid ranges, e-mail, phone numbers through libphonenumber, IP addresses) and spaCy's
 PERSON and LOCATION entities; DATE_OF_BIRTH is a DATE_TIME entity with birth context before it
-(``born``, ``DOB``, ``date of birth``) within ``_DOB_WINDOW`` characters. A name or place the NER
-model finds over a span a pattern recognizer also matched is dropped (spaCy's small model reads
-"Email john@example.com" as a person).
+(``born``, ``DOB``, ``date of birth``) within ``_DOB_WINDOW`` characters and a digit in it. A
+name or place the NER model finds over a span a pattern recognizer also matched is dropped
+(spaCy's small model reads "Email john@example.com" as a person), and so is a phone number over a
+card number's digits.
+
+Numbers read out as words ("five three six two two ...", as PocketSphinx writes them) are analysed
+as digits (``spoken_numbers.py``), and the offsets point into the text as sent. A US_SSN read
+from words needs Presidio's context ("social security", "SSN") before it: nine digits said in a
+row are as often an order or account number.
 """
 from __future__ import annotations
 
@@ -27,6 +33,11 @@ try:
 except ImportError:  # running from the repository
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "_shared"))
     import mm_serving as mm
+try:
+    import spoken_numbers  # beside this file, in model.tar.gz's code/ as in the repository
+except ImportError:  # imported by path from the repository (model_artifacts/code_modules.py)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import spoken_numbers
 
 ENV_PII_ENTITIES = "PII_ENTITIES"
 ENV_PII_SCORE_THRESHOLD = "PII_SCORE_THRESHOLD"
@@ -103,31 +114,51 @@ def input_fn(body, content_type):
 
 
 def analyze(text: str, model: dict[str, Any]) -> list[dict[str, Any]]:
-    """The findings in one text, sorted by offset."""
+    """The findings in one text, sorted by offset (offsets into ``text`` as given)."""
     if not text.strip():
         return []
     wanted = set(model["entities"])
     ask = sorted((wanted - {"DATE_OF_BIRTH"}) | ({"DATE_TIME"} if "DATE_OF_BIRTH" in wanted else set()))
-    results = model["engine"].analyze(text=text, language="en", entities=ask, score_threshold=model["threshold"])
+    spoken = spoken_numbers.normalise(text)
+    read = spoken.text
+    # The decision process carries the context word that raised a score (kept for spoken SSNs).
+    results = model["engine"].analyze(text=read, language="en", entities=ask, score_threshold=model["threshold"],
+                                      return_decision_process=True)
     findings = []
     for r in results:
         kind = r.entity_type
         if kind == "DATE_TIME":
-            if not _DOB_CONTEXT.search(text[max(0, r.start - _DOB_WINDOW):r.start]):
+            # A birth date has a day or a year in it: "my birthday is on the weekend" is no date of birth.
+            if not _DOB_CONTEXT.search(read[max(0, r.start - _DOB_WINDOW):r.start]) or not any(
+                    ch.isdigit() for ch in read[r.start:r.end]):
                 continue
             kind = "DATE_OF_BIRTH"
+        if kind == "US_SSN" and spoken.from_words(r.start, r.end) and not _context_word(r):
+            continue
         # spaCy's entity spans may end in the line break after a name: the value is the name.
         start, end = int(r.start), int(r.end)
-        while end > start and text[end - 1].isspace():
+        while end > start and read[end - 1].isspace():
             end -= 1
-        while start < end and text[start].isspace():
+        while start < end and read[start].isspace():
             start += 1
         findings.append({"type": kind, "start": start, "end": end, "score": round(float(r.score), 4),
                          "recognizer": (r.recognition_metadata or {}).get("recognizer_name", "")})
     patterns = [f for f in findings if f["type"] not in _NER_TYPES]
     findings = [f for f in findings if f["type"] not in _NER_TYPES
                 or not any(p["start"] < f["end"] and f["start"] < p["end"] for p in patterns)]
+    # libphonenumber also reads 16 bare digits as a foreign number ("49..." as German): a card that
+    # passed the Luhn checksum over the same digits is the better reading.
+    cards = [f for f in findings if f["type"] == "CREDIT_CARD"]
+    findings = [f for f in findings if f["type"] != "PHONE_NUMBER"
+                or not any(c["start"] < f["end"] and f["start"] < c["end"] for c in cards)]
+    for f in findings:
+        f["start"], f["end"] = spoken.to_original(f["start"], f["end"])
     return sorted(findings, key=lambda f: (f["start"], f["end"], f["type"]))
+
+
+def _context_word(result) -> str:
+    explanation = getattr(result, "analysis_explanation", None)
+    return getattr(explanation, "supportive_context_word", "") or ""
 
 
 @mm.guard_overload

@@ -31,7 +31,7 @@ def test_the_long_objects_benchmark_runs_each_file_in_segments(run_bench, bench_
         assert float(r["peak RSS MB"]) > 0
         # extract: the plan, one invocation per segment, the assembly; then one of each later step
         assert _invocations(r["Lambda invocations (longest s)"]) == {
-            "extract": int(r["segments"]) + 2, "generate": 1, "embed": 1, "store": 1}
+            "extract": int(r["segments"]) + 2, "scan": 1, "generate": 1, "embed": 1, "store": 1}
     assert int(pdf["chunks"]) >= 3  # a chunk per page at least
     assert re.search(r"\bspeech [1-9]", audio["endpoint calls"])
     assert re.search(r"\btext_embedding [1-9]", pdf["endpoint calls"])

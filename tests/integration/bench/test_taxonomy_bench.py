@@ -48,3 +48,50 @@ def test_the_taxonomy_benchmark_scores_zero_shot_few_shot_and_the_baseline(run_b
     assert [(r["objects"], r["diversity"]) for r in recs] == [("36", "0.0"), ("36", "0.3"), ("300", "0.0"), ("300", "0.3")]
     for r in recs:
         assert 0.0 <= float(r["precision@10 (same class)"]) <= 1.0 and 0 < float(r["p50 ms"]) <= float(r["p95 ms"])
+
+
+# Three judged queries over topical sentences, the first two of each judged 2 (direct), the rest 1,
+# and distractors no query judges: BEIR layout, as bench/recommend_beir.py reads it.
+BEIR_TOPICS = {
+    "q1": ["The striker scored twice in the cup final", "The goalkeeper saved a late penalty",
+           "The club signed a new midfielder", "The team lost in extra time"],
+    "q2": ["The bank raised interest rates again", "Inflation rose to four percent", "Oil prices hit a record high",
+           "The dollar weakened against the euro"],
+    "q3": ["Astronomers found a planet around a nearby star", "NASA launched a probe to Mars",
+           "The telescope imaged a distant galaxy"],
+}
+DISTRACTORS = ["The recipe needs two eggs and flour", "The museum opened a new wing", "Heavy rain flooded the valley",
+               "The orchestra played Mahler", "A new bridge crosses the river", "The festival drew large crowds"]
+
+
+def test_the_beir_recommendation_benchmark_scores_related_neighbours_against_ceiling_and_random(
+        run_bench, bench_table, tmp_path):
+    import json
+
+    (tmp_path / "qrels").mkdir()
+    docs = [{"_id": f"{q}-{j}", "title": "", "text": f"{t}, reports said."}
+            for q, texts in BEIR_TOPICS.items() for j, t in enumerate(texts)]
+    docs += [{"_id": f"x-{j}", "title": "", "text": t} for j, t in enumerate(DISTRACTORS)]
+    (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    (tmp_path / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": q}) + "\n" for q in BEIR_TOPICS))
+    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
+        f"{q}\t{q}-{j}\t{2 if j < 2 else 1}\n" for q, texts in BEIR_TOPICS.items() for j in range(len(texts))))
+    done = run_bench("bench/recommend_beir.py", str(tmp_path), "--relations", "test:1,test:2", "--vectors", "whole,chunks")
+    assert "model sentence-transformers/all-MiniLM-L6-v2" in done.stdout
+    rows = bench_table(done.stdout, "| vectors |")
+    methods = ["similar_to, diversity 0.0", "similar_to, diversity 0.3", "exact cosine (numpy)", "random (expected)"]
+    assert [(r["vectors"], r["related when"], r["method"]) for r in rows] == [
+        (v, f"test, relevance >= {g}", m) for v in ("whole", "chunks") for g in (1, 2) for m in methods]
+    for r in rows:
+        # every judged document is a seed at grade 1 (11, each with 3 or 2 related: ceiling 30/110);
+        # at grade 2 the six direct ones, one related each
+        seeds, ceiling = (11, 30 / 110) if r["related when"].endswith("1") else (6, 0.1)
+        assert int(r["seeds"]) == seeds and float(r["ceiling"]) == round(ceiling, 3)
+        assert 0.0 <= float(r["precision@10"]) <= float(r["ceiling"]) and 0.0 <= float(r["capped R-precision"]) <= 1.0
+        if r["method"].startswith("similar_to"):
+            assert 0 < float(r["p50 ms"]) <= float(r["p95 ms"])
+    by = {(r["vectors"], r["related when"], r["method"]): r for r in rows}
+    for v in ("whole", "chunks"):
+        # plainly topical sentences: the model's neighbours beat chance by far
+        assert float(by[(v, "test, relevance >= 1", "similar_to, diversity 0.0")]["capped R-precision"]) >= 0.8
+        assert float(by[(v, "test, relevance >= 1", "random (expected)")]["capped R-precision"]) < 0.7

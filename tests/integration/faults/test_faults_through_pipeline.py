@@ -200,7 +200,7 @@ def test_persistent_model_fault_is_retried_with_backoff_then_recorded_as_failed(
     outcome = run.final[key(name)]
     assert outcome.failed, outcome
     failed_step, recorded_error, reason = outcome.failure
-    assert failed_step in ("extract", "generate", "embed") and recorded_error == error
+    assert failed_step in ("extract", "scan", "generate", "embed") and recorded_error == error
     assert words in reason
     # Both retry layers ran: the client's backoff inside each attempt, the state machine's Retry around it.
     per_attempt = CLIENT_ATTEMPTS
@@ -239,7 +239,7 @@ def test_generate_crash_after_its_work_is_retried_and_leaves_one_result_set(run)
     assert ("crash:generate", key("generate-crash")) in run.faults.fired
     assert run.final[key("generate-crash")].complete
     # Deterministic staging keys: the re-run overwrote its own artefacts, nothing was added.
-    assert run.staging["generate-crash"] == run.staging["ok-1"]
+    assert _shape(run.staging["generate-crash"]) == _shape(run.staging["ok-1"])
 
 
 def test_store_crash_after_its_commit_keeps_the_result_and_records_no_failure(run):
@@ -252,7 +252,13 @@ def test_extract_crash_is_recorded_then_a_redelivery_completes_it_and_clears_the
     first = run.first[key("extract-crash")]
     assert first.failed and first.failure[1] == "Sandbox.Timedout" and "crashed after" in first.failure[2]
     assert run.final[key("extract-crash")].complete
-    assert run.staging["extract-crash"] == run.staging["ok-1"]
+    assert _shape(run.staging["extract-crash"]) == _shape(run.staging["ok-1"])
+
+
+def _shape(names: list[str]) -> list[str]:
+    """Staged names with model-call checkpoints reduced to their folder: a checkpoint is named by
+    the hash of its request, which differs between files of different text."""
+    return sorted(n.rsplit("/", 1)[0] + "/<request>" if n.startswith("model-calls/") else n for n in names)
 
 
 # -- duplicates ---------------------------------------------------------------------------

@@ -43,7 +43,8 @@ def _record_failure(event, context):
 
 
 # Test-only handlers: this file is about the edge (names, idempotency, poison), not the steps.
-FAST_STEPS = {"extract": _passthrough("extract"), "generate": _passthrough("generate"), "embed": _passthrough("embed"),
+FAST_STEPS = {"extract": _passthrough("extract"), "scan": _passthrough("scan"), "generate": _passthrough("generate"),
+              "embed": _passthrough("embed"),
               "store": _store, "record_failure": _record_failure}
 
 

@@ -1,5 +1,5 @@
 """The pii role's own analyze() (Presidio over en_core_web_sm, model_artifacts/pii) on planted
-values and look-alikes, and bench/pii_accuracy.py in its tiny mode."""
+values and look-alikes, numbers read out as words, and bench/pii_accuracy.py in its tiny modes."""
 from __future__ import annotations
 
 import subprocess
@@ -62,6 +62,36 @@ def test_the_endpoint_refuses_an_item_above_its_time_budget(pii_model):
         inference.input_fn(body, "application/json")
 
 
+def test_a_spoken_ssn_with_context_is_found_over_its_words(pii_model):
+    """As PocketSphinx writes it: digits as words, no punctuation (model_artifacts/pii/code/spoken_numbers.py)."""
+    text = "please call me back my social security number is five three six two two eight seven four one thanks"
+    assert _found(pii_model, text) == [("US_SSN", "five three six two two eight seven four one")]
+
+
+def test_a_spoken_card_number_is_found_and_a_spoken_invalid_one_is_not(pii_model):
+    valid = "my card number is four one one one one one one one one one one one one one one one"
+    assert _found(pii_model, valid) == [("CREDIT_CARD", valid[len("my card number is "):])]
+    assert _found(pii_model, valid[:-3] + "two") == []  # fails the Luhn checksum
+
+
+def test_nine_spoken_digits_without_ssn_context_are_not_an_ssn(pii_model):
+    said = "the order number is five three six two two eight seven four one"
+    assert _found(pii_model, said) == []
+    # Written digits keep Presidio's own reading (the SSN layout is enough without context).
+    assert ("US_SSN", "536-22-8741") in _found(pii_model, "Ticket 536-22-8741 closed.")
+
+
+def test_a_birthday_without_a_day_or_year_is_not_a_date_of_birth(pii_model):
+    assert _found(pii_model, "My birthday is on the weekend") == []
+    assert _found(pii_model, "She was born on 2/8/1935") == [("DATE_OF_BIRTH", "2/8/1935")]
+
+
+def test_a_card_number_is_not_also_a_phone_number(pii_model):
+    """libphonenumber reads 16 bare digits starting 49 as a German number; the Luhn-valid card wins."""
+    said = "my card number is four nine eight three zero two oh five four one double three seven four seven four"
+    assert [t for t, _ in _found(pii_model, said)] == ["CREDIT_CARD"]
+
+
 def test_the_accuracy_bench_runs_in_its_tiny_mode():
     from bench.tables import markdown_rows
 
@@ -70,3 +100,15 @@ def test_the_accuracy_bench_runs_in_its_tiny_mode():
     rows = {r["type"]: r for r in markdown_rows(out, "| type")}
     assert float(rows["CREDIT_CARD"]["recall"]) == 1.0 and float(rows["CREDIT_CARD"]["precision"]) == 1.0
     assert float(rows["US_SSN"]["recall"]) == 1.0
+
+
+def test_the_accuracy_bench_reads_the_public_presidio_research_excerpt():
+    from bench.tables import markdown_rows
+
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "pii_accuracy.py"), "--tiny", "--public",
+                          str(ROOT / "bench" / "pii_public_sample.json")],
+                         capture_output=True, text=True, check=True, cwd=ROOT, timeout=300).stdout
+    rows = {r["type"]: r for r in markdown_rows(out, "| type")}
+    assert "60 records" in out
+    assert int(rows["CREDIT_CARD"]["labelled"]) == 6 and float(rows["CREDIT_CARD"]["precision (exact)"]) == 1.0
+    assert float(rows["US_SSN"]["recall (exact)"]) == 1.0
