@@ -87,6 +87,7 @@ class Orchestration(Construct):
         compliance_env = {c.ENV_COMPLIANCE: stack.to_json_string({
             "moderation_labels": list(MODERATION_LABELS),
             "moderation_threshold": config.compliance.moderation_threshold,
+            "profanity_threshold": config.compliance.profanity_threshold,
             "hash_salt": Fn.select(2, Fn.split("/", stack.stack_id)),
             "redact": config.compliance.redact,
             # What is left of the timeout covers staging the findings and, with redaction, the rewrite.

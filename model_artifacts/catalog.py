@@ -56,7 +56,8 @@ from functions.common.constants import (
     MODEL_SPEECH,
     MODEL_TEXT_EMBEDDING,
 )
-from functions.compliance.settings import DEFAULT_MODERATION_LABELS, DEFAULT_MODERATION_THRESHOLD
+from functions.compliance.settings import (DEFAULT_MODERATION_LABELS, DEFAULT_MODERATION_THRESHOLD,
+                                           DEFAULT_PROFANITY_THRESHOLD)
 
 # Container environment names read by the Hugging Face inference toolkit and by
 # model_artifacts/_shared/mm_serving.py (tests/unit/models/test_models_wire.py keeps them equal).
@@ -217,7 +218,7 @@ _CPU_ITEMS_PER_S = {
 ENV_PII_ENTITIES = "PII_ENTITIES"
 ENV_PII_SCORE_THRESHOLD = "PII_SCORE_THRESHOLD"
 PII_ENTITIES: tuple[str, ...] = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN",
-                                 "IP_ADDRESS", "DATE_OF_BIRTH", "LOCATION")
+                                 "IP_ADDRESS", "DATE_OF_BIRTH", "LOCATION", "PROFANITY")
 # Presidio's pattern scores: 0.5 keeps an SSN or phone number only with context or a strong
 # pattern (a bare 9-digit group scores 0.05 to 0.4); spaCy's entities score 0.85.
 PII_SCORE_THRESHOLD = 0.5
@@ -225,6 +226,7 @@ PII_SCORE_THRESHOLD = 0.5
 # step's defaults, and what the CDK app deploys).
 MODERATION_LABELS = DEFAULT_MODERATION_LABELS
 MODERATION_THRESHOLD = DEFAULT_MODERATION_THRESHOLD
+PROFANITY_THRESHOLD = DEFAULT_PROFANITY_THRESHOLD
 
 CATALOG: dict[str, ModelSpec] = {
     MODEL_IMAGE_EMBEDDING: ModelSpec(

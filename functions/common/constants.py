@@ -85,8 +85,8 @@ ENV_SAGEMAKER_RUNTIME_ENDPOINT_URL = "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"
 # objects of, and the optional JSON {IAM principal ARN pattern: [key prefixes]} allow-list
 ENV_SEARCH_BUCKETS = "SEARCH_BUCKETS"
 ENV_SEARCH_ACCESS = "SEARCH_ACCESS"
-# scan (functions/compliance): JSON {"moderation_threshold", "moderation_labels", "redact"} from cdk.json's
-# compliance settings; and the salt of the findings' value hashes (a Secrets Manager ARN deployed).
+# scan (functions/compliance): JSON {"moderation_threshold", "moderation_labels", "profanity_threshold",
+# "redact"} from cdk.json's compliance settings; and the salt of the findings' value hashes (a Secrets Manager ARN deployed).
 ENV_COMPLIANCE = "COMPLIANCE"
 
 # --- Video chunking (functions/processing/chunking/scenes.py) ---------------------------------

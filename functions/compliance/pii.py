@@ -9,6 +9,10 @@ A value that two chunks share (the chunk overlap of token windows) is a finding 
 whole in; a value cut by a chunk boundary and whole in neither is not found (chunk texts are
 scanned, not the object's text: token windows overlap by text_chunk_overlap tokens, which holds
 any value shorter than that).
+
+The same endpoint scores each sentence for profanity (its PROFANITY findings name their own
+model): those become moderation findings (a flag on the text, not personal data: no value hash,
+never redacted), kept from the policy's profanity threshold on.
 """
 from __future__ import annotations
 
@@ -16,11 +20,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from functions.compliance.findings import PII, Finding, Producer, value_hash
+from functions.compliance.findings import MODERATION, PII, Finding, Producer, value_hash
 
 # The pii endpoint's own limit (model_artifacts/pii/code/inference.py, MAX_ITEM_CHARS).
 MAX_ITEM_CHARS = 10_000
 WINDOW_OVERLAP = 200
+# The endpoint's sentence-level profanity findings (model_artifacts/pii/code/inference.py PROFANITY).
+PROFANITY = "PROFANITY"
 
 
 @dataclass(frozen=True)
@@ -61,9 +67,11 @@ def windows(text: str, size: int = MAX_ITEM_CHARS, overlap: int = WINDOW_OVERLAP
 Invoke = Callable[[list[dict[str, Any]]], tuple[Sequence[Any], dict[str, str]]]
 
 
-def scan_texts(chunks: Iterable[ChunkText], invoke: Invoke, salt: str) -> tuple[list[Finding], Producer | None]:
+def scan_texts(chunks: Iterable[ChunkText], invoke: Invoke, salt: str,
+               profanity_threshold: float = 1.0) -> tuple[list[Finding], Producer | None]:
     """The personal data in `chunks`' texts, each finding once, and the model that found them
-    (None when there was no text). Raises ValueError for an output that is no list of findings."""
+    (None when there was no text); sentences scored as profane from `profanity_threshold` on as
+    moderation findings. Raises ValueError for an output that is no list of findings."""
     pieces = [_Piece(chunk, offset, window) for chunk in chunks for offset, window in windows(chunk.text or "")]
     if not pieces:
         return [], None
@@ -80,6 +88,14 @@ def scan_texts(chunks: Iterable[ChunkText], invoke: Invoke, salt: str) -> tuple[
             if key in found:  # seen whole in the overlap of two windows
                 continue
             chunk = piece.chunk
+            if kind == PROFANITY:
+                if float(item["score"]) >= profanity_threshold:
+                    found[key] = Finding(
+                        kind=MODERATION, type=kind, chunk_ordinal=chunk.ordinal, score=float(item["score"]),
+                        recognizer=str(item.get("recognizer") or ""), start=start, end=end, page=chunk.page,
+                        time_start=chunk.time_start, time_end=chunk.time_end,
+                        model=Producer(**item["model"]) if item.get("model") else producer)
+                continue
             found[key] = Finding(
                 kind=PII, type=kind, chunk_ordinal=chunk.ordinal, score=float(item["score"]),
                 recognizer=str(item.get("recognizer") or ""), start=start, end=end, page=chunk.page,

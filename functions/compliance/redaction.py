@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.common.errors import InvalidObjectError
-from functions.compliance.findings import Finding
+from functions.compliance.findings import PII, Finding
 
 EXTRACTED_START = "extracted_start"
 EXTRACTED_END = "extracted_end"
@@ -45,11 +45,13 @@ def redact_spans(text: str, findings: Sequence[Finding]) -> Redacted:
     highest score (then the longest span, then the type name): `<CREDIT_CARD>`, not
     `<CREDIT_CARD><PHONE_NUMBER>`, for a card number also read as a phone number. Spans that only
     touch stay apart (`<PERSON><EMAIL_ADDRESS>`). Each finding comes back with the start and end
-    of its replacement in the new text and, in its metadata, its offsets in `text`; findings
-    without offsets (moderation labels) come back as they are, after the others.
+    of its replacement in the new text and, in its metadata, its offsets in `text`. Moderation
+    findings are not replaced: one with offsets (a profane sentence) comes back at the same text's
+    offsets in the new text (a replacement inside it counted whole), one without (an image
+    label) as it is, after the others.
 
     Raises ValueError for a span outside `text` or empty."""
-    placed = sorted((f for f in findings if f.start is not None and f.end is not None),
+    placed = sorted((f for f in findings if f.kind == PII and f.start is not None and f.end is not None),
                     key=lambda f: (f.start, -(f.end or 0)))
     groups: list[tuple[int, int, list[Finding]]] = []
     for f in placed:
@@ -64,11 +66,13 @@ def redact_spans(text: str, findings: Sequence[Finding]) -> Redacted:
     parts: list[str] = []
     length = pos = 0
     moved: list[Finding] = []
+    replaced: list[tuple[int, int, str]] = []  # (start, end) in `text`, replacement
     for start, end, members in groups:
         parts.append(text[pos:start])
         length += start - pos
         winner = max(members, key=lambda f: (f.score, (f.end or 0) - (f.start or 0), f.type))
         replacement = token(winner.type)
+        replaced.append((start, end, replacement))
         parts.append(replacement)
         for f in members:
             moved.append(f.model_copy(update={
@@ -77,8 +81,26 @@ def redact_spans(text: str, findings: Sequence[Finding]) -> Redacted:
         length += len(replacement)
         pos = end
     parts.append(text[pos:])
+    for f in findings:
+        if f.kind != PII and f.start is not None and f.end is not None:
+            moved.append(f.model_copy(update={
+                "start": _moved(f.start, replaced, start=True), "end": _moved(f.end, replaced, start=False),
+                "metadata": {**f.metadata, EXTRACTED_START: f.start, EXTRACTED_END: f.end}}))
     unplaced = [f for f in findings if f.start is None or f.end is None]
     return Redacted(text="".join(parts), findings=moved + unplaced, spans=len(groups))
+
+
+def _moved(offset: int, replaced: Sequence[tuple[int, int, str]], *, start: bool) -> int:
+    """Where `offset` of the original text is in the redacted one; inside a replaced span, at the
+    replacement's start (for a start) or end (for an end), so that a span covers it whole."""
+    shift = 0
+    for first, last, replacement in replaced:
+        if offset <= first:
+            break
+        if offset < last:
+            return first + shift + (0 if start else len(replacement))
+        shift += len(replacement) - (last - first)
+    return offset + shift
 
 
 def as_extracted(findings: Iterable[Finding]) -> list[Finding]:

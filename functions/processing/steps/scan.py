@@ -1,5 +1,5 @@
-"""scan: personal data in every chunk's text (pii model role) and unsafe content in every image
-and keyframe (moderation model role), before anything is generated or embedded; with
+"""scan: personal data and profanity in every chunk's text (pii model role) and unsafe content in
+every image and keyframe (moderation model role), before anything is generated or embedded; with
 `compliance.redact`, the values found are then replaced by `<TYPE>` in everything staged.
 
 Reads `extract.json` and its chunk pages, writes `compliance.json` (functions/compliance/findings.py)
@@ -134,7 +134,7 @@ def scan(staging: Staging, extract: ExtractManifest, ctx: Context, policy: Compl
                         manifest.first_not_scanned = group[0].ordinal
                     manifest.not_scanned += len(group)
                     continue
-                found, producer = pii.scan_texts(group, invoke, policy.hash_salt)
+                found, producer = pii.scan_texts(group, invoke, policy.hash_salt, policy.profanity_threshold)
                 if policy.redact:
                     found = _redacted_findings(group, found, values)
                 manifest.findings.extend(found)
@@ -171,7 +171,8 @@ def _redacted_findings(texts: Sequence[pii.ChunkText], found: list[Finding], val
     for chunk in texts:
         if chunk.ordinal in by_chunk:
             for f in by_chunk[chunk.ordinal]:
-                values.setdefault(chunk.text[f.start or 0:f.end or 0], f.type)
+                if f.kind == PII:  # a profane sentence is flagged, not redacted
+                    values.setdefault(chunk.text[f.start or 0:f.end or 0], f.type)
             out.extend(redaction.redact_spans(chunk.text, by_chunk[chunk.ordinal]).findings)
     return out
 

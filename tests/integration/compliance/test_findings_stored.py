@@ -98,3 +98,25 @@ def test_search_filters_by_pii_type(pipeline, db):
             keys = [r[0] for r in conn.execute(f"SELECT o.key FROM pipeline.objects o WHERE {where} ORDER BY 1",
                                                params).fetchall()]
         assert keys == expected
+
+
+def test_a_profane_sentence_in_a_text_file_flags_it_and_search_filters_by_the_flag(pipeline, db):
+    from functions.search.filters import Filters, Scope, filter_sql
+
+    text = ("Minutes of the site meeting.\nThe supplier delivered late again and this is fucking unacceptable.\n"
+            "Next meeting on Tuesday.\n")
+    rude = pipeline.put("notes/site meeting.txt", text.encode(), "text")
+    polite = pipeline.put("notes/other.txt", b"Minutes of the board meeting.\nThe budget was approved.\n", "text")
+    for obj in (rude, polite):
+        assert pipeline.run(obj, steps=STEPS)["status"] == "succeeded"
+    rows = [r for r in findings(db, rude) if r["type"] == "PROFANITY"]
+    assert [(r["kind"], r["text"][r["start"]:r["end"]]) for r in rows] == [
+        ("moderation", "The supplier delivered late again and this is fucking unacceptable.")]
+    assert (rows[0]["model_id"], rows[0]["model_version"], rows[0]["value_hash"]) == ("alt-profanity-check", "1.9.1", None)
+    assert rows[0]["score"] >= 0.9
+    assert "moderation:PROFANITY" in summary(db, rude)["flags"]
+    assert summary(db, polite)["flags"] == []
+    where, params = filter_sql(Filters(moderation_labels=("PROFANITY",)), Scope())
+    with db.transaction() as conn:
+        keys = [r[0] for r in conn.execute(f"SELECT o.key FROM pipeline.objects o WHERE {where}", params).fetchall()]
+    assert keys == ["notes/site meeting.txt"]

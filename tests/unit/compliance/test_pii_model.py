@@ -112,3 +112,24 @@ def test_the_accuracy_bench_reads_the_public_presidio_research_excerpt():
     assert "60 records" in out
     assert int(rows["CREDIT_CARD"]["labelled"]) == 6 and float(rows["CREDIT_CARD"]["precision (exact)"]) == 1.0
     assert float(rows["US_SSN"]["recall (exact)"]) == 1.0
+
+
+def test_a_profane_sentence_is_flagged_by_the_profanity_model_and_a_clean_one_is_not(pii_model):
+    inference, model = pii_model
+    text = "Thanks for the report.\nThis is fucking ridiculous, what a load of shit. See you on Tuesday."
+    found = [f for f in inference.analyze(text, model) if f["type"] == inference.PROFANITY]
+    assert [text[f["start"]:f["end"]] for f in found] == ["This is fucking ridiculous, what a load of shit."]
+    assert found[0]["score"] >= 0.9 and found[0]["model"] == {"id": "alt-profanity-check", "version": "1.9.1"}
+    assert not [f for f in inference.analyze("The hell of a good quarter for the Scunthorpe office.", model)
+                if f["type"] == inference.PROFANITY and f["score"] >= 0.9]
+
+
+def test_profanity_units_are_sentences_and_lines_no_longer_than_the_limit(pii_model):
+    inference, _ = pii_model
+    text = "  One. Two!\n\nThree?  " + "word " * 300
+    spans = inference.units(text)
+    pieces = [text[s:e] for s, e in spans]
+    assert pieces[:3] == ["One.", "Two!", "Three?"]
+    assert all(0 < e - s <= inference._UNIT_MAX_CHARS for s, e in spans)
+    assert " ".join(pieces[3:]).split() == ["word"] * 300  # the long run is cut between words, nothing lost
+    assert inference.units("") == [] and inference.units(" \n ") == []

@@ -54,6 +54,23 @@ def test_overlapping_findings_share_one_replacement_named_by_the_best_score():
                                                                                      "US_BANK_NUMBER")}
 
 
+def test_a_profane_sentence_is_not_redacted_and_still_covers_its_words_in_the_redacted_text():
+    text = f"Hi. Mail {EMAIL} you damn fool. Bye."
+    sentence = (text.index("Mail"), text.index("fool.") + len("fool."))
+    flagged = Finding(kind="moderation", type="PROFANITY", chunk_ordinal=0, score=0.95, start=sentence[0],
+                      end=sentence[1], model=Producer(id="alt-profanity-check", version="1.9.1"))
+    done = redact_spans(text, [_finding("EMAIL_ADDRESS", text.index(EMAIL), text.index(EMAIL) + len(EMAIL)), flagged])
+    assert done.text == "Hi. Mail <EMAIL_ADDRESS> you damn fool. Bye." and done.spans == 1
+    moved = next(f for f in done.findings if f.type == "PROFANITY")
+    assert done.text[moved.start:moved.end] == "Mail <EMAIL_ADDRESS> you damn fool."
+    assert as_extracted([moved])[0].start == sentence[0] and as_extracted([moved])[0].end == sentence[1]
+    # A flagged span that starts or ends inside a replaced value covers the whole replacement.
+    inside = flagged.model_copy(update={"start": text.index(EMAIL) + 3, "end": text.index(EMAIL) + 5})
+    moved = redact_spans(text, [_finding("EMAIL_ADDRESS", text.index(EMAIL), text.index(EMAIL) + len(EMAIL)),
+                                inside]).findings[1]
+    assert done.text[moved.start:moved.end] == "<EMAIL_ADDRESS>"
+
+
 def test_adjacent_findings_stay_two_replacements():
     text = "JaneDoejane@x.io"
     done = redact_spans(text, [_finding("PERSON", 0, 7), _finding("EMAIL_ADDRESS", 7, 16)])

@@ -66,6 +66,25 @@ def test_no_text_means_no_request():
     assert calls == []
 
 
+def test_profane_sentences_are_moderation_findings_from_the_threshold_on_without_a_hash():
+    profanity_model = {"id": "alt-profanity-check", "version": "1.9.1"}
+
+    def invoke(items):
+        return [[{"type": "PROFANITY", "start": 0, "end": 12, "score": 0.97, "recognizer": "alt-profanity-check",
+                  "model": profanity_model},
+                 {"type": "PROFANITY", "start": 13, "end": 20, "score": 0.6, "recognizer": "alt-profanity-check",
+                  "model": profanity_model}] for _ in items], MODEL
+
+    found, producer = pii.scan_texts([pii.ChunkText(2, "Damn it all. Meh meh.", page=1)], invoke, salt="s",
+                                     profanity_threshold=0.9)
+    assert [(f.kind, f.type, f.start, f.end, f.page, f.value_hash) for f in found] == [
+        (MODERATION, "PROFANITY", 0, 12, 1, None)]
+    assert found[0].model == Producer(**profanity_model) and producer == Producer(**MODEL)
+    assert ComplianceManifest(findings=found).flags() == ["moderation:PROFANITY"]
+    # Without a threshold given (a caller that does not ask for the flag) nothing is kept.
+    assert pii.scan_texts([pii.ChunkText(2, "Damn it all. Meh meh.")], invoke, salt="s")[0] == []
+
+
 def test_moderation_flags_only_policy_labels_at_or_above_the_threshold():
     policy = CompliancePolicy(moderation_labels=("BUTTOCKS_EXPOSED",), moderation_threshold=0.6)
     output = {"labels": [{"label": "BUTTOCKS_EXPOSED", "score": 0.61, "box": [1, 2, 3, 4]},
