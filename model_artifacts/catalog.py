@@ -56,8 +56,7 @@ from functions.common.constants import (
     MODEL_SPEECH,
     MODEL_TEXT_EMBEDDING,
 )
-from functions.compliance.settings import (DEFAULT_MODERATION_LABELS, DEFAULT_MODERATION_THRESHOLD,
-                                           DEFAULT_PROFANITY_THRESHOLD)
+from functions.compliance.settings import DEFAULT_MODERATION_LABELS, DEFAULT_MODERATION_THRESHOLD, DEFAULT_PROFANITY_THRESHOLD
 
 # Container environment names read by the Hugging Face inference toolkit and by
 # model_artifacts/_shared/mm_serving.py (tests/unit/models/test_models_wire.py keeps them equal).
