@@ -12,6 +12,7 @@ from functions.common.constants import DB_SCHEMA
 from functions.common.events import StepResult, StoreResult
 from functions.common.staging import Staging
 from functions.compliance.findings import STAGED_NAME, ComplianceManifest
+from functions.compliance.metrics import publish_scan
 from functions.compliance.storage import copy_findings, write_findings
 from functions.processing.results.identity import IDENTITY_SQL, identity
 from functions.processing.results.reuse import copy_result
@@ -39,10 +40,12 @@ def run(previous: StepResult, ctx: Context) -> StoreResult:
         with ctx.db.transaction() as conn:
             chunks, embeddings = copy_result(conn, previous.pipeline_version, extract, previous.reuse_from, started)
             copy_findings(conn, previous.reuse_from.model_dump(), {**obj.model_dump(), "pipeline_version": previous.pipeline_version})
-            row = conn.execute(f"SELECT id FROM {DB_SCHEMA}.objects WHERE {IDENTITY_SQL}",
+            row = conn.execute(f"SELECT id, compliance FROM {DB_SCHEMA}.objects WHERE {IDENTITY_SQL}",
                                identity(obj, previous.pipeline_version)).fetchone()
             assert row is not None, "copy_result wrote it"
             labels.label(conn, row[0])
+        if row[1] is not None:  # a new file with the flags of the one it copies: counted as scanned once more
+            publish_scan(row[1].get("flags", []))
     else:
         generate = GenerateManifest.model_validate(staging.get_json("generate.json"))
         embed = EmbedManifest.model_validate(staging.get_json("embed.json"))

@@ -4,6 +4,7 @@ the rows they leave."""
 from __future__ import annotations
 
 import io
+import json
 
 from conftest import STEPS, findings, summary
 from media_files import words_image
@@ -73,12 +74,18 @@ def test_an_email_address_read_by_ocr_from_an_image_is_a_finding(pipeline, db):
     assert compliance["counts"]["moderation"] == {}
 
 
-def test_identical_bytes_copy_the_findings_of_the_first(pipeline, db):
+def test_identical_bytes_copy_the_findings_of_the_first_and_count_as_a_flagged_file(pipeline, db, capsys):
     pdf = _pdf([f"Card {CARD}."])
     first = pipeline.put("a/first.pdf", pdf, "document")
     pipeline.run(first, steps=STEPS)
     second = pipeline.put("b/second.pdf", pdf, "document")
+    capsys.readouterr()
     assert pipeline.run(second, steps=STEPS)["reused"] is True
+    # The flag metrics (EMF on stdout) count the copy as a scanned file with its flags: the
+    # flagged-rate alarm sees every file that arrives, not only the first of identical ones.
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "\"_aws\"" in line]
+    flagged = [d for d in emf if d.get("flag") == "pii:CREDIT_CARD" and "FlaggedFiles" in d]
+    assert len(flagged) == 1 and sum(d.get("FilesScanned", [0])[0] for d in emf if "FilesScanned" in d) == 1
     copied = findings(db, second)
     assert [(r["type"], r["start"], r["page"]) for r in copied] == [(r["type"], r["start"], r["page"])
                                                                    for r in findings(db, first)]
