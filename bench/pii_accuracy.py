@@ -257,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
 
     inference = load_inference("pii")
     model = inference.model_fn(None)
+    model["profanity"] = None  # personal data only: the profanity flag has its own bench (bench/profanity.py)
     if args.public:
         return _public(model, inference.analyze, public_set(args.public, 60 if args.tiny else None), args.public)
     items = labelled_set(5 if args.tiny else args.per_kind, args.seed)

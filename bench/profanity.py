@@ -1,6 +1,7 @@
 """How well the pii role's profanity flag (alt-profanity-check, model_artifacts/pii) separates
 offensive from other text, read as the pipeline reads it: a text is flagged when any of its
-sentences scores at least the threshold (the role's ``profane``, the same code the endpoint serves).
+sentences scores at least the threshold (the role's own ``units`` and classifier, as ``profane``
+calls them in the endpoint).
 
     .venv/bin/python bench/profanity.py --olid OLID_DIR [--neutral AG_NEWS.csv] [--thresholds 0.5,0.7,0.9]
 
@@ -43,23 +44,22 @@ def scores(texts: list[str], inference: Any, profanity: dict[str, Any]) -> tuple
     """Per text: the highest sentence score (what flags a chunk) and the score of the whole text."""
     flag = []
     for text in texts:
-        spans = inference.units(text)
-        flag.append(max((float(p) for p in profanity["predict_prob"]([text[s:e] for s, e in spans])), default=0.0))
+        spans = inference.units(text)  # none for a blank text, which scores 0
+        flag.append(max((float(p) for p in profanity["predict_prob"]([text[s:e] for s, e in spans])), default=0.0)
+                    if spans else 0.0)
     whole = [float(p) for p in profanity["predict_prob"](texts)] if texts else []
     return flag, whole
 
 
 def table(labels: list[int], flag: list[float], thresholds: list[float]) -> list[tuple[float, float, float, float, int]]:
     """(threshold, precision, recall, F1, flagged texts) per threshold."""
+    from sklearn.metrics import precision_recall_fscore_support
+
     rows = []
     for t in thresholds:
-        tp = sum(1 for y, s in zip(labels, flag) if y and s >= t)
-        flagged = sum(1 for s in flag if s >= t)
-        positives = sum(labels)
-        precision = tp / flagged if flagged else 0.0
-        recall = tp / positives if positives else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        rows.append((t, precision, recall, f1, flagged))
+        flagged = [1 if s >= t else 0 for s in flag]
+        p, r, f1, _ = precision_recall_fscore_support(labels, flagged, average="binary", zero_division=0)
+        rows.append((t, float(p), float(r), float(f1), sum(flagged)))
     return rows
 
 
@@ -69,7 +69,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--neutral", type=Path)
     parser.add_argument("--thresholds", default="0.5,0.7,0.9")
     args = parser.parse_args(argv)
-    thresholds = [float(t) for t in args.thresholds.split(",")]
+    try:
+        thresholds = [float(t) for t in args.thresholds.split(",")]
+    except ValueError:
+        parser.error(f"--thresholds: not numbers: {args.thresholds}")
+    # The endpoint sends no sentence below its decision boundary (PROFANITY_MIN_SCORE, 0.5).
+    if not all(0.5 <= t <= 1 for t in thresholds):
+        parser.error("--thresholds: each between 0.5 (the endpoint's floor) and 1")
+    for name in ("testset-levela.tsv", "labels-levela.csv"):
+        if not (args.olid / name).is_file():
+            parser.error(f"--olid: no {name} in {args.olid}")
+    if args.neutral and not args.neutral.is_file():
+        parser.error(f"--neutral: no file {args.neutral}")
 
     from sklearn.metrics import roc_auc_score
 

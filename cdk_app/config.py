@@ -21,7 +21,7 @@ from functions.common.constants import (
     VIDEO_CHUNKING_SCENES,
     VideoChunking,
 )
-from model_artifacts.catalog import MODERATION_THRESHOLD, PROFANITY_THRESHOLD
+from model_artifacts.catalog import MODERATION_THRESHOLD, PROFANITY_MIN_SCORE, PROFANITY_THRESHOLD
 
 CONTEXT_KEY = "pipeline"
 
@@ -91,13 +91,14 @@ class BackfillConfig(_Strict):
 
 
 class ComplianceConfig(_Strict):
-    """Compliance scanning (functions/compliance): which score of a moderation label flags an image
-    and which profanity score a sentence,
-    and when the share of scanned files that carry any flag raises the alarm (cdk_app/observability.py)."""
+    """Compliance scanning (functions/compliance): the scores from which a moderation label flags
+    an image and a profane sentence its file, and when the share of scanned files that carry any
+    flag raises the alarm (cdk_app/observability.py)."""
 
     moderation_threshold: float = Field(default=MODERATION_THRESHOLD, ge=0, le=1)
-    # The profanity classifier's score from which a sentence flags its file (moderation:PROFANITY).
-    profanity_threshold: float = Field(default=PROFANITY_THRESHOLD, ge=0, le=1)
+    # The profanity classifier's score from which a sentence flags its file (moderation:PROFANITY);
+    # the pii endpoint sends no sentence below 0.5 (its decision boundary), so no lower setting.
+    profanity_threshold: float = Field(default=PROFANITY_THRESHOLD, ge=PROFANITY_MIN_SCORE, le=1)
     # Alarm when more than this share of the files scanned in alarm_period_minutes carry a flag
     # (personal data of any type or an unsafe label), once at least alarm_min_files were scanned.
     flagged_rate_alarm: float = Field(default=0.2, gt=0, le=1)

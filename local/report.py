@@ -180,20 +180,20 @@ class FileReport:
 
 def compliance_text(summary: Optional[dict]) -> Optional[str]:
     """objects.compliance as one line: finding counts per personal-data type and per moderation
-    label, and the roles that were not there to look ("not scanned" for the kind they do)."""
+    label, and what the roles that were not there did not look at: the pii role reads text
+    (personal data and profanity), the moderation role images."""
     if not summary:
         return None
     counts = summary.get("counts") or {}
     unavailable = set(summary.get("unavailable") or [])
-    parts = []
-    for kind in ("pii", "moderation"):
-        found = counts.get(kind) or {}
-        if kind in unavailable:
-            text = "not scanned (model not available)"
-        else:
-            text = ", ".join(f"{name} {n}" for name, n in sorted(found.items())) or "none"
-        parts.append(f"{kind}: {text}")
-    return "; ".join(parts)
+    text = {kind: ", ".join(f"{name} {n}" for name, n in sorted((counts.get(kind) or {}).items())) or "none"
+            for kind in ("pii", "moderation")}
+    if "pii" in unavailable:
+        text["pii"] = "not scanned (model not available)"
+    missing = [what for role, what in (("pii", "text"), ("moderation", "images")) if role in unavailable]
+    if missing:  # what was found is still shown: PROFANITY comes from the pii role, labels from moderation
+        text["moderation"] += f" ({' and '.join(missing)} not scanned: model not available)"
+    return "; ".join(f"{kind}: {value}" for kind, value in text.items())
 
 
 def file_reports(result: RunResult) -> list[FileReport]:

@@ -56,6 +56,7 @@ from functions.common.constants import (
     MODEL_SPEECH,
     MODEL_TEXT_EMBEDDING,
 )
+from functions.compliance import settings as compliance_settings
 from functions.compliance.settings import DEFAULT_MODERATION_LABELS, DEFAULT_MODERATION_THRESHOLD, DEFAULT_PROFANITY_THRESHOLD
 
 # Container environment names read by the Hugging Face inference toolkit and by
@@ -226,6 +227,7 @@ PII_SCORE_THRESHOLD = 0.5
 MODERATION_LABELS = DEFAULT_MODERATION_LABELS
 MODERATION_THRESHOLD = DEFAULT_MODERATION_THRESHOLD
 PROFANITY_THRESHOLD = DEFAULT_PROFANITY_THRESHOLD
+PROFANITY_MIN_SCORE = compliance_settings.PROFANITY_MIN_SCORE  # the pii endpoint's floor (its PROFANITY_MIN_SCORE)
 
 CATALOG: dict[str, ModelSpec] = {
     MODEL_IMAGE_EMBEDDING: ModelSpec(

@@ -24,7 +24,8 @@ class Producer(_Doc):
 
 
 class Finding(_Doc):
-    """One value of personal data in a chunk's text, or one unsafe label on a chunk's image.
+    """One value of personal data in a chunk's text, one profane sentence in it (moderation
+    PROFANITY: offsets, no value hash), or one unsafe label on a chunk's image.
 
     Offsets are characters of the chunk's stored text (end exclusive); page and time range are
     the chunk's. The value itself is never kept: `value_hash` is an HMAC-SHA256 of it (the

