@@ -103,12 +103,13 @@ def model_fn(model_dir: str | None) -> dict[str, Any]:
     entities = [e for e in (os.environ.get(ENV_PII_ENTITIES) or ",".join(DEFAULT_ENTITIES)).split(",") if e]
     threshold = float(os.environ.get(ENV_PII_SCORE_THRESHOLD) or DEFAULT_SCORE_THRESHOLD)
     spacy_name = f"{meta.get('lang', 'en')}_{meta.get('name', 'core_web_sm')}"
+    rules = rules_version()
     profanity = None
     if PROFANITY in entities:
         from profanity_check import predict_prob  # loads its model and vectorizer from the wheel
 
         profanity = {"predict_prob": predict_prob,
-                     "model": {"id": _PROFANITY_PACKAGE, "version": _dist_version(_PROFANITY_PACKAGE)}}
+                     "model": {"id": _PROFANITY_PACKAGE, "version": f"{_dist_version(_PROFANITY_PACKAGE)}+{rules}"}}
     return {
         "engine": engine,
         "entities": entities,
@@ -116,8 +117,18 @@ def model_fn(model_dir: str | None) -> dict[str, Any]:
         "profanity": profanity,
         # The analyzer's release and the spaCy pipeline's version: either changes what is found.
         "info": mm.model_info(f"presidio-analyzer/{spacy_name}",
-                              f"{_dist_version('presidio-analyzer')}+{meta.get('version', 'unknown')}"),
+                              f"{_dist_version('presidio-analyzer')}+{meta.get('version', 'unknown')}+{rules}"),
     }
+
+
+def rules_version() -> str:
+    """`rules:` and 12 hex digits of the sha-256 of this file and spoken_numbers.py: our own rules
+    around the models (spoken numbers, birth-date context, overlaps, sentence units) change what
+    is found as much as a new release does, so every result names them too."""
+    import hashlib
+
+    digest = hashlib.sha256(Path(__file__).read_bytes() + Path(spoken_numbers.__file__).read_bytes())
+    return f"rules:{digest.hexdigest()[:12]}"
 
 
 def _dist_version(name: str) -> str:

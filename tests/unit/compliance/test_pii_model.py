@@ -119,7 +119,8 @@ def test_a_profane_sentence_is_flagged_by_the_profanity_model_and_a_clean_one_is
     text = "Thanks for the report.\nThis is fucking ridiculous, what a load of shit. See you on Tuesday."
     found = [f for f in inference.analyze(text, model) if f["type"] == inference.PROFANITY]
     assert [text[f["start"]:f["end"]] for f in found] == ["This is fucking ridiculous, what a load of shit."]
-    assert found[0]["score"] >= 0.9 and found[0]["model"] == {"id": "alt-profanity-check", "version": "1.9.1"}
+    assert found[0]["score"] >= 0.9 and found[0]["model"] == {"id": "alt-profanity-check",
+                                                              "version": f"1.9.1+{inference.rules_version()}"}
     assert not [f for f in inference.analyze("The hell of a good quarter for the Scunthorpe office.", model)
                 if f["type"] == inference.PROFANITY and f["score"] >= 0.9]
 
