@@ -4,8 +4,8 @@ the rows they leave."""
 from __future__ import annotations
 
 import io
-import re
 import json
+import re
 
 from conftest import STEPS, findings, summary
 from media_files import words_image
