@@ -29,7 +29,8 @@ class Finding(_Doc):
 
     Offsets are characters of the chunk's stored text (end exclusive); page and time range are
     the chunk's. The value itself is never kept: `value_hash` is an HMAC-SHA256 of it (the
-    deployment's salt), enough to count distinct values or to look one up."""
+    deployment's salt; of its digits for an SSN, card or phone number, however written or said),
+    enough to count distinct values or to look one up."""
 
     kind: Kind
     type: str

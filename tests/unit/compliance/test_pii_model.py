@@ -68,6 +68,21 @@ def test_a_spoken_ssn_with_context_is_found_over_its_words(pii_model):
     assert _found(pii_model, text) == [("US_SSN", "five three six two two eight seven four one")]
 
 
+def test_the_same_number_spoken_or_written_has_one_canonical_form(pii_model):
+    """What the caller hashes (functions/compliance/pii.py): the digits, however they were given."""
+    inference, model = pii_model
+    said = "my social security number is five three six two two eight seven four one"
+    written = ["My SSN is 536-22-8741.", "My social security number is 536 22 8741."]
+    forms = {f["canonical"] for text in [said, *written] for f in inference.analyze(text, model) if f["type"] == "US_SSN"}
+    assert forms == {"536228741"}
+    cards = {f["canonical"] for text in ("Card 4111 1111 1111 1111.", "Card 4111-1111-1111-1111.")
+             for f in inference.analyze(text, model) if f["type"] == "CREDIT_CARD"}
+    assert cards == {"4111111111111111"}
+    iban = [f for f in inference.analyze("IBAN DE89 3704 0044 0532 0130 00", model) if f["type"] == "IBAN_CODE"]
+    assert iban[0]["canonical"] == "DE89370400440532013000"
+    assert all("canonical" not in f for f in inference.analyze("Write to maria@example.com", model))
+
+
 def test_a_spoken_card_number_is_found_and_a_spoken_invalid_one_is_not(pii_model):
     valid = "my card number is four one one one one one one one one one one one one one one one"
     assert _found(pii_model, valid) == [("CREDIT_CARD", valid[len("my card number is "):])]

@@ -60,6 +60,16 @@ def test_findings_keep_a_salted_hash_never_the_value():
     assert (found[1].time_start, found[1].time_end) == (1.0, 4.5)
 
 
+def test_the_endpoints_canonical_form_is_what_is_hashed():
+    def invoke(items):
+        return [[{"type": "US_SSN", "start": 0, "end": len(item["text"]), "score": 0.85, "recognizer": "UsSsnRecognizer",
+                  "canonical": "536228741"}] for item in items], MODEL
+
+    chunks = [pii.ChunkText(0, "536-22-8741"), pii.ChunkText(1, "five three six two two eight seven four one")]
+    found, _ = pii.scan_texts(chunks, invoke, salt="s")
+    assert found[0].value_hash == found[1].value_hash == value_hash("s", "US_SSN", "536228741")
+
+
 def test_no_text_means_no_request():
     invoke, calls = _fake_pii("x")
     assert pii.scan_texts([pii.ChunkText(0, "")], invoke, salt="s") == ([], None)
