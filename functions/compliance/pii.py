@@ -89,22 +89,18 @@ def scan_texts(chunks: Iterable[ChunkText], invoke: Invoke, salt: str,
             if key in found:  # seen whole in the overlap of two windows
                 continue
             chunk = piece.chunk
-            if kind == PROFANITY:
-                if profanity_threshold is not None and float(item["score"]) >= profanity_threshold:
-                    found[key] = Finding(
-                        kind=MODERATION, type=kind, chunk_ordinal=chunk.ordinal, score=float(item["score"]),
-                        recognizer=str(item.get("recognizer") or ""), start=start, end=end, page=chunk.page,
-                        time_start=chunk.time_start, time_end=chunk.time_end,
-                        model=Producer(**item["model"]) if item.get("model") else producer)
+            profane = kind == PROFANITY
+            if profane and (profanity_threshold is None or float(item["score"]) < profanity_threshold):
                 continue
             found[key] = Finding(
-                kind=PII, type=kind, chunk_ordinal=chunk.ordinal, score=float(item["score"]),
+                kind=MODERATION if profane else PII, type=kind, chunk_ordinal=chunk.ordinal, score=float(item["score"]),
                 recognizer=str(item.get("recognizer") or ""), start=start, end=end, page=chunk.page,
                 time_start=chunk.time_start, time_end=chunk.time_end,
-                # The endpoint's canonical form where it gives one (digits of an SSN, card or phone
-                # number, written or spoken): one value, one hash.
-                value_hash=value_hash(salt, kind, str(item.get("canonical") or chunk.text[start:end])),
-                model=producer)
+                # A profane sentence is no value to count (no hash). Otherwise the endpoint's canonical
+                # form where it gives one (digits of an SSN, card or phone number, written or spoken):
+                # one value, one hash.
+                value_hash=None if profane else value_hash(salt, kind, str(item.get("canonical") or chunk.text[start:end])),
+                model=Producer(**item["model"]) if item.get("model") else producer)
     return sorted(_one_per_sentence(found.values()), key=lambda f: (f.chunk_ordinal, f.start or 0, f.type)), producer
 
 
