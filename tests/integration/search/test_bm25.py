@@ -181,3 +181,23 @@ def test_filters_choose_what_is_returned_not_the_statistics(conn):
     everything = dict(lexical(conn, "vitamin D", 100).ranked)
     only_h = lexical(conn, "vitamin D", 100, Filters(key_prefix="h.")).ranked
     assert len(only_h) == 1 and only_h[0][1] == pytest.approx(everything[only_h[0][0]], abs=1e-9)
+
+
+def test_a_scope_that_leaves_out_the_best_chunks_still_gets_its_exact_top(conn):
+    # Given chunks in another bucket that outscore every chunk of ours for "cholesterol"
+    with conn.transaction():
+        for i in range(6):
+            object_id = _store(conn, f"other-{i}.txt", "cholesterol " * (3 + i) + "lipid panel")
+            conn.execute(f"UPDATE {S}.objects SET bucket = 'other-bucket' WHERE id = %s", (object_id,))
+    reference = _reference(conn, "cholesterol", Bm25())
+    ours_only = {cid for (cid,) in conn.execute(
+        f"SELECT ch.id FROM {S}.chunks ch JOIN {S}.objects o ON o.id = ch.object_id WHERE o.bucket = %s", (BUCKET,))}
+    truth = sorted((i for i in reference if i in ours_only), key=lambda i: (-reference[i], i))
+    # When the caller may read our bucket only: the best chunks overall (cut before the
+    # filter) are all the other bucket's, so the leg filters first instead
+    leg = lexical(conn, "cholesterol", 2, scope=Scope(buckets=(BUCKET,)))
+    # Then it returns our two best, with their exact scores
+    assert [i for i, _ in leg.ranked] == truth[:2]
+    assert [s for _, s in leg.ranked] == pytest.approx([reference[i] for i in truth[:2]], abs=1e-6)
+    # and the whole index answers an unscoped caller with the other bucket's chunks first
+    assert {i for i, _ in lexical(conn, "cholesterol", 2).ranked}.isdisjoint(ours_only)

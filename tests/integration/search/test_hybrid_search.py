@@ -190,8 +190,8 @@ def test_the_text_leg_can_use_the_partial_hnsw_index_and_the_lexical_leg_reads_o
     conn.execute("SET enable_seqscan = off")  # (a few dozen rows: the planner would rather read them all)
     conn.execute("SET enable_bitmapscan = off")
     lexical_plan = "\n".join(r[0] for r in conn.execute(
-        "EXPLAIN " + bm25_sql(where), {**params, "limit": 10, "k1": 1.2, "b": 0.75, "avgdl": 20.0,
-                                       "rare": [CODE.lower()], "rare_idf": [3.0], "common": ["part"], "common_idf": [0.5], "bound": 0.5}))
+        "EXPLAIN " + bm25_sql(where, 1), {**params, "limit": 10, "c0": 0.3, "c1": 0.045,
+                                          "rare": [CODE.lower()], "rare_idf": [3.0], "common": ["part"], "common_idf": [0.5], "bound": 0.5}))
     assert "embeddings_text_384_hnsw" in plan, plan
     assert "Index Only Scan using chunk_terms_pkey" in lexical_plan, lexical_plan
 
