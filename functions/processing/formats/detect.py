@@ -9,7 +9,8 @@ OpenDocument text or spreadsheet), RTF and e-mail messages among text that a doc
 be (as_claimed_document), MPEG transport streams and MPEG-2 audio frames (which puremagic does not
 know), QuickTime/ISO media atoms (puremagic matches a four-letter atom name at offset 4, which
 "For free shipping" also has: the atom structure must hold), UTF-16 text without a byte-order
-mark (by its NUL pattern), and plain text, which has no signature at all.
+mark (by its NUL pattern), short signatures that are words ("caffeine ..." begins with Core
+Audio's "caff"), and plain text, which has no signature at all.
 """
 from __future__ import annotations
 
@@ -107,7 +108,7 @@ def sniff(head: bytes, path: Path | None = None) -> Detected:
         if known.family == "text":
             if text:
                 return known
-        elif not text or (match.confidence >= _STRONG and _atoms_hold(head, path)):
+        elif not text or (match.confidence >= _STRONG and not _a_word(match) and _atoms_hold(head, path)):
             return known  # %PDF-, GIF89a, ...: a signature that long is not a coincidence
     if text:
         if wide is not None:
@@ -223,6 +224,14 @@ def _atoms_hold(head: bytes, path: Path | None) -> bool:
         if offset == end:
             return True
     return True
+
+
+def _a_word(match: puremagic.PureMagicWithConfidence) -> bool:
+    """Whether the signature is a short word of letters ("caff": Core Audio, "fLaC", "OggS",
+    "RIFF") that text may begin with ("caffeine intake ..."): such formats put binary sizes right
+    after it, so content that still reads as text is text."""
+    sig = match.byte_match or b""
+    return match.offset == 0 and len(sig) <= 4 and sig.isalpha()
 
 
 def _best_match(head: bytes) -> puremagic.PureMagicWithConfidence | None:

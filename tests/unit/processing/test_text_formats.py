@@ -33,6 +33,11 @@ def test_byte_order_mark_is_text_not_an_mpeg_frame_sync(head, description):
     (b"\x47\x40\x00\x10" + b"\x00" * 200, "media", "mpegts"),
     (b"\x00\x00\x01\xba\x44\x00" + b"\x00" * 40, "media", "mpeg"),
     (b"OggS\x00\x02" + b"\x00" * 40, "media", "ogg"),
+    # "caff" is Core Audio's signature and the start of "caffeine" (NFCorpus abstracts were refused)
+    (b"caffeine intake and the risk of stroke in women\n", "text", "text"),
+    (b"fLaC is a lossless audio codec\n", "text", "text"),
+    (b"caff\x00\x01\x00\x00desc\x00\x00\x00\x00\x00\x00\x00\x20", "media", "caf"),
+    (b"fLaC\x00\x00\x00\x22\x10\x00\x10\x00", "media", "flac"),
     (b"GIF89a\x01\x00\x01\x00\x00\x00", "image", "gif"),
     (bytes(range(256)) * 4, "unknown", "binary"),
 ])
