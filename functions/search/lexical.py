@@ -21,9 +21,10 @@ least that, no such chunk can be in the top `exact_top`, which is then exactly B
 the statement runs again over every posting. Scores are always exact; ranks below `exact_top`
 come from the candidates (a chunk with only common words may be missing there).
 
-Reading every posting (most queries of common words: no split proves the top) is one aggregate;
-with no filter beyond the caller's scope the best chunks are cut before the filter is tested on
-them (pool_sql), since joining every scored chunk to its object took a third of the time.
+Reading every posting (most queries of common words: no split proves the top) is one aggregate.
+With no filter beyond the caller's scope the chunks are ranked before the filter is tested on
+the best of them (bm25_sql's pooled form): joining every scored chunk to its object took a
+third of a heavy query's time.
 
 Why not ts_rank_cd: it has no inverse document frequency (a rare, decisive word weighs no more
 than a common one) and no length normalisation; it scored nDCG@10 0.550 on a BEIR set where
@@ -83,61 +84,53 @@ def _common(alias: str) -> str:
             f" ON t.lexeme = common.lexeme AND t.chunk_id = {alias}.chunk_id), 0)")
 
 
-def _rare_scores() -> str:
-    """Every chunk holding a `rare` lexeme with the rare lexemes' part of its score."""
-    return (f"SELECT t.chunk_id, t.object_id, sum(rare.idf * t.tf / (t.tf + {_WEIGHT})) AS score"
-            f" FROM {S}.chunk_terms t JOIN rare ON t.lexeme = rare.lexeme GROUP BY t.chunk_id, t.object_id")
+def bm25_sql(where: str, common_count: int = 1, pooled: bool = False) -> str:
+    """Chunk ids, their object ids and BM25 scores, best first, at most `limit`: the postings of
+    the `rare` lexemes read in full, the `common` ones (`common_count` of them) looked up for
+    those chunks. `where` (filters.filter_sql) may name `o` (objects) and `ch` (chunks).
 
-
-def pool_sql(where: str) -> str:
-    """Every posting read, the `pool` best chunks cut before the filter: (chunk id, object id,
-    score, whether it passes `where`), best first. The filter is then tested on `pool` rows
-    rather than joined to every scored chunk (a third of a heavy query's time); when `limit` of
-    them pass, or the pool holds every scored chunk, those are exactly the filtered top
-    (lexical() checks, else runs bm25_sql's filtered form)."""
-    return (f"{_RARE}, c AS (SELECT t.chunk_id, sum(rare.idf * t.tf / (t.tf + {_WEIGHT})) AS score"
-            f"  FROM {S}.chunk_terms t JOIN rare ON t.lexeme = rare.lexeme GROUP BY t.chunk_id"
-            f"  ORDER BY score DESC, t.chunk_id LIMIT %(pool)s)"
-            f" SELECT c.chunk_id, ch.object_id, c.score, coalesce(({where}), false)"
-            f" FROM c JOIN {S}.chunks ch ON ch.id = c.chunk_id JOIN {S}.objects o ON o.id = ch.object_id"
-            f" ORDER BY c.score DESC, c.chunk_id")
-
-
-def bm25_sql(where: str, common_count: int = 1) -> str:
-    """Chunk ids, their object ids and BM25 scores, best first: the postings of the `rare`
-    lexemes read in full, the `common` ones (`common_count` of them) looked up for those
-    chunks. `where` (filters.filter_sql) may name `o` (objects) and `ch` (chunks); chunks are
-    joined only when it does."""
-    chunk_join = f" JOIN {S}.chunks ch ON ch.id = s.chunk_id" if "ch." in where else ""
+    Filtered first (the default), every scored chunk is joined to its object to test `where`.
+    `pooled`: the best `limit` chunks are ranked unfiltered and `where` is tested on them alone
+    (a fourth column says whether each passes): when the filter passes nearly everything (the
+    caller's scope only), that join is a third of a heavy query's time. The rows that pass are
+    the filtered top whenever `limit` pass or fewer than `limit` came back (lexical() checks)."""
+    if pooled:
+        scored = (f"SELECT t.chunk_id, sum(rare.idf * t.tf / (t.tf + {_WEIGHT})) AS score"
+                  f" FROM {S}.chunk_terms t JOIN rare ON t.lexeme = rare.lexeme GROUP BY t.chunk_id")
+    else:
+        chunk_join = f" JOIN {S}.chunks ch ON ch.id = s.chunk_id" if "ch." in where else ""
+        scored = (f"SELECT s.chunk_id, s.score FROM (SELECT t.chunk_id, t.object_id,"
+                  f" sum(rare.idf * t.tf / (t.tf + {_WEIGHT})) AS score FROM {S}.chunk_terms t JOIN rare"
+                  f" ON t.lexeme = rare.lexeme GROUP BY t.chunk_id, t.object_id) s"
+                  f" JOIN {S}.objects o ON o.id = s.object_id{chunk_join} WHERE {where}")
     if common_count == 0:
-        # every posting read: one aggregate, filtered, cut (no candidates to look up: the
-        # two-pass form below would only materialise and scan them twice)
-        return (f"{_RARE}, s AS ({_rare_scores()})"
-                f" SELECT s.chunk_id, s.object_id, s.score FROM s JOIN {S}.objects o ON o.id = s.object_id{chunk_join}"
-                f" WHERE {where} ORDER BY s.score DESC, s.chunk_id LIMIT %(limit)s")
-    return (
-        f"{_RARE}"
-        f", common AS (SELECT * FROM unnest(%(common)s::text[], %(common_idf)s::float8[]) AS c(lexeme, idf))"
-        f", s AS ({_rare_scores()})"
-        f", f AS (SELECT s.chunk_id, s.object_id, s.score FROM s JOIN {S}.objects o ON o.id = s.object_id{chunk_join}"
-        f"        WHERE {where})"
-        # Two passes over the candidates (MaxScore's idea): the `limit` best by their rare score
-        # get their common lexemes looked up first; the lowest of those totals (floor) is then a
-        # score that `limit` chunks reach, so another candidate is only looked up when its rare
-        # score plus every common lexeme's idf (bound) could still reach it.
-        f", top AS MATERIALIZED (SELECT t1.chunk_id, t1.object_id, t1.score + {_common('t1')} AS score"
-        f"        FROM (SELECT * FROM f ORDER BY score DESC, chunk_id LIMIT %(limit)s) t1)"
-        f", floor AS (SELECT CASE WHEN count(*) < %(limit)s THEN 0 ELSE min(score) END AS score FROM top)"
-        f" SELECT chunk_id, object_id, score FROM top"
-        f" UNION ALL SELECT f.chunk_id, f.object_id, f.score + {_common('f')}"
-        f"   FROM f, floor WHERE f.score + %(bound)s >= floor.score"
-        f"   AND f.chunk_id NOT IN (SELECT chunk_id FROM top)"
-        f" ORDER BY score DESC, chunk_id LIMIT %(limit)s"
-    )
+        # every posting read: one aggregate and a cut (nothing to look up)
+        ranked = f"{_RARE}, f AS ({scored}), r AS (SELECT * FROM f ORDER BY score DESC, chunk_id LIMIT %(limit)s)"
+    else:
+        ranked = (
+            f"{_RARE}"
+            f", common AS (SELECT * FROM unnest(%(common)s::text[], %(common_idf)s::float8[]) AS c(lexeme, idf))"
+            f", f AS MATERIALIZED ({scored})"
+            # Two passes over the candidates (MaxScore's idea): the `limit` best by their rare score
+            # get their common lexemes looked up first; the lowest of those totals (floor) is then a
+            # score that `limit` chunks reach, so another candidate is only looked up when its rare
+            # score plus every common lexeme's idf (bound) could still reach it.
+            f", top AS MATERIALIZED (SELECT t1.chunk_id, t1.score + {_common('t1')} AS score"
+            f"        FROM (SELECT * FROM f ORDER BY score DESC, chunk_id LIMIT %(limit)s) t1)"
+            f", floor AS (SELECT CASE WHEN count(*) < %(limit)s THEN 0 ELSE min(score) END AS score FROM top)"
+            f", r AS (SELECT chunk_id, score FROM top"
+            f"   UNION ALL SELECT f.chunk_id, f.score + {_common('f')}"
+            f"   FROM f, floor WHERE f.score + %(bound)s >= floor.score"
+            f"   AND f.chunk_id NOT IN (SELECT chunk_id FROM top)"
+            f"   ORDER BY score DESC, chunk_id LIMIT %(limit)s)"
+        )
+    passes = f", coalesce(({where}), false)" if pooled else ""
+    return (f"{ranked} SELECT r.chunk_id, ch.object_id, r.score{passes} FROM r JOIN {S}.chunks ch ON ch.id = r.chunk_id"
+            f" JOIN {S}.objects o ON o.id = ch.object_id ORDER BY r.score DESC, r.chunk_id")
 
 
 SURE_SHARE = 0.2
-POOL_FACTOR = 2  # pool_sql's cut: twice the chunks asked for
+POOL_FACTOR = 2  # bm25_sql's pooled form ranks twice the chunks asked for
 
 
 def idf(n: float, df: float) -> float:
@@ -174,28 +167,29 @@ def lexical(conn: Any, text: str, limit: int, filters: Filters | None = None, sc
     n, avgdl = stats[0][2], stats[0][3]
     terms = sorted(((lexeme, df) for lexeme, df, _, _ in stats), key=lambda t: (t[1], t[0]))  # rarest first
     rare_count = split_rare(terms, n, bm25.lookup_cost, int(limit))
-    params.update(limit=int(limit), c0=float(bm25.k1 * (1 - bm25.b)), c1=float(bm25.k1 * bm25.b / avgdl))
+    params.update(c0=float(bm25.k1 * (1 - bm25.b)), c1=float(bm25.k1 * bm25.b / avgdl))
+    limit = int(limit)
 
     def run(split: int) -> list[Any]:
+        """Rows for reading the `split` rarest lexemes in full: ranked before the filter when only
+        the scope filters (it passes nearly every chunk: authorization, 'succeeded' only), again
+        filtered first when fewer than `limit` of that pool pass."""
         rare, common = terms[:split], terms[split:]
-        return conn.execute(bm25_sql(where, len(common)), {
-            **params, "rare": [t for t, _ in rare], "rare_idf": [idf(n, df) for _, df in rare],
-            "common": [t for t, _ in common], "common_idf": [idf(n, df) for _, df in common],
-            "bound": sum(idf(n, df) for _, df in common)}).fetchall()
+        args = {**params, "rare": [t for t, _ in rare], "rare_idf": [idf(n, df) for _, df in rare],
+                "common": [t for t, _ in common], "common_idf": [idf(n, df) for _, df in common],
+                "bound": sum(idf(n, df) for _, df in common)}
+        if filters_unset:
+            pool = POOL_FACTOR * limit
+            rows = conn.execute(bm25_sql(where, len(common), pooled=True), {**args, "limit": pool}).fetchall()
+            passed = [row[:3] for row in rows if row[3]]
+            if len(passed) >= limit or len(rows) < pool:
+                return passed[:limit]
+        return conn.execute(bm25_sql(where, len(common)), {**args, "limit": limit}).fetchall()
 
-    if rare_count == len(terms) and filters_unset:
-        # the scope alone (authorization, every status but 'succeeded' left out) passes nearly
-        # every chunk: cut first, filter the pool
-        pool = POOL_FACTOR * int(limit)
-        pooled = conn.execute(pool_sql(where), {**params, "pool": pool, "rare": [t for t, _ in terms],
-                                                "rare_idf": [idf(n, df) for _, df in terms]}).fetchall()
-        passed = [(i, o, score) for i, o, score, passes in pooled if passes][:int(limit)]
-        if len(passed) == int(limit) or len(pooled) < pool:
-            return _leg(passed, "bm25")
     rows, method = run(rare_count), "bm25"
     if rare_count < len(terms):
         bound = sum(idf(n, df) for _, df in terms[rare_count:])
-        top = min(bm25.exact_top, int(limit))
+        top = min(bm25.exact_top, limit)
         if len(rows) < top or rows[top - 1][2] < bound:
             rows, method = run(len(terms)), "bm25-all-postings"
         else:
