@@ -22,9 +22,9 @@ the statement runs again over every posting. Scores are always exact; ranks belo
 come from the candidates (a chunk with only common words may be missing there).
 
 Reading every posting (most queries of common words: no split proves the top) is one aggregate.
-With no filter beyond the caller's scope the chunks are ranked before the filter is tested on
-the best of them (bm25_sql's pooled form): joining every scored chunk to its object took a
-third of a heavy query's time.
+With no filter but a scope of whole buckets the chunks are ranked before the filter is tested on
+the best of them (bm25_sql's pooled form), since joining every scored chunk to its object took a
+third of a heavy query's time; filtered first again when too few of them pass.
 
 Why not ts_rank_cd: it has no inverse document frequency (a rare, decisive word weighs no more
 than a common one) and no length normalisation; it scored nDCG@10 0.550 on a BEIR set where
@@ -90,10 +90,11 @@ def bm25_sql(where: str, common_count: int = 1, pooled: bool = False) -> str:
     those chunks. `where` (filters.filter_sql) may name `o` (objects) and `ch` (chunks).
 
     Filtered first (the default), every scored chunk is joined to its object to test `where`.
-    `pooled`: the best `limit` chunks are ranked unfiltered and `where` is tested on them alone
-    (a fourth column says whether each passes): when the filter passes nearly everything (the
-    caller's scope only), that join is a third of a heavy query's time. The rows that pass are
-    the filtered top whenever `limit` pass or fewer than `limit` came back (lexical() checks)."""
+    `pooled`: the best `limit` (here: the pool's size) chunks are ranked unfiltered and `where`
+    is tested on them alone (a fourth column says whether each passes): when the filter passes
+    nearly everything, that join is a third of a heavy query's time. The rows that pass are the
+    filtered top whenever the caller's own limit of them pass or fewer than the pool came back
+    (lexical() checks)."""
     if pooled:
         scored = (f"SELECT t.chunk_id, sum(rare.idf * t.tf / (t.tf + {_WEIGHT})) AS score"
                   f" FROM {S}.chunk_terms t JOIN rare ON t.lexeme = rare.lexeme GROUP BY t.chunk_id")
@@ -159,7 +160,10 @@ def lexical(conn: Any, text: str, limit: int, filters: Filters | None = None, sc
             bm25: Bm25 | None = None) -> Leg:
     """The `limit` chunks with the highest BM25 score for `text`, as Leg(ranked=[(chunk id, score)])."""
     bm25 = bm25 or Bm25()
-    filters_unset = filters is None or all(v is None for v in filters.model_dump().values())
+    # Pooled first only when the filter is expected to pass nearly every chunk: no filters, and
+    # a scope of whole buckets (authorization) rather than key prefixes of one principal.
+    pooled = ((filters is None or all(v is None for v in filters.model_dump().values()))
+              and (scope is None or scope.key_prefixes is None))
     where, params = filter_sql(filters or Filters(), scope or Scope())
     stats = [(lexeme, df, n, avgdl) for lexeme, df, n, avgdl in conn.execute(STATS_SQL, {"text": text}).fetchall() if df > 0]
     if not stats:
@@ -171,19 +175,21 @@ def lexical(conn: Any, text: str, limit: int, filters: Filters | None = None, sc
     limit = int(limit)
 
     def run(split: int) -> list[Any]:
-        """Rows for reading the `split` rarest lexemes in full: ranked before the filter when only
-        the scope filters (it passes nearly every chunk: authorization, 'succeeded' only), again
-        filtered first when fewer than `limit` of that pool pass."""
+        """Rows for reading the `split` rarest lexemes in full: pooled (ranked before the filter)
+        while that works, filtered first from the first pool that was full and still held fewer
+        than `limit` passing rows (a filter that selective fails the next pool too)."""
+        nonlocal pooled
         rare, common = terms[:split], terms[split:]
         args = {**params, "rare": [t for t, _ in rare], "rare_idf": [idf(n, df) for _, df in rare],
                 "common": [t for t, _ in common], "common_idf": [idf(n, df) for _, df in common],
                 "bound": sum(idf(n, df) for _, df in common)}
-        if filters_unset:
+        if pooled:
             pool = POOL_FACTOR * limit
             rows = conn.execute(bm25_sql(where, len(common), pooled=True), {**args, "limit": pool}).fetchall()
             passed = [row[:3] for row in rows if row[3]]
             if len(passed) >= limit or len(rows) < pool:
                 return passed[:limit]
+            pooled = False
         return conn.execute(bm25_sql(where, len(common)), {**args, "limit": limit}).fetchall()
 
     rows, method = run(rare_count), "bm25"

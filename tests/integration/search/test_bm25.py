@@ -183,21 +183,78 @@ def test_filters_choose_what_is_returned_not_the_statistics(conn):
     assert len(only_h) == 1 and only_h[0][1] == pytest.approx(everything[only_h[0][0]], abs=1e-9)
 
 
-def test_a_scope_that_leaves_out_the_best_chunks_still_gets_its_exact_top(conn):
-    # Given chunks in another bucket that outscore every chunk of ours for "cholesterol"
+class _Counting:
+    """The connection, counting the statements the leg runs (which of its forms answered)."""
+
+    def __init__(self, conn) -> None:
+        self.conn, self.sql = conn, []
+
+    def execute(self, sql, params=None):
+        self.sql.append(sql)
+        return self.conn.execute(sql, params)
+
+    @property
+    def pooled(self) -> list[bool]:
+        """Per statement after the statistics: whether it was the pooled form (bm25_sql)."""
+        return ["coalesce((" in sql for sql in self.sql[1:]]
+
+
+def _other_bucket(conn, texts: list[str]) -> None:
     with conn.transaction():
-        for i in range(6):
-            object_id = _store(conn, f"other-{i}.txt", "cholesterol " * (3 + i) + "lipid panel")
+        for i, text in enumerate(texts):
+            object_id = _store(conn, f"other-{i}.txt", text)
             conn.execute(f"UPDATE {S}.objects SET bucket = 'other-bucket' WHERE id = %s", (object_id,))
-    reference = _reference(conn, "cholesterol", Bm25())
-    ours_only = {cid for (cid,) in conn.execute(
+
+
+def _truth_in_our_bucket(conn, query: str) -> tuple[list[int], dict[int, float]]:
+    reference = _reference(conn, query, Bm25())
+    ours = {cid for (cid,) in conn.execute(
         f"SELECT ch.id FROM {S}.chunks ch JOIN {S}.objects o ON o.id = ch.object_id WHERE o.bucket = %s", (BUCKET,))}
-    truth = sorted((i for i in reference if i in ours_only), key=lambda i: (-reference[i], i))
-    # When the caller may read our bucket only: the best chunks overall (cut before the
-    # filter) are all the other bucket's, so the leg filters first instead
-    leg = lexical(conn, "cholesterol", 2, scope=Scope(buckets=(BUCKET,)))
-    # Then it returns our two best, with their exact scores
+    return sorted((i for i in reference if i in ours), key=lambda i: (-reference[i], i)), reference
+
+
+def test_a_scope_that_leaves_out_the_best_chunks_still_gets_its_exact_top(conn):
+    # Given chunks in another bucket that hold "cholesterol" far more often than ours
+    _other_bucket(conn, ["cholesterol " * (6 + i) + "lipid panel" for i in range(6)])
+    truth, reference = _truth_in_our_bucket(conn, "cholesterol")
+    everything = sorted(reference, key=lambda i: (-reference[i], i))
+    assert not set(everything[:4]) & set(truth)  # the pool of 2 x 2 holds none of ours
+    # When the caller may read our bucket only
+    counting = _Counting(conn)
+    leg = lexical(counting, "cholesterol", 2, scope=Scope(buckets=(BUCKET,)))
+    # Then the pool (ranked before the scope) had none that pass, so the leg filtered first:
+    # statistics, the pool, the filtered statement; and it returns our two best, exactly
+    assert counting.pooled == [True, False]
     assert [i for i, _ in leg.ranked] == truth[:2]
     assert [s for _, s in leg.ranked] == pytest.approx([reference[i] for i in truth[:2]], abs=1e-6)
-    # and the whole index answers an unscoped caller with the other bucket's chunks first
-    assert {i for i, _ in lexical(conn, "cholesterol", 2).ranked}.isdisjoint(ours_only)
+
+
+def test_a_pool_with_enough_chunks_in_scope_answers_alone_and_exactly(conn):
+    # Given two chunks in another bucket among the best for "cholesterol", and more of ours
+    _other_bucket(conn, ["cholesterol " * 8 + "lipid panel", "cholesterol " * 9 + "lipid panel"])
+    with conn.transaction():
+        for i in range(4):
+            _store(conn, f"diet-{i}.txt", f"Dietary cholesterol in cohort {i} and its effect on blood lipids.")
+    truth, reference = _truth_in_our_bucket(conn, "cholesterol")
+    everything = sorted(reference, key=lambda i: (-reference[i], i))
+    assert set(everything[:6]) - set(truth) and len(set(everything[:6]) & set(truth)) >= 3
+    # When our bucket's caller asks for 3 (a pool of 6: some of it out of scope)
+    counting = _Counting(conn)
+    leg = lexical(counting, "cholesterol", 3, scope=Scope(buckets=(BUCKET,)))
+    # Then the pool answered (statistics and one statement) with our three best, exactly
+    assert counting.pooled == [True]
+    assert [i for i, _ in leg.ranked] == truth[:3]
+    assert [s for _, s in leg.ranked] == pytest.approx([reference[i] for i in truth[:3]], abs=1e-6)
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_the_pooled_and_the_filtered_first_forms_give_the_same_ranking(conn, query):
+    # Given a bucket scope (pooled) and a filter every object passes (filtered first)
+    pooled = _Counting(conn)
+    by_scope = lexical(pooled, query, 4, scope=Scope(buckets=(BUCKET,)))
+    by_filter = lexical(conn, query, 4, Filters(pipeline_version="v1"), Scope(buckets=(BUCKET,)))
+    # Then both give the same chunks, order and scores; the pooled form ran without a second try
+    assert [i for i, _ in by_scope.ranked] == [i for i, _ in by_filter.ranked]
+    assert [s for _, s in by_scope.ranked] == pytest.approx([s for _, s in by_filter.ranked], abs=1e-9)
+    assert by_scope.method == by_filter.method
+    assert pooled.pooled == ([True] if by_scope.method != "bm25-all-postings" else [True, True])

@@ -192,8 +192,13 @@ def test_the_text_leg_can_use_the_partial_hnsw_index_and_the_lexical_leg_reads_o
     lexical_plan = "\n".join(r[0] for r in conn.execute(
         "EXPLAIN " + bm25_sql(where, 1), {**params, "limit": 10, "c0": 0.3, "c1": 0.045,
                                           "rare": [CODE.lower()], "rare_idf": [3.0], "common": ["part"], "common_idf": [0.5], "bound": 0.5}))
+    pooled_plan = "\n".join(r[0] for r in conn.execute(
+        "EXPLAIN " + bm25_sql(where, 1, pooled=True), {**params, "limit": 20, "c0": 0.3, "c1": 0.045,
+                                                        "rare": [CODE.lower()], "rare_idf": [3.0], "common": ["part"],
+                                                        "common_idf": [0.5], "bound": 0.5}))
     assert "embeddings_text_384_hnsw" in plan, plan
     assert "Index Only Scan using chunk_terms_pkey" in lexical_plan, lexical_plan
+    assert "Index Only Scan using chunk_terms_pkey" in pooled_plan, pooled_plan
 
 
 def test_the_function_url_handler_runs_the_same_search_for_an_allowed_caller(stored, search_models, db_env, monkeypatch):
