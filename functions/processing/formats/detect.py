@@ -227,11 +227,11 @@ def _atoms_hold(head: bytes, path: Path | None) -> bool:
 
 
 def _a_word(match: puremagic.PureMagicWithConfidence) -> bool:
-    """Whether the signature is a short word of letters ("caff": Core Audio, "fLaC", "OggS",
-    "RIFF") that text may begin with ("caffeine intake ..."): such formats put binary sizes right
-    after it, so content that still reads as text is text."""
+    """Whether the signature is a short word of letters and digits ("caff": Core Audio, "fLaC",
+    "OggS", "ID3") that text may begin with ("caffeine intake ...", "ID3 tags are ..."): such
+    formats put binary sizes right after it, so content that still reads as text is text."""
     sig = match.byte_match or b""
-    return match.offset == 0 and len(sig) <= 4 and sig.isalpha()
+    return match.offset == 0 and len(sig) <= 4 and sig.isalnum()
 
 
 def _best_match(head: bytes) -> puremagic.PureMagicWithConfidence | None:

@@ -36,6 +36,8 @@ def test_byte_order_mark_is_text_not_an_mpeg_frame_sync(head, description):
     # "caff" is Core Audio's signature and the start of "caffeine" (NFCorpus abstracts were refused)
     (b"caffeine intake and the risk of stroke in women\n", "text", "text"),
     (b"fLaC is a lossless audio codec\n", "text", "text"),
+    (b"ID3 tags are metadata in MP3 files\n", "text", "text"),
+    (b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 8, "media", "mp3"),
     (b"caff\x00\x01\x00\x00desc\x00\x00\x00\x00\x00\x00\x00\x20", "media", "caf"),
     (b"fLaC\x00\x00\x00\x22\x10\x00\x10\x00", "media", "flac"),
     (b"GIF89a\x01\x00\x01\x00\x00\x00", "image", "gif"),
