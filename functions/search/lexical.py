@@ -170,9 +170,9 @@ def lexical(conn: Any, text: str, limit: int, filters: Filters | None = None, sc
         return Leg(LEG_LEXICAL, [], "bm25")
     n, avgdl = stats[0][2], stats[0][3]
     terms = sorted(((lexeme, df) for lexeme, df, _, _ in stats), key=lambda t: (t[1], t[0]))  # rarest first
-    rare_count = split_rare(terms, n, bm25.lookup_cost, int(limit))
-    params.update(c0=float(bm25.k1 * (1 - bm25.b)), c1=float(bm25.k1 * bm25.b / avgdl))
     limit = int(limit)
+    rare_count = split_rare(terms, n, bm25.lookup_cost, limit)
+    params.update(c0=float(bm25.k1 * (1 - bm25.b)), c1=float(bm25.k1 * bm25.b / avgdl))
 
     def run(split: int) -> list[Any]:
         """Rows for reading the `split` rarest lexemes in full: pooled (ranked before the filter)
@@ -200,9 +200,5 @@ def lexical(conn: Any, text: str, limit: int, filters: Filters | None = None, sc
             rows, method = run(len(terms)), "bm25-all-postings"
         else:
             method = "bm25-rare-first"
-    return _leg(rows, method)
-
-
-def _leg(rows: list[Any], method: str) -> Leg:
     return Leg(LEG_LEXICAL, [(int(i), float(score)) for i, _, score in rows], method, {int(i): int(o) for i, o, _ in rows})
 
